@@ -1,0 +1,124 @@
+"""`sluicegate`: serve, chat, init, models."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sluicegate.cli.common import config_or_exit, fail, runtime_or_exit
+from sluicegate.cli.starter import STARTER_CONFIG
+from sluicegate.errors import GatewayError
+from sluicegate.runtime import Runtime
+from sluicegate.types import CompletionRequest, Message
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="sluicegate: a self-hostable LLM gateway.")
+out = Console(highlight=False)
+
+ConfigOption = typer.Option(None, "--config", "-c", help="Config file (default: $SLUICEGATE_CONFIG or ./sluicegate.yaml).")
+
+
+@app.command()
+def serve(
+    config: Path | None = ConfigOption,
+    host: str | None = typer.Option(None, help="Listen address."),
+    port: int | None = typer.Option(None, help="Listen port."),
+    workers: int | None = typer.Option(None, help="Worker processes."),
+) -> None:
+    """Run the gateway. With no config: the embedded default (local model, SQLite state)."""
+    settings = config_or_exit(config)
+    bind_host = host or settings.server.host
+    bind_port = port or settings.server.port
+    if (workers or settings.server.workers) > 1:
+        fail("--workers > 1 needs shared state (state.backend: redis), which this version does not provide yet")
+    runtime = runtime_or_exit(settings)
+    import uvicorn
+
+    from sluicegate.logs import configure_logging
+    from sluicegate.server import create_app
+
+    configure_logging(settings.server.log_level)
+    out.print(f"sluicegate listening on http://{bind_host}:{bind_port} (roles: {', '.join(settings.models)})")
+    uvicorn.run(create_app(runtime), host=bind_host, port=bind_port, log_level=settings.server.log_level,
+                access_log=False, log_config=None)
+
+
+@app.command()
+def chat(
+    message: str | None = typer.Argument(None, help="One message; without it, an interactive loop."),
+    model: str | None = typer.Option(None, "--model", "-m", help="A role or provider/model (default: reasoning)."),
+    max_tokens: int | None = typer.Option(None, help="Cap on the reply's length."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Talk to a role through the gateway's pipeline, streaming to the terminal."""
+    settings = config_or_exit(config)
+    chosen = model or ("reasoning" if "reasoning" in settings.models else next(iter(settings.models), None))
+    if chosen is None:
+        fail("no role is configured")
+    runtime = runtime_or_exit(settings)
+    asyncio.run(_chat(runtime, chosen, message, max_tokens))
+
+
+async def _chat(runtime: Runtime, model: str, message: str | None, max_tokens: int | None) -> None:
+    history: list[Message] = []
+    try:
+        route = runtime.chat.resolve(model)
+        while True:
+            text = message if message is not None else _prompt()
+            if text is None:
+                return
+            history.append(Message("user", text))
+            request = CompletionRequest(model=model, messages=tuple(history), max_tokens=max_tokens)
+            reply: list[str] = []
+            async for chunk in runtime.chat.stream(route, request):
+                reply.append(chunk.text)
+                out.print(chunk.text, end="", soft_wrap=True)
+            out.print()
+            history.append(Message("assistant", "".join(reply)))
+            if message is not None:
+                return
+    except GatewayError as exc:
+        fail(exc.message, 1)
+    finally:
+        await runtime.aclose()
+
+
+def _prompt() -> str | None:
+    try:
+        text = input("you> ").strip()
+    except (EOFError, KeyboardInterrupt):
+        return None
+    return text if text not in ("", "/exit", "/quit") else None
+
+
+@app.command()
+def init(
+    path: Path = typer.Option(Path("sluicegate.yaml"), "--path", help="Where to write it."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented starter sluicegate.yaml."""
+    if path.exists() and not force:
+        fail(f"{path} exists; use --force to overwrite it")
+    try:
+        path.write_text(STARTER_CONFIG, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
+    out.print(f"wrote {path}")
+
+
+@app.command()
+def models(config: Path | None = ConfigOption) -> None:
+    """Roles, their provider chains and limits."""
+    settings = config_or_exit(config)
+    table = Table("role", "use (in order)", "max concurrency", "timeout (s)", "context")
+    for role, spec in settings.models.items():
+        table.add_row(role, " → ".join(spec.use), str(spec.max_concurrency), f"{spec.default_timeout:g}",
+                      str(spec.context_length or "-"))
+    out.print(table)
+
+
+if __name__ == "__main__":
+    app()

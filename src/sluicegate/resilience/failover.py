@@ -1,0 +1,89 @@
+"""A failover chain: the role's targets tried in order, as one provider.
+
+Before the first token, a failing target simply hands the request to the next one. After
+tokens were sent (seed 002: "retry from last successful element"), the next target is
+asked to continue the assistant text already delivered, so the caller sees one stream
+with one finish reason. The caller's own mistakes (the upstream's 4xx) are not failed
+over: another provider would refuse the same request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+
+from sluicegate.calltrace import Failover, current_trace
+from sluicegate.errors import AllProvidersFailed, Attempt, ProviderBadRequest, ProviderError, UpstreamRejected
+from sluicegate.providers.base import Capabilities
+from sluicegate.routing.roles import Target
+from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
+
+
+class FailoverChain:
+    def __init__(self, name: str, targets: Sequence[Target]) -> None:
+        if not targets:
+            raise ValueError("a failover chain needs at least one target")
+        self._name = name
+        self._targets = tuple(targets)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._targets[0].provider.capabilities
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        return self._targets
+
+    async def generate(self, request: CompletionRequest) -> Completion:
+        trace = current_trace()
+        for target in self._targets:
+            try:
+                completion = await target.provider.generate(request.with_model(target.model))
+            except ProviderError as exc:
+                self._record(trace.attempts, target, exc)
+                continue
+            trace.served_by = target.label
+            return completion
+        raise AllProvidersFailed(trace.attempts)
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        trace = current_trace()
+        said: list[str] = []
+        usage = Usage()
+        previous: tuple[Target, ProviderError] | None = None
+        for target in self._targets:
+            attempt = request.with_model(target.model)
+            if said and previous is not None:
+                delivered = "".join(said)
+                attempt = replace(attempt, assistant_prefix=request.assistant_prefix + delivered)
+                trace.failovers.append(Failover(previous[0].label, target.label, previous[1].kind, len(delivered)))
+            try:
+                async for chunk in target.provider.stream(attempt):
+                    if chunk.finish_reason is not None:
+                        trace.served_by = target.label
+                        yield replace(chunk, usage=usage + (chunk.usage or Usage()))
+                        return
+                    said.append(chunk.text)
+                    yield chunk
+            except ProviderError as exc:
+                self._record(trace.attempts, target, exc)
+                previous = (target, exc)
+                continue
+        raise AllProvidersFailed(trace.attempts)
+
+    async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
+        first = self._targets[0]
+        return await first.provider.count_tokens(messages, first.model)
+
+    async def aclose(self) -> None:
+        return None
+
+    @staticmethod
+    def _record(attempts: list[Attempt], target: Target, exc: ProviderError) -> None:
+        attempts.append(Attempt(target.provider.name, target.model, exc.kind, exc.status))
+        if isinstance(exc, ProviderBadRequest):
+            raise UpstreamRejected(exc.message) from None

@@ -1,0 +1,1 @@
+"""Which role answers a request, and with which chain of providers."""

@@ -1,0 +1,67 @@
+"""The FastAPI application: built around a `Runtime`, so tests can hand it any providers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sluicegate import __version__
+from sluicegate.runtime import Runtime
+from sluicegate.server.errors import install_error_handlers
+from sluicegate.server.openai_api import router as openai_router
+from sluicegate.server.tracing import TraceIdMiddleware
+
+log = logging.getLogger("sluicegate.server")
+
+
+def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ready = asyncio.Event()
+        app.state.warm_error = None
+        task = asyncio.create_task(_warm(app, runtime, enabled=warm))
+        try:
+            yield
+        finally:
+            task.cancel()
+            await runtime.aclose()
+
+    app = FastAPI(title="sluicegate", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.runtime = runtime
+    app.add_middleware(TraceIdMiddleware)
+    install_error_handlers(app)
+    app.include_router(openai_router)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return Response(orjson.dumps({"status": "ok"}), media_type="application/json")
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> Response:
+        ready = getattr(request.app.state, "ready", None)
+        if ready is None or not ready.is_set():
+            return Response(orjson.dumps({"status": "starting"}), status_code=503, media_type="application/json")
+        failure = getattr(request.app.state, "warm_error", None)
+        if failure is not None:
+            body = {"status": "failed", "reason": failure}
+            return Response(orjson.dumps(body), status_code=503, media_type="application/json")
+        return Response(orjson.dumps({"status": "ready"}), media_type="application/json")
+
+    return app
+
+
+async def _warm(app: FastAPI, runtime: Runtime, *, enabled: bool) -> None:
+    if enabled:
+        try:
+            await runtime.warm()
+        except Exception as exc:  # noqa: BLE001 - reported by /readyz and the log; requests will say why
+            app.state.warm_error = str(exc)
+            log.error("warm-up failed: %s", exc)
+    app.state.ready.set()

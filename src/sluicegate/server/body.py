@@ -1,0 +1,36 @@
+"""Reading a JSON body safely: bounded size, strict UTF-8, a clear 400 for anything else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from sluicegate.errors import InvalidRequest, PayloadTooLarge
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            declared_size = int(declared)
+        except ValueError:
+            raise InvalidRequest("Invalid Content-Length header.") from None
+        if declared_size > limit:
+            raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+    received = bytearray()
+    async for piece in request.stream():
+        received += piece
+        if len(received) > limit:
+            raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+    if not received:
+        raise InvalidRequest("The request body is empty; a JSON object is required.")
+    try:
+        text = bytes(received).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from None

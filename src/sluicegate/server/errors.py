@@ -1,0 +1,86 @@
+"""Every error answers in OpenAI's shape, `{"error": {"message", "type", "code", "param"}}`,
+with an honest status and never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sluicegate.errors import AllProvidersFailed, GatewayError
+
+log = logging.getLogger("sluicegate.server")
+
+_HTTP_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def error_body(error: GatewayError) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "message": error.message,
+        "type": error.error_type,
+        "code": error.code,
+        "param": error.param,
+    }
+    if isinstance(error, AllProvidersFailed):
+        body["attempts"] = [
+            {"provider": a.provider, "model": a.model, "error": a.error, "status": a.status} for a in error.attempts
+        ]
+    return {"error": body}
+
+
+def error_response(error: GatewayError) -> Response:
+    return Response(
+        orjson.dumps(error_body(error)),
+        status_code=error.status,
+        media_type="application/json",
+        headers=error.headers(),
+    )
+
+
+def plain_error(status: int, message: str, code: str | None = None) -> Response:
+    body = {"error": {"message": message, "type": _HTTP_TYPES.get(status, "server_error"), "code": code,
+                      "param": None}}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def gateway_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GatewayError)
+        return error_response(exc)
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = "not_found" if exc.status_code == 404 else None
+        return plain_error(exc.status_code, str(exc.detail), code)
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        from sluicegate.server.wire import validation_error as to_gateway_error
+
+        assert isinstance(exc, RequestValidationError)
+        return error_response(to_gateway_error(list(exc.errors())))
+
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        return plain_error(500, "Internal error; the trace id in x-sluicegate-trace-id finds it in the logs.",
+                           "internal_error")
+
+    app.add_exception_handler(GatewayError, gateway_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected)

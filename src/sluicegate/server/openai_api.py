@@ -1,0 +1,158 @@
+"""`POST /v1/chat/completions` and `GET /v1/models`, OpenAI-compatible."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from sluicegate.calltrace import CallTrace, current_trace
+from sluicegate.errors import GatewayError
+from sluicegate.server.body import read_json
+from sluicegate.server.errors import error_body
+from sluicegate.server.wire import ChatCompletionRequest, validation_error
+from sluicegate.service import ChatService
+from sluicegate.types import Chunk, Completion, Usage
+
+log = logging.getLogger("sluicegate.server")
+router = APIRouter()
+
+_REQUEST_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema(
+            ref_template="#/components/schemas/{model}")}},
+    }
+}
+
+
+def _chat(request: Request) -> ChatService:
+    service: ChatService = request.app.state.runtime.chat
+    return service
+
+
+@router.post("/v1/chat/completions", openapi_extra=_REQUEST_SCHEMA, response_model=None)
+async def chat_completions(request: Request) -> Response:
+    limit: int = request.app.state.runtime.config.server.max_body_bytes
+    raw = await read_json(request, limit)
+    try:
+        body = ChatCompletionRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_error(list(exc.errors())) from None
+    service = _chat(request)
+    route = service.resolve(body.model)
+    call = body.to_request(provider_model=body.model)
+    headers = {"x-sluicegate-route": f"explicit/{route.name}"}
+    if not body.stream:
+        completion = await service.complete(route, call)
+        return Response(orjson.dumps(_completion_body(body, completion, current_trace())),
+                        media_type="application/json", headers=headers)
+    chunks = service.stream(route, call)
+    # Wait for the first chunk before answering: errors before any token keep their status code.
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = Chunk(finish_reason="stop", usage=Usage())
+    headers["cache-control"] = "no-cache"
+    return StreamingResponse(_sse(body, first, chunks, current_trace()), media_type="text/event-stream",
+                             headers=headers)
+
+
+@router.get("/v1/models")
+async def list_models(request: Request) -> Response:
+    roles = _chat(request).roles
+    data: list[dict[str, Any]] = [
+        {"id": name, "object": "model", "created": 0, "owned_by": "sluicegate",
+         "x_sluicegate": {"kind": "role", "use": [t.label for t in spec.targets]}}
+        for name, spec in roles.roles.items()
+    ]
+    data += [{"id": model_id, "object": "model", "created": 0, "owned_by": model_id.partition("/")[0],
+              "x_sluicegate": {"kind": "model"}} for model_id in roles.model_ids]
+    return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
+
+
+def _completion_body(body: ChatCompletionRequest, completion: Completion, trace: CallTrace) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{trace.trace_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": completion.text},
+            "finish_reason": completion.finish_reason,
+            "logprobs": None,
+        }],
+        "usage": _usage(completion.usage),
+        "x_sluicegate": _extension(trace),
+    }
+
+
+async def _sse(
+    body: ChatCompletionRequest, first: Chunk, rest: AsyncIterator[Chunk], trace: CallTrace
+) -> AsyncIterator[bytes]:
+    frame = _ChunkFrames(body, trace)
+    yield frame.delta({"role": "assistant", "content": ""})
+    chunk: Chunk | None = first
+    try:
+        while chunk is not None:
+            if chunk.text:
+                yield frame.delta({"content": chunk.text})
+            if chunk.finish_reason is not None:
+                yield frame.finish(chunk)
+                if body.include_usage:
+                    yield frame.usage(chunk.usage or Usage())
+                yield b"data: [DONE]\n\n"
+                return
+            chunk = await anext(rest, None)
+    except GatewayError as exc:
+        log.warning("stream failed after it started: %s", exc.message)
+        yield b"data: " + orjson.dumps(error_body(exc)) + b"\n\n"
+    finally:
+        await rest.aclose()
+
+
+class _ChunkFrames:
+    def __init__(self, body: ChatCompletionRequest, trace: CallTrace) -> None:
+        self._trace = trace
+        self._base = {"id": f"chatcmpl-{trace.trace_id}", "object": "chat.completion.chunk",
+                      "created": int(time.time()), "model": body.model}
+
+    def delta(self, delta: dict[str, Any]) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
+        return self._event({**self._base, "choices": [choice]})
+
+    def finish(self, chunk: Chunk) -> bytes:
+        choice = {"index": 0, "delta": {}, "finish_reason": chunk.finish_reason, "logprobs": None}
+        return self._event({**self._base, "choices": [choice], "x_sluicegate": _extension(self._trace)})
+
+    def usage(self, usage: Usage) -> bytes:
+        return self._event({**self._base, "choices": [], "usage": _usage(usage)})
+
+    @staticmethod
+    def _event(data: dict[str, Any]) -> bytes:
+        return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def _usage(usage: Usage) -> dict[str, int]:
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens}
+
+
+def _extension(trace: CallTrace) -> dict[str, Any]:
+    """sluicegate's own facts about the call; official clients ignore unknown fields."""
+    return {
+        "trace_id": trace.trace_id,
+        "served_by": trace.served_by,
+        "failover": [
+            {"from": f.from_target, "to": f.to_target, "error": f.error, "after_chars": f.after_chars}
+            for f in trace.failovers
+        ],
+    }

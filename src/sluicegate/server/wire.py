@@ -1,0 +1,102 @@
+"""The OpenAI Chat Completions request as it arrives, and its translation to our types."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sluicegate.errors import InvalidRequest
+from sluicegate.types import CompletionRequest, Message, Role
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text"]
+    text: str
+
+
+class WireMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
+    name: str | None = None
+    tool_call_id: str | None = None
+
+    def to_message(self) -> Message:
+        if isinstance(self.content, list):
+            text = "".join(part.text for part in self.content)
+        else:
+            text = self.content or ""
+        role: Role = "system" if self.role == "developer" else self.role
+        return Message(role=role, content=text, name=self.name)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text", "json_object", "json_schema"]
+
+
+class ChatCompletionRequest(BaseModel):
+    """The fields sluicegate understands; unknown fields are ignored, as OpenAI-compatible servers do."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: Annotated[str, Field(min_length=1, max_length=256)]
+    messages: Annotated[list[WireMessage], Field(min_length=1)]
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    n: Annotated[int, Field(ge=1, le=1)] = 1
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    seed: int | None = None
+    response_format: ResponseFormat | None = None
+    user: Annotated[str, Field(max_length=256)] | None = None
+    tools: list[dict[str, Any]] | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _no_tools_yet(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if value:
+            raise ValueError("tool calling is not supported by this gateway yet")
+        return value
+
+    def to_request(self, provider_model: str) -> CompletionRequest:
+        stop: tuple[str, ...] = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+        return CompletionRequest(
+            model=provider_model,
+            messages=tuple(m.to_message() for m in self.messages),
+            max_tokens=self.max_completion_tokens or self.max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            stop=stop,
+            seed=self.seed,
+            json_mode=self.response_format is not None and self.response_format.type != "text",
+            user=self.user,
+        )
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+
+def validation_error(errors: list[Any]) -> InvalidRequest:
+    """pydantic's first complaint, as a 400 that names the field."""
+    first = errors[0]
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body",)]
+    # Union members and literal tags show up in the location; the field path is what users need.
+    field = ".".join(p for p in loc if not p.startswith(("list[", "str", "function-", "tagged-union")))
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return InvalidRequest(f"Invalid field '{field}': {message}" if field else message, param=field or None)

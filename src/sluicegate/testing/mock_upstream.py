@@ -1,0 +1,281 @@
+"""A real HTTP server on loopback that speaks the OpenAI Chat Completions and the Anthropic
+Messages protocols, streaming included, and plays a `Script`: replies, delays and faults
+(500, 429 with Retry-After, hangs, slow drips, connections cut after N chunks, malformed
+SSE, in-band error events). It counts the calls each model received.
+
+    upstream = MockUpstream(Script.parse({"models": {"m": [{"text": "hi"}]}}))
+    await upstream.start()          # upstream.url -> http://127.0.0.1:PORT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, continuation
+from sluicegate.providers.tokens import estimate_message_tokens
+from sluicegate.testing.http11 import HttpRequest, HttpResponder, read_request
+from sluicegate.types import Message
+
+OPENAI_PATHS = {"/v1/chat/completions", "/chat/completions"}
+ANTHROPIC_PATHS = {"/v1/messages"}
+
+
+class MockUpstream:
+    def __init__(self, script: Script) -> None:
+        self.player = ScriptPlayer(script)
+        self.calls: Counter[str] = Counter()
+        self.requests: list[dict[str, Any]] = []
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._connection, host, port, backlog=2048)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        responder = HttpResponder(writer)
+        try:
+            while (request := await read_request(reader)) is not None:
+                if not await self._handle(request, responder):
+                    return
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+    async def _handle(self, request: HttpRequest, out: HttpResponder) -> bool:
+        """Answer one request; False when the connection must not be reused."""
+        if request.method == "GET" and request.path == "/_mock/calls":
+            out.send(200, json.dumps(dict(self.calls)).encode())
+            return True
+        if request.method != "POST" or request.path not in OPENAI_PATHS | ANTHROPIC_PATHS:
+            out.send(404, b'{"error": {"message": "no such route", "type": "not_found"}}')
+            return True
+        wire = "openai" if request.path in OPENAI_PATHS else "anthropic"
+        try:
+            payload = json.loads(request.body)
+            model = str(payload["model"])
+            messages = _messages(payload)
+        except (ValueError, KeyError, TypeError):
+            out.send(400, b'{"error": {"message": "bad request body", "type": "invalid_request_error"}}')
+            return True
+        self.calls[model] += 1
+        self.requests.append(payload)
+        if not self.player.knows(model):
+            out.send(404, json.dumps({"error": {"message": f"model {model} not found",
+                                                "type": "invalid_request_error"}}).encode())
+            return True
+        reply = self.player.next_reply(model, messages)
+        prefix = _assistant_prefix(payload, wire)
+        text = continuation(reply.reply_text(messages), prefix)
+        chunks = reply.split(text)
+        max_tokens = payload.get("max_tokens")
+        finish = reply.finish_reason
+        if isinstance(max_tokens, int) and len(chunks) > max_tokens:
+            chunks, finish = chunks[:max_tokens], "length"
+        usage = (estimate_message_tokens(messages), len(chunks))
+        await asyncio.sleep(reply.first_delay_s)
+        dialect = _OpenAIDialect(model) if wire == "openai" else _AnthropicDialect(model)
+        if payload.get("stream"):
+            return await _stream(out, reply, chunks, finish, usage, dialect)
+        return await _whole(out, reply, "".join(chunks), finish, usage, dialect)
+
+
+async def _whole(out: HttpResponder, reply: Reply, text: str, finish: str, usage: tuple[int, int],
+                 dialect: _Dialect) -> bool:
+    if reply.fault is not None:
+        return await _fail_before_start(out, reply, dialect)
+    out.send(200, json.dumps(dialect.whole(text, finish, usage)).encode())
+    return True
+
+
+async def _stream(out: HttpResponder, reply: Reply, chunks: list[str], finish: str,
+                  usage: tuple[int, int], dialect: _Dialect) -> bool:
+    if reply.fault is not None and reply.fault_after_chunks == 0 and reply.fault is not Fault.truncate:
+        return await _fail_before_start(out, reply, dialect)
+    out.start_chunked()
+    for event in dialect.opening(usage):
+        await out.chunk(event)
+    for index, piece in enumerate(chunks):
+        if reply.fault is not None and index == reply.fault_after_chunks:
+            return await _fail_mid_stream(out, reply, dialect)
+        if index and reply.chunk_delay_s:
+            await asyncio.sleep(reply.chunk_delay_s)
+        await out.chunk(dialect.delta(piece))
+    if reply.fault is not None:
+        return await _fail_mid_stream(out, reply, dialect)
+    for event in dialect.closing(finish, usage):
+        await out.chunk(event)
+    await out.end_chunked()
+    return True
+
+
+async def _fail_before_start(out: HttpResponder, reply: Reply, dialect: _Dialect) -> bool:
+    fault = reply.fault
+    if fault is Fault.hang:
+        await asyncio.Event().wait()
+    if fault in (Fault.unavailable, Fault.truncate):
+        out.abort()
+        return False
+    if fault is Fault.rate_limited:
+        headers = {"retry-after": f"{reply.retry_after_s:g}"} if reply.retry_after_s is not None else {}
+        out.send(429, dialect.error_body("rate_limit_error", "rate limited"), extra=headers)
+        return True
+    if fault is Fault.malformed:
+        out.send(200, b"{not json")
+        return True
+    status = {Fault.bad_request: 400, Fault.auth: 401}.get(fault, 500)  # type: ignore[arg-type]
+    kind = {400: "invalid_request_error", 401: "authentication_error"}.get(status, "api_error")
+    out.send(status, dialect.error_body(kind, f"scripted {fault.value if fault else 'fault'}"))
+    return True
+
+
+async def _fail_mid_stream(out: HttpResponder, reply: Reply, dialect: _Dialect) -> bool:
+    fault = reply.fault
+    if fault is Fault.hang:
+        await asyncio.Event().wait()
+    if fault is Fault.malformed:
+        await out.chunk(b"data: {not json\n\n")
+        await out.end_chunked()
+        return True
+    if fault in (Fault.server_error, Fault.error_event, Fault.rate_limited):
+        kind = "rate_limit_error" if fault is Fault.rate_limited else "overloaded_error"
+        await out.chunk(dialect.error_event(kind, "scripted mid-stream error"))
+        await out.end_chunked()
+        return True
+    out.abort()
+    return False
+
+
+class _Dialect:
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def whole(self, text: str, finish: str, usage: tuple[int, int]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def opening(self, usage: tuple[int, int]) -> list[bytes]:
+        return []
+
+    def delta(self, text: str) -> bytes:
+        raise NotImplementedError
+
+    def closing(self, finish: str, usage: tuple[int, int]) -> list[bytes]:
+        raise NotImplementedError
+
+    def error_body(self, kind: str, message: str) -> bytes:
+        return json.dumps({"error": {"message": message, "type": kind}}).encode()
+
+    def error_event(self, kind: str, message: str) -> bytes:
+        return b"data: " + self.error_body(kind, message) + b"\n\n"
+
+
+class _OpenAIDialect(_Dialect):
+    def whole(self, text: str, finish: str, usage: tuple[int, int]) -> dict[str, Any]:
+        return {"id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": self.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                             "finish_reason": finish}],
+                "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
+                          "total_tokens": sum(usage)}}
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        data = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+    def opening(self, usage: tuple[int, int]) -> list[bytes]:
+        return [self._chunk({"role": "assistant", "content": ""})]
+
+    def delta(self, text: str) -> bytes:
+        return self._chunk({"content": text})
+
+    def closing(self, finish: str, usage: tuple[int, int]) -> list[bytes]:
+        usage_chunk = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
+                       "model": self.model, "choices": [],
+                       "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
+                                 "total_tokens": sum(usage)}}
+        return [self._chunk({}, finish), b"data: " + json.dumps(usage_chunk).encode() + b"\n\n",
+                b"data: [DONE]\n\n"]
+
+
+_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens"}
+
+
+class _AnthropicDialect(_Dialect):
+    def whole(self, text: str, finish: str, usage: tuple[int, int]) -> dict[str, Any]:
+        return {"id": "msg_mock", "type": "message", "role": "assistant", "model": self.model,
+                "content": [{"type": "text", "text": text}], "stop_reason": _ANTHROPIC_STOP[finish],
+                "stop_sequence": None, "usage": {"input_tokens": usage[0], "output_tokens": usage[1]}}
+
+    @staticmethod
+    def _event(name: str, data: dict[str, Any]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+    def opening(self, usage: tuple[int, int]) -> list[bytes]:
+        message = {"id": "msg_mock", "type": "message", "role": "assistant", "model": self.model, "content": [],
+                   "stop_reason": None, "usage": {"input_tokens": usage[0], "output_tokens": 1}}
+        return [self._event("message_start", {"type": "message_start", "message": message}),
+                self._event("content_block_start", {"type": "content_block_start", "index": 0,
+                                                    "content_block": {"type": "text", "text": ""}}),
+                self._event("ping", {"type": "ping"})]
+
+    def delta(self, text: str) -> bytes:
+        return self._event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                   "delta": {"type": "text_delta", "text": text}})
+
+    def closing(self, finish: str, usage: tuple[int, int]) -> list[bytes]:
+        return [self._event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                self._event("message_delta", {"type": "message_delta",
+                                              "delta": {"stop_reason": _ANTHROPIC_STOP[finish]},
+                                              "usage": {"output_tokens": usage[1]}}),
+                self._event("message_stop", {"type": "message_stop"})]
+
+    def error_body(self, kind: str, message: str) -> bytes:
+        return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+
+    def error_event(self, kind: str, message: str) -> bytes:
+        return b"event: error\ndata: " + self.error_body(kind, message) + b"\n\n"
+
+
+def _messages(payload: dict[str, Any]) -> list[Message]:
+    messages: list[Message] = []
+    if isinstance(payload.get("system"), str):
+        messages.append(Message("system", payload["system"]))
+    for raw in payload["messages"]:
+        content = raw.get("content")
+        if isinstance(content, list):
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        role = raw["role"] if raw["role"] in ("system", "user", "assistant", "tool") else "user"
+        messages.append(Message(role, str(content or "")))
+    return messages
+
+
+def _assistant_prefix(payload: dict[str, Any], wire: str) -> str:
+    """The text a caller asks the model to continue (Anthropic prefill, or our continuation prompt)."""
+    messages = payload.get("messages") or []
+    if wire == "anthropic" and messages and messages[-1].get("role") == "assistant":
+        return str(messages[-1].get("content") or "")
+    if wire == "openai" and len(messages) >= 2 and messages[-2].get("role") == "assistant" \
+            and "cut off" in str(messages[-1].get("content", "")):
+        return str(messages[-2].get("content") or "")
+    return ""

@@ -1,0 +1,79 @@
+"""The vocabulary every layer shares: messages, requests, chunks, completions, usage.
+
+These are our own types. Adapters translate wire formats into them at the edge, so the
+rest of the system never sees a provider's JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """One call to one model. `model` is the provider-side model name."""
+
+    model: str
+    messages: tuple[Message, ...]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    json_mode: bool = False
+    user: str | None = None
+    # Text the assistant has already said; the provider continues it (mid-stream failover).
+    assistant_prefix: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_model(self, model: str) -> CompletionRequest:
+        return replace(self, model=model)
+
+    @property
+    def deterministic(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a streamed completion. The last chunk carries finish_reason and usage."""
+
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    finish_reason: FinishReason
+    usage: Usage
+    model: str
+    provider: str

@@ -1,0 +1,70 @@
+"""Shared fixtures: real servers on loopback, never patched internals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sluicegate.config.schema import Config
+from sluicegate.providers.script import Script
+from sluicegate.runtime import Runtime, build_runtime
+from sluicegate.server import create_app
+from sluicegate.testing import MockUpstream
+from sluicegate.testing.threads import LoopThread, UvicornThread
+
+
+@pytest.fixture
+async def upstream_factory() -> AsyncIterator[Callable[[dict[str, Any]], Any]]:
+    """Start mock upstreams in the test's own event loop."""
+    started: list[MockUpstream] = []
+
+    async def start(models: dict[str, Any]) -> MockUpstream:
+        upstream = MockUpstream(Script.parse({"models": models}))
+        await upstream.start()
+        started.append(upstream)
+        return upstream
+
+    yield start
+    for upstream in started:
+        await upstream.close()
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def threaded_upstream(loop_thread: LoopThread) -> Iterator[Callable[[dict[str, Any]], MockUpstream]]:
+    """A mock upstream on a background loop, for tests whose client is synchronous."""
+    started: list[MockUpstream] = []
+
+    def start(models: dict[str, Any]) -> MockUpstream:
+        upstream = MockUpstream(Script.parse({"models": models}))
+        loop_thread.call(upstream.start)
+        started.append(upstream)
+        return upstream
+
+    yield start
+    for upstream in started:
+        loop_thread.call(upstream.close)
+
+
+@pytest.fixture
+def gateway() -> Iterator[Callable[[dict[str, Any]], UvicornThread]]:
+    """Serve a gateway built from a config dict; stopped after the test."""
+    running: list[UvicornThread] = []
+
+    def start(raw_config: dict[str, Any]) -> UvicornThread:
+        runtime: Runtime = build_runtime(Config.model_validate(raw_config))
+        server = UvicornThread(create_app(runtime)).start()
+        running.append(server)
+        return server
+
+    yield start
+    for server in running:
+        server.stop()

@@ -1,0 +1,168 @@
+"""The official `openai` client against our server, unchanged: content, streaming, usage,
+finish reasons, and each error class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from sluicegate.testing import MockUpstream
+from sluicegate.testing.threads import UvicornThread
+
+ANSWER = "The capital of France is Paris."
+
+
+@pytest.fixture
+def served(
+    threaded_upstream: Callable[[dict[str, Any]], MockUpstream],
+    gateway: Callable[[dict[str, Any]], UvicornThread],
+) -> tuple[UvicornThread, MockUpstream]:
+    upstream = threaded_upstream({
+        "gpt-test": [{"text": ANSWER}],
+        "broken": [{"fault": "server_error"}],
+        "slow": [{"text": "late", "first_delay_s": 5}],
+        "claude-test": [{"text": ANSWER}],
+    })
+    server = gateway({
+        "providers": {
+            "up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["gpt-test", "broken", "slow"]},
+            "claude": {"type": "anthropic", "base_url": upstream.url, "models": ["claude-test"]},
+        },
+        "models": {
+            "reasoning": {"use": ["up/gpt-test"]},
+            "writer": {"use": ["claude/claude-test"]},
+            "doomed": {"use": ["up/broken", "up/broken"]},
+            "sluggish": {"use": ["up/slow"], "default_timeout": 0.5},
+        },
+        "server": {"max_body_bytes": 4096},
+    })
+    return server, upstream
+
+
+@pytest.fixture
+def client(served: tuple[UvicornThread, MockUpstream]) -> openai.OpenAI:
+    return openai.OpenAI(base_url=served[0].url + "/v1", api_key="unused", max_retries=0)
+
+
+def ask(client: openai.OpenAI, model: str = "reasoning", **extra: Any) -> Any:
+    return client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "What is the capital of France?"}], **extra
+    )
+
+
+@pytest.mark.parametrize("role", ["reasoning", "writer"])
+def test_non_stream_answer_with_usage(client: openai.OpenAI, role: str) -> None:
+    reply = ask(client, role)
+    assert reply.choices[0].message.content == ANSWER
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens > 0
+    assert reply.usage.completion_tokens > 0
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+
+
+def test_stream_deltas_and_usage(client: openai.OpenAI) -> None:
+    stream = ask(client, stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == ANSWER
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["stop"]
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
+
+
+def test_stream_without_include_usage_has_no_usage_chunk(client: openai.OpenAI) -> None:
+    chunks = list(ask(client, stream=True))
+    assert all(c.usage is None for c in chunks)
+
+
+def test_max_tokens_gives_length_finish(client: openai.OpenAI) -> None:
+    reply = ask(client, max_tokens=2)
+    assert reply.choices[0].finish_reason == "length"
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens == 2
+
+
+def test_direct_provider_model_id(client: openai.OpenAI) -> None:
+    assert ask(client, "up/gpt-test").choices[0].message.content == ANSWER
+
+
+def test_models_lists_roles_and_ids(client: openai.OpenAI) -> None:
+    ids = {m.id for m in client.models.list()}
+    assert {"reasoning", "writer", "up/gpt-test", "claude/claude-test"} <= ids
+
+
+def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        ask(client, "no-such-role")
+    assert caught.value.code == "model_not_found"
+
+
+def test_all_providers_failing_is_503_listing_attempts(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        ask(client, "doomed")
+    assert caught.value.status_code == 503
+    body: Any = caught.value.body
+    assert [a["error"] for a in body["attempts"]] == ["server_error", "server_error"]
+    assert "What is the capital" not in caught.value.response.text
+
+
+def test_all_providers_failing_on_stream_is_503(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        list(ask(client, "doomed", stream=True))
+    assert caught.value.status_code == 503
+
+
+def test_timeout_is_504(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        ask(client, "sluggish")
+    assert caught.value.status_code == 504
+
+
+def test_bad_field_is_400_naming_it(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        ask(client, temperature=7)
+    assert "temperature" in caught.value.message
+
+
+def test_missing_messages_is_400(served: tuple[UvicornThread, MockUpstream]) -> None:
+    response = httpx.post(served[0].url + "/v1/chat/completions", json={"model": "reasoning"})
+    assert response.status_code == 400
+    assert "messages" in response.json()["error"]["message"]
+
+
+def test_oversize_body_is_413(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="reasoning", messages=[{"role": "user", "content": "x" * 10_000}])
+    assert caught.value.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [(b"{not json", "not valid JSON"), (b'{"model": "\xff\xfe"}', "UTF-8"), (b"", "empty"), (b"[1, 2]", "")],
+)
+def test_malformed_bodies_are_400(served: tuple[UvicornThread, MockUpstream], body: bytes, fragment: str) -> None:
+    response = httpx.post(served[0].url + "/v1/chat/completions", content=body,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert fragment in error["message"]
+    assert error["type"] == "invalid_request_error"
+    assert "Traceback" not in response.text
+
+
+def test_every_response_carries_a_trace_id(served: tuple[UvicornThread, MockUpstream]) -> None:
+    for response in (httpx.get(served[0].url + "/healthz"), httpx.get(served[0].url + "/nope")):
+        assert len(response.headers["x-sluicegate-trace-id"]) == 32
+    assert httpx.get(served[0].url + "/nope").json()["error"]["type"] == "not_found_error"
+
+
+def test_health_and_readiness(served: tuple[UvicornThread, MockUpstream]) -> None:
+    assert httpx.get(served[0].url + "/healthz").status_code == 200
+    assert httpx.get(served[0].url + "/readyz").json() == {"status": "ready"}
