@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from sluicegate.errors import GatewayTimeout
+from sluicegate.providers.base import close_stream
 from sluicegate.resilience.failover import FailoverChain
 from sluicegate.routing.roles import RoleTable, RouteSpec
 from sluicegate.types import Chunk, Completion, CompletionRequest
@@ -54,7 +55,7 @@ class ChatService:
                     ) from None
                 yield chunk
         finally:
-            await chunks.aclose()
+            await close_stream(chunks)
 
     def _chain(self, route: RouteSpec) -> FailoverChain:
         chain = self._chains.get(route.name)

@@ -21,25 +21,36 @@ def served(
     threaded_upstream: Callable[[dict[str, Any]], MockUpstream],
     gateway: Callable[[dict[str, Any]], UvicornThread],
 ) -> tuple[UvicornThread, MockUpstream]:
-    upstream = threaded_upstream({
-        "gpt-test": [{"text": ANSWER}],
-        "broken": [{"fault": "server_error"}],
-        "slow": [{"text": "late", "first_delay_s": 5}],
-        "claude-test": [{"text": ANSWER}],
-    })
-    server = gateway({
-        "providers": {
-            "up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["gpt-test", "broken", "slow"]},
-            "claude": {"type": "anthropic", "base_url": upstream.url, "models": ["claude-test"]},
-        },
-        "models": {
-            "reasoning": {"use": ["up/gpt-test"]},
-            "writer": {"use": ["claude/claude-test"]},
-            "doomed": {"use": ["up/broken", "up/broken"]},
-            "sluggish": {"use": ["up/slow"], "default_timeout": 0.5},
-        },
-        "server": {"max_body_bytes": 4096},
-    })
+    upstream = threaded_upstream(
+        {
+            "gpt-test": [{"text": ANSWER}],
+            "broken": [{"fault": "server_error"}],
+            "slow": [{"text": "late", "first_delay_s": 5}],
+            "claude-test": [{"text": ANSWER}],
+            "cut": [{"text": ANSWER, "fault": "truncate", "fault_after_chunks": 2}],
+        }
+    )
+    server = gateway(
+        {
+            "providers": {
+                "up": {
+                    "type": "openai",
+                    "base_url": upstream.url + "/v1",
+                    "models": ["gpt-test", "broken", "slow", "cut"],
+                },
+                "claude": {"type": "anthropic", "base_url": upstream.url, "models": ["claude-test"]},
+            },
+            "models": {
+                "reasoning": {"use": ["up/gpt-test"]},
+                "writer": {"use": ["claude/claude-test"]},
+                "doomed": {"use": ["up/broken", "up/broken"]},
+                "sluggish": {"use": ["up/slow"], "default_timeout": 0.5},
+                "resilient": {"use": ["up/cut", "claude/claude-test"]},
+                "fragile": {"use": ["up/cut"]},
+            },
+            "server": {"max_body_bytes": 4096},
+        }
+    )
     return server, upstream
 
 
@@ -139,7 +150,9 @@ def test_missing_messages_is_400(served: tuple[UvicornThread, MockUpstream]) -> 
 
 def test_oversize_body_is_413(client: openai.OpenAI) -> None:
     with pytest.raises(openai.APIStatusError) as caught:
-        client.chat.completions.create(model="reasoning", messages=[{"role": "user", "content": "x" * 10_000}])
+        client.chat.completions.create(
+            model="reasoning", messages=[{"role": "user", "content": "x" * 10_000}]
+        )
     assert caught.value.status_code == 413
 
 
@@ -147,9 +160,12 @@ def test_oversize_body_is_413(client: openai.OpenAI) -> None:
     ("body", "fragment"),
     [(b"{not json", "not valid JSON"), (b'{"model": "\xff\xfe"}', "UTF-8"), (b"", "empty"), (b"[1, 2]", "")],
 )
-def test_malformed_bodies_are_400(served: tuple[UvicornThread, MockUpstream], body: bytes, fragment: str) -> None:
-    response = httpx.post(served[0].url + "/v1/chat/completions", content=body,
-                          headers={"content-type": "application/json"})
+def test_malformed_bodies_are_400(
+    served: tuple[UvicornThread, MockUpstream], body: bytes, fragment: str
+) -> None:
+    response = httpx.post(
+        served[0].url + "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert fragment in error["message"]
@@ -166,3 +182,23 @@ def test_every_response_carries_a_trace_id(served: tuple[UvicornThread, MockUpst
 def test_health_and_readiness(served: tuple[UvicornThread, MockUpstream]) -> None:
     assert httpx.get(served[0].url + "/healthz").status_code == 200
     assert httpx.get(served[0].url + "/readyz").json() == {"status": "ready"}
+
+
+def test_mid_stream_failover_is_one_uninterrupted_stream(client: openai.OpenAI) -> None:
+    chunks = list(ask(client, "resilient", stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == ANSWER
+    finals = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert len(finals) == 1
+    extension: Any = finals[0].model_extra["x_sluicegate"]
+    assert extension["failover"][0]["from"] == "up/cut"
+    assert extension["failover"][0]["to"] == "claude/claude-test"
+    assert extension["served_by"] == "claude/claude-test"
+
+
+def test_stream_that_nobody_can_continue_ends_with_an_error_event(client: openai.OpenAI) -> None:
+    received: list[str] = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in ask(client, "fragile", stream=True):
+            received.extend(c.delta.content or "" for c in chunk.choices)
+    assert "".join(received) == "The capital "
+    assert "Every provider failed" in caught.value.message

@@ -18,7 +18,9 @@ from sluicegate.types import CompletionRequest, Message
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="sluicegate: a self-hostable LLM gateway.")
 out = Console(highlight=False)
 
-ConfigOption = typer.Option(None, "--config", "-c", help="Config file (default: $SLUICEGATE_CONFIG or ./sluicegate.yaml).")
+ConfigOption = typer.Option(
+    None, "--config", "-c", help="Config file (default: $SLUICEGATE_CONFIG or ./sluicegate.yaml)."
+)
 
 
 @app.command()
@@ -33,7 +35,9 @@ def serve(
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
     if (workers or settings.server.workers) > 1:
-        fail("--workers > 1 needs shared state (state.backend: redis), which this version does not provide yet")
+        fail(
+            "--workers > 1 needs shared state (state.backend: redis), which this version does not provide yet"
+        )
     runtime = runtime_or_exit(settings)
     import uvicorn
 
@@ -42,14 +46,22 @@ def serve(
 
     configure_logging(settings.server.log_level)
     out.print(f"sluicegate listening on http://{bind_host}:{bind_port} (roles: {', '.join(settings.models)})")
-    uvicorn.run(create_app(runtime), host=bind_host, port=bind_port, log_level=settings.server.log_level,
-                access_log=False, log_config=None)
+    uvicorn.run(
+        create_app(runtime),
+        host=bind_host,
+        port=bind_port,
+        log_level=settings.server.log_level,
+        access_log=False,
+        log_config=None,
+    )
 
 
 @app.command()
 def chat(
     message: str | None = typer.Argument(None, help="One message; without it, an interactive loop."),
-    model: str | None = typer.Option(None, "--model", "-m", help="A role or provider/model (default: reasoning)."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="A role or provider/model (default: reasoning)."
+    ),
     max_tokens: int | None = typer.Option(None, help="Cap on the reply's length."),
     config: Path | None = ConfigOption,
 ) -> None:
@@ -115,8 +127,13 @@ def models(config: Path | None = ConfigOption) -> None:
     settings = config_or_exit(config)
     table = Table("role", "use (in order)", "max concurrency", "timeout (s)", "context")
     for role, spec in settings.models.items():
-        table.add_row(role, " → ".join(spec.use), str(spec.max_concurrency), f"{spec.default_timeout:g}",
-                      str(spec.context_length or "-"))
+        table.add_row(
+            role,
+            " → ".join(spec.use),
+            str(spec.max_concurrency),
+            f"{spec.default_timeout:g}",
+            str(spec.context_length or "-"),
+        )
     out.print(table)
 
 

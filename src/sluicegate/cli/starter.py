@@ -21,7 +21,7 @@ providers:
 models:                          # roles: a request's `model` may name one of these
   router:        {use: [local/smollm2-135m], context_length: 2048, max_concurrency: 1, default_timeout: 60}
   reasoning:     {use: [local/smollm2-135m], context_length: 2048, max_concurrency: 1, default_timeout: 120}
-  # reasoning:   {use: [anthropic/claude-sonnet-4-20250514, openai/gpt-4o], max_concurrency: 2, default_timeout: 60}
+  # reasoning: {use: [anthropic/claude-sonnet-4-20250514, openai/gpt-4o], max_concurrency: 2}
   coding:        {use: [local/smollm2-135m], max_concurrency: 1, default_timeout: 120}
   summarization: {use: [local/smollm2-135m], max_concurrency: 1, default_timeout: 60}
   validation:    {use: [local/smollm2-135m], max_concurrency: 1, default_timeout: 60}

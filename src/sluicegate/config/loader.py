@@ -7,6 +7,7 @@ turns it into one line and exit code 2.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ SHORTHAND_ENV = {
     "SLUICEGATE_MAX_BODY_BYTES": ("server", "max_body_bytes"),
     "SLUICEGATE_STATE_DIR": ("state_dir",),
 }
+
+
+_KEYED_REASON = re.compile(r"^([A-Za-z0-9_.\-]+): (.+)$", re.DOTALL)
 
 
 class ConfigError(Exception):
@@ -65,7 +69,12 @@ def validate(raw: object, source: str) -> Config:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
-        raise ConfigError(source, key, _reason(first)) from None
+        reason = _reason(first)
+        # Cross-field checks (model validators) have no location; they name the key themselves.
+        located = _KEYED_REASON.match(reason)
+        if not key and located:
+            key, reason = located.group(1), located.group(2)
+        raise ConfigError(source, key, reason) from None
 
 
 def _reason(error: Mapping[str, Any]) -> str:

@@ -35,7 +35,9 @@ class _ProviderBase(Strict):
     # Per-provider overrides of the global resilience settings.
     circuit_breaker: CircuitBreakerConfig | None = None
     retry: RetryConfig | None = None
-    models: list[str] = Field(default_factory=list, description="Models this provider serves (for /v1/models).")
+    models: list[str] = Field(
+        default_factory=list, description="Models this provider serves (for /v1/models)."
+    )
 
 
 class _HttpProviderBase(_ProviderBase):

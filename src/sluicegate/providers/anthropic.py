@@ -18,7 +18,7 @@ from sluicegate.providers.http import (
     in_band_error,
     translated_errors,
 )
-from sluicegate.providers.tokens import estimate_message_tokens, estimate_text_tokens
+from sluicegate.providers.tokens import estimate_message_tokens
 from sluicegate.types import Chunk, Completion, CompletionRequest, FinishReason, Message, Usage
 
 _STOP_REASONS: dict[str, FinishReason] = {
@@ -93,8 +93,9 @@ class AnthropicProvider:
                 kind = data.get("type", event.event)
                 if kind == "error":
                     error = data.get("error") or {}
-                    raise in_band_error(str(error.get("type", "api_error")), str(error.get("message", "")),
-                                        self._name)
+                    raise in_band_error(
+                        str(error.get("type", "api_error")), str(error.get("message", "")), self._name
+                    )
                 if kind == "message_start":
                     usage = (data.get("message") or {}).get("usage") or {}
                     input_tokens = int(usage.get("input_tokens") or 0)

@@ -57,3 +57,10 @@ async def collect(provider_name: str, model: str, chunks: AsyncIterator[Chunk]) 
             usage = chunk.usage or Usage()
             return Completion("".join(parts), chunk.finish_reason, usage, model, provider_name)
     raise TruncatedStream("stream ended without a finish reason", provider=provider_name)
+
+
+async def close_stream(chunks: AsyncIterator[Chunk]) -> None:
+    """Close a stream early (the caller went away), so the adapter releases its connection."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

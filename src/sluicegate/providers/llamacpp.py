@@ -104,14 +104,14 @@ class LlamaCppProvider:
                 f"the prompt has {prompt_tokens} tokens; the context holds {self._n_ctx}", provider=self._name
             )
         max_tokens = min(request.max_tokens or room, room)
-        queue: asyncio.Queue[object] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[str, str | None] | Exception | object] = asyncio.Queue()
         cancelled = threading.Event()
 
         def produce() -> None:
             try:
                 for item in _completion(llama, prompt, request, max_tokens, cancelled):
                     loop.call_soon_threadsafe(queue.put_nowait, item)
-            except Exception as exc:  # noqa: BLE001 - llama.cpp raises plain exceptions; translated below
+            except Exception as exc:
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
             loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
@@ -121,8 +121,12 @@ class LlamaCppProvider:
         try:
             while (item := await queue.get()) is not _DONE:
                 if isinstance(item, Exception):
-                    raise ProviderServerError(f"llama.cpp failed ({type(item).__name__})", provider=self._name)
-                text, reason = item  # type: ignore[misc]
+                    raise ProviderServerError(
+                        f"llama.cpp failed ({type(item).__name__})", provider=self._name
+                    )
+                assert isinstance(item, tuple)
+                text: str = item[0]
+                reason: str | None = item[1]
                 if text:
                     completion_tokens += 1
                     yield Chunk(text=text)
@@ -157,7 +161,8 @@ class LlamaCppProvider:
             from llama_cpp import Llama
         except ImportError:
             raise ProviderUnavailable(
-                "the embedded model needs llama-cpp-python: pip install 'sluicegate[local]'", provider=self._name
+                "the embedded model needs llama-cpp-python: pip install 'sluicegate[local]'",
+                provider=self._name,
             ) from None
         return Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=self._n_threads, verbose=False)
 

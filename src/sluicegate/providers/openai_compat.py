@@ -98,7 +98,9 @@ class OpenAICompatibleProvider:
                     return
                 data = event_json(event.data, self._name)
                 if "error" in data:
-                    error = data["error"] if isinstance(data["error"], dict) else {"message": str(data["error"])}
+                    error = (
+                        data["error"] if isinstance(data["error"], dict) else {"message": str(data["error"])}
+                    )
                     kind = str(error.get("type") or error.get("code") or "server_error")
                     raise in_band_error(kind, str(error.get("message", "")), self._name)
                 usage = _usage(data.get("usage")) or usage

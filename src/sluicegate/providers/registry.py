@@ -37,22 +37,33 @@ def build_provider(
         from sluicegate.providers.openai_compat import OpenAICompatibleProvider
 
         return OpenAICompatibleProvider(
-            name, base_url=spec.base_url, api_key=_secret(name, spec, env), headers=spec.headers,
+            name,
+            base_url=spec.base_url,
+            api_key=_secret(name, spec, env),
+            headers=spec.headers,
             timeout_s=spec.timeout_s,
         )
     if isinstance(spec, AnthropicProviderConfig):
         from sluicegate.providers.anthropic import AnthropicProvider
 
         return AnthropicProvider(
-            name, base_url=spec.base_url, api_key=_secret(name, spec, env),
-            anthropic_version=spec.anthropic_version, default_max_tokens=spec.default_max_tokens,
-            headers=spec.headers, timeout_s=spec.timeout_s,
+            name,
+            base_url=spec.base_url,
+            api_key=_secret(name, spec, env),
+            anthropic_version=spec.anthropic_version,
+            default_max_tokens=spec.default_max_tokens,
+            headers=spec.headers,
+            timeout_s=spec.timeout_s,
         )
     if isinstance(spec, LlamaCppProviderConfig):
         from sluicegate.providers.llamacpp import LlamaCppProvider
 
         return LlamaCppProvider(
-            name, model=spec.model, n_ctx=spec.n_ctx, n_threads=spec.n_threads, system_prompt=spec.system_prompt
+            name,
+            model=spec.model,
+            n_ctx=spec.n_ctx,
+            n_threads=spec.n_threads,
+            system_prompt=spec.system_prompt,
         )
     from sluicegate.providers.script import ScriptError, load_script
     from sluicegate.providers.scripted import ScriptedProvider

@@ -20,7 +20,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,16 +32,16 @@ from sluicegate.types import Message
 WORD_CHUNKS = re.compile(r"\s*\S+\s*|\s+")
 
 
-class Fault(str, Enum):
-    server_error = "server_error"      # 500 (or, after chunks, an in-band error event)
-    rate_limited = "rate_limited"      # 429 with Retry-After
-    hang = "hang"                      # never answers (or stops mid-stream)
-    unavailable = "unavailable"        # connection refused / reset
-    truncate = "truncate"              # the connection drops after `fault_after_chunks` chunks
-    malformed = "malformed"            # an unparseable body or stream event
-    error_event = "error_event"        # an error event inside a 200 stream
-    bad_request = "bad_request"        # 400
-    auth = "auth"                      # 401
+class Fault(StrEnum):
+    server_error = "server_error"  # 500 (or, after chunks, an in-band error event)
+    rate_limited = "rate_limited"  # 429 with Retry-After
+    hang = "hang"  # never answers (or stops mid-stream)
+    unavailable = "unavailable"  # connection refused / reset
+    truncate = "truncate"  # the connection drops after `fault_after_chunks` chunks
+    malformed = "malformed"  # an unparseable body or stream event
+    error_event = "error_event"  # an error event inside a 200 stream
+    bad_request = "bad_request"  # 400
+    auth = "auth"  # 401
 
 
 class Reply(BaseModel):

@@ -60,15 +60,23 @@ class FailoverChain:
             if said and previous is not None:
                 delivered = "".join(said)
                 attempt = replace(attempt, assistant_prefix=request.assistant_prefix + delivered)
-                trace.failovers.append(Failover(previous[0].label, target.label, previous[1].kind, len(delivered)))
+                trace.failovers.append(
+                    Failover(previous[0].label, target.label, previous[1].kind, len(delivered))
+                )
+            trim_seam = bool(said) and said[-1][-1:].isspace()
             try:
                 async for chunk in target.provider.stream(attempt):
+                    if trim_seam and chunk.text:
+                        # Providers that refuse a trailing space in a prefill restart with one.
+                        chunk = replace(chunk, text=chunk.text.lstrip())
+                        trim_seam = not chunk.text
                     if chunk.finish_reason is not None:
                         trace.served_by = target.label
                         yield replace(chunk, usage=usage + (chunk.usage or Usage()))
                         return
-                    said.append(chunk.text)
-                    yield chunk
+                    if chunk.text:
+                        said.append(chunk.text)
+                        yield chunk
             except ProviderError as exc:
                 self._record(trace.attempts, target, exc)
                 previous = (target, exc)

@@ -57,8 +57,9 @@ class RoleTable:
             if model not in self._declared:
                 raise ModelNotFound(f"The model '{model}' is not configured.", param="model")
             return RouteSpec(model, "model", (self._target(model),), self._defaults)
-        raise ModelNotFound(f"The model '{model}' does not exist: name a role or a provider/model id.",
-                            param="model")
+        raise ModelNotFound(
+            f"The model '{model}' does not exist: name a role or a provider/model id.", param="model"
+        )
 
     @property
     def roles(self) -> dict[str, RouteSpec]:

@@ -33,7 +33,9 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
             task.cancel()
             await runtime.aclose()
 
-    app = FastAPI(title="sluicegate", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="sluicegate", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
+    )
     app.state.runtime = runtime
     app.add_middleware(TraceIdMiddleware)
     install_error_handlers(app)
@@ -47,7 +49,9 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
     async def readyz(request: Request) -> Response:
         ready = getattr(request.app.state, "ready", None)
         if ready is None or not ready.is_set():
-            return Response(orjson.dumps({"status": "starting"}), status_code=503, media_type="application/json")
+            return Response(
+                orjson.dumps({"status": "starting"}), status_code=503, media_type="application/json"
+            )
         failure = getattr(request.app.state, "warm_error", None)
         if failure is not None:
             body = {"status": "failed", "reason": failure}
@@ -61,7 +65,7 @@ async def _warm(app: FastAPI, runtime: Runtime, *, enabled: bool) -> None:
     if enabled:
         try:
             await runtime.warm()
-        except Exception as exc:  # noqa: BLE001 - reported by /readyz and the log; requests will say why
+        except Exception as exc:
             app.state.warm_error = str(exc)
             log.error("warm-up failed: %s", exc)
     app.state.ready.set()

@@ -39,7 +39,8 @@ def error_body(error: GatewayError) -> dict[str, Any]:
     }
     if isinstance(error, AllProvidersFailed):
         body["attempts"] = [
-            {"provider": a.provider, "model": a.model, "error": a.error, "status": a.status} for a in error.attempts
+            {"provider": a.provider, "model": a.model, "error": a.error, "status": a.status}
+            for a in error.attempts
         ]
     return {"error": body}
 
@@ -54,8 +55,14 @@ def error_response(error: GatewayError) -> Response:
 
 
 def plain_error(status: int, message: str, code: str | None = None) -> Response:
-    body = {"error": {"message": message, "type": _HTTP_TYPES.get(status, "server_error"), "code": code,
-                      "param": None}}
+    body = {
+        "error": {
+            "message": message,
+            "type": _HTTP_TYPES.get(status, "server_error"),
+            "code": code,
+            "param": None,
+        }
+    }
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
@@ -77,8 +84,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return plain_error(500, "Internal error; the trace id in x-sluicegate-trace-id finds it in the logs.",
-                           "internal_error")
+        return plain_error(
+            500,
+            "Internal error; the trace id in x-sluicegate-trace-id finds it in the logs.",
+            "internal_error",
+        )
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(HTTPException, http_error)

@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 
 from sluicegate.calltrace import CallTrace, current_trace
 from sluicegate.errors import GatewayError
+from sluicegate.providers.base import close_stream
 from sluicegate.server.body import read_json
 from sluicegate.server.errors import error_body
 from sluicegate.server.wire import ChatCompletionRequest, validation_error
@@ -27,8 +28,11 @@ router = APIRouter()
 _REQUEST_SCHEMA = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema(
-            ref_template="#/components/schemas/{model}")}},
+        "content": {
+            "application/json": {
+                "schema": ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            }
+        },
     }
 }
 
@@ -52,8 +56,11 @@ async def chat_completions(request: Request) -> Response:
     headers = {"x-sluicegate-route": f"explicit/{route.name}"}
     if not body.stream:
         completion = await service.complete(route, call)
-        return Response(orjson.dumps(_completion_body(body, completion, current_trace())),
-                        media_type="application/json", headers=headers)
+        return Response(
+            orjson.dumps(_completion_body(body, completion, current_trace())),
+            media_type="application/json",
+            headers=headers,
+        )
     chunks = service.stream(route, call)
     # Wait for the first chunk before answering: errors before any token keep their status code.
     try:
@@ -61,20 +68,34 @@ async def chat_completions(request: Request) -> Response:
     except StopAsyncIteration:
         first = Chunk(finish_reason="stop", usage=Usage())
     headers["cache-control"] = "no-cache"
-    return StreamingResponse(_sse(body, first, chunks, current_trace()), media_type="text/event-stream",
-                             headers=headers)
+    return StreamingResponse(
+        _sse(body, first, chunks, current_trace()), media_type="text/event-stream", headers=headers
+    )
 
 
 @router.get("/v1/models")
 async def list_models(request: Request) -> Response:
     roles = _chat(request).roles
     data: list[dict[str, Any]] = [
-        {"id": name, "object": "model", "created": 0, "owned_by": "sluicegate",
-         "x_sluicegate": {"kind": "role", "use": [t.label for t in spec.targets]}}
+        {
+            "id": name,
+            "object": "model",
+            "created": 0,
+            "owned_by": "sluicegate",
+            "x_sluicegate": {"kind": "role", "use": [t.label for t in spec.targets]},
+        }
         for name, spec in roles.roles.items()
     ]
-    data += [{"id": model_id, "object": "model", "created": 0, "owned_by": model_id.partition("/")[0],
-              "x_sluicegate": {"kind": "model"}} for model_id in roles.model_ids]
+    data += [
+        {
+            "id": model_id,
+            "object": "model",
+            "created": 0,
+            "owned_by": model_id.partition("/")[0],
+            "x_sluicegate": {"kind": "model"},
+        }
+        for model_id in roles.model_ids
+    ]
     return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
 
 
@@ -84,12 +105,14 @@ def _completion_body(body: ChatCompletionRequest, completion: Completion, trace:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": completion.text},
-            "finish_reason": completion.finish_reason,
-            "logprobs": None,
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": completion.text},
+                "finish_reason": completion.finish_reason,
+                "logprobs": None,
+            }
+        ],
         "usage": _usage(completion.usage),
         "x_sluicegate": _extension(trace),
     }
@@ -116,14 +139,18 @@ async def _sse(
         log.warning("stream failed after it started: %s", exc.message)
         yield b"data: " + orjson.dumps(error_body(exc)) + b"\n\n"
     finally:
-        await rest.aclose()
+        await close_stream(rest)
 
 
 class _ChunkFrames:
     def __init__(self, body: ChatCompletionRequest, trace: CallTrace) -> None:
         self._trace = trace
-        self._base = {"id": f"chatcmpl-{trace.trace_id}", "object": "chat.completion.chunk",
-                      "created": int(time.time()), "model": body.model}
+        self._base = {
+            "id": f"chatcmpl-{trace.trace_id}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.model,
+        }
 
     def delta(self, delta: dict[str, Any]) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
@@ -142,8 +169,11 @@ class _ChunkFrames:
 
 
 def _usage(usage: Usage) -> dict[str, int]:
-    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
 
 
 def _extension(trace: CallTrace) -> dict[str, Any]:

@@ -6,8 +6,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-           500: "Internal Server Error", 529: "Overloaded"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    529: "Overloaded",
+}
 
 
 @dataclass(slots=True)
@@ -39,8 +46,13 @@ class HttpResponder:
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
 
-    def send(self, status: int, body: bytes, content_type: str = "application/json",
-             extra: dict[str, str] | None = None) -> None:
+    def send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        extra: dict[str, str] | None = None,
+    ) -> None:
         headers = {"content-type": content_type, "content-length": str(len(body)), **(extra or {})}
         self._writer.write(self._head(status, headers) + body)
 

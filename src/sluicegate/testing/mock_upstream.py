@@ -17,7 +17,7 @@ from typing import Any
 from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, continuation
 from sluicegate.providers.tokens import estimate_message_tokens
 from sluicegate.testing.http11 import HttpRequest, HttpResponder, read_request
-from sluicegate.types import Message
+from sluicegate.types import Message, Role
 
 OPENAI_PATHS = {"/v1/chat/completions", "/chat/completions"}
 ANTHROPIC_PATHS = {"/v1/messages"}
@@ -82,8 +82,12 @@ class MockUpstream:
         self.calls[model] += 1
         self.requests.append(payload)
         if not self.player.knows(model):
-            out.send(404, json.dumps({"error": {"message": f"model {model} not found",
-                                                "type": "invalid_request_error"}}).encode())
+            out.send(
+                404,
+                json.dumps(
+                    {"error": {"message": f"model {model} not found", "type": "invalid_request_error"}}
+                ).encode(),
+            )
             return True
         reply = self.player.next_reply(model, messages)
         prefix = _assistant_prefix(payload, wire)
@@ -101,16 +105,23 @@ class MockUpstream:
         return await _whole(out, reply, "".join(chunks), finish, usage, dialect)
 
 
-async def _whole(out: HttpResponder, reply: Reply, text: str, finish: str, usage: tuple[int, int],
-                 dialect: _Dialect) -> bool:
+async def _whole(
+    out: HttpResponder, reply: Reply, text: str, finish: str, usage: tuple[int, int], dialect: _Dialect
+) -> bool:
     if reply.fault is not None:
         return await _fail_before_start(out, reply, dialect)
     out.send(200, json.dumps(dialect.whole(text, finish, usage)).encode())
     return True
 
 
-async def _stream(out: HttpResponder, reply: Reply, chunks: list[str], finish: str,
-                  usage: tuple[int, int], dialect: _Dialect) -> bool:
+async def _stream(
+    out: HttpResponder,
+    reply: Reply,
+    chunks: list[str],
+    finish: str,
+    usage: tuple[int, int],
+    dialect: _Dialect,
+) -> bool:
     if reply.fault is not None and reply.fault_after_chunks == 0 and reply.fault is not Fault.truncate:
         return await _fail_before_start(out, reply, dialect)
     out.start_chunked()
@@ -192,15 +203,25 @@ class _Dialect:
 
 class _OpenAIDialect(_Dialect):
     def whole(self, text: str, finish: str, usage: tuple[int, int]) -> dict[str, Any]:
-        return {"id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": self.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": finish}],
-                "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                          "total_tokens": sum(usage)}}
+        return {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion",
+            "created": 0,
+            "model": self.model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+            ],
+            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+        }
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        data = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        data = {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         return b"data: " + json.dumps(data).encode() + b"\n\n"
 
     def opening(self, usage: tuple[int, int]) -> list[bytes]:
@@ -210,12 +231,19 @@ class _OpenAIDialect(_Dialect):
         return self._chunk({"content": text})
 
     def closing(self, finish: str, usage: tuple[int, int]) -> list[bytes]:
-        usage_chunk = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
-                       "model": self.model, "choices": [],
-                       "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                                 "total_tokens": sum(usage)}}
-        return [self._chunk({}, finish), b"data: " + json.dumps(usage_chunk).encode() + b"\n\n",
-                b"data: [DONE]\n\n"]
+        usage_chunk = {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": self.model,
+            "choices": [],
+            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+        }
+        return [
+            self._chunk({}, finish),
+            b"data: " + json.dumps(usage_chunk).encode() + b"\n\n",
+            b"data: [DONE]\n\n",
+        ]
 
 
 _ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens"}
@@ -223,32 +251,59 @@ _ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens"}
 
 class _AnthropicDialect(_Dialect):
     def whole(self, text: str, finish: str, usage: tuple[int, int]) -> dict[str, Any]:
-        return {"id": "msg_mock", "type": "message", "role": "assistant", "model": self.model,
-                "content": [{"type": "text", "text": text}], "stop_reason": _ANTHROPIC_STOP[finish],
-                "stop_sequence": None, "usage": {"input_tokens": usage[0], "output_tokens": usage[1]}}
+        return {
+            "id": "msg_mock",
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": _ANTHROPIC_STOP[finish],
+            "stop_sequence": None,
+            "usage": {"input_tokens": usage[0], "output_tokens": usage[1]},
+        }
 
     @staticmethod
     def _event(name: str, data: dict[str, Any]) -> bytes:
         return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
     def opening(self, usage: tuple[int, int]) -> list[bytes]:
-        message = {"id": "msg_mock", "type": "message", "role": "assistant", "model": self.model, "content": [],
-                   "stop_reason": None, "usage": {"input_tokens": usage[0], "output_tokens": 1}}
-        return [self._event("message_start", {"type": "message_start", "message": message}),
-                self._event("content_block_start", {"type": "content_block_start", "index": 0,
-                                                    "content_block": {"type": "text", "text": ""}}),
-                self._event("ping", {"type": "ping"})]
+        message: dict[str, Any] = {
+            "id": "msg_mock",
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "usage": {"input_tokens": usage[0], "output_tokens": 1},
+        }
+        return [
+            self._event("message_start", {"type": "message_start", "message": message}),
+            self._event(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
+            self._event("ping", {"type": "ping"}),
+        ]
 
     def delta(self, text: str) -> bytes:
-        return self._event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                   "delta": {"type": "text_delta", "text": text}})
+        return self._event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+        )
 
     def closing(self, finish: str, usage: tuple[int, int]) -> list[bytes]:
-        return [self._event("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                self._event("message_delta", {"type": "message_delta",
-                                              "delta": {"stop_reason": _ANTHROPIC_STOP[finish]},
-                                              "usage": {"output_tokens": usage[1]}}),
-                self._event("message_stop", {"type": "message_stop"})]
+        return [
+            self._event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            self._event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": _ANTHROPIC_STOP[finish]},
+                    "usage": {"output_tokens": usage[1]},
+                },
+            ),
+            self._event("message_stop", {"type": "message_stop"}),
+        ]
 
     def error_body(self, kind: str, message: str) -> bytes:
         return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
@@ -265,7 +320,7 @@ def _messages(payload: dict[str, Any]) -> list[Message]:
         content = raw.get("content")
         if isinstance(content, list):
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-        role = raw["role"] if raw["role"] in ("system", "user", "assistant", "tool") else "user"
+        role: Role = raw["role"] if raw["role"] in ("system", "user", "assistant", "tool") else "user"
         messages.append(Message(role, str(content or "")))
     return messages
 
@@ -275,7 +330,11 @@ def _assistant_prefix(payload: dict[str, Any], wire: str) -> str:
     messages = payload.get("messages") or []
     if wire == "anthropic" and messages and messages[-1].get("role") == "assistant":
         return str(messages[-1].get("content") or "")
-    if wire == "openai" and len(messages) >= 2 and messages[-2].get("role") == "assistant" \
-            and "cut off" in str(messages[-1].get("content", "")):
+    if (
+        wire == "openai"
+        and len(messages) >= 2
+        and messages[-2].get("role") == "assistant"
+        and "cut off" in str(messages[-1].get("content", ""))
+    ):
         return str(messages[-2].get("content") or "")
     return ""

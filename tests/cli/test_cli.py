@@ -1,0 +1,95 @@
+"""The `sluicegate` command as users run it: a real subprocess, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+SCRIPTED = {
+    "providers": {
+        "demo": {
+            "type": "scripted",
+            "inline": {
+                "models": {"m": [{"text": "Hello from the script."}], "down": [{"fault": "server_error"}]}
+            },
+        }
+    },
+    "models": {"reasoning": {"use": ["demo/m"]}, "broken": {"use": ["demo/down"]}},
+}
+
+
+def run(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEGATE")}
+    return subprocess.run(
+        [sys.executable, "-m", "sluicegate.cli.main", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "sluicegate.yaml"
+    path.write_text(yaml.safe_dump(SCRIPTED), encoding="utf-8")
+    return path
+
+
+def test_init_writes_a_valid_file_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    assert run("init", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "sluicegate.yaml").read_text().startswith("# sluicegate.yaml")
+    again = run("init", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "exists" in again.stderr
+    assert run("models", cwd=tmp_path).returncode == 0
+
+
+def test_models_lists_roles(config_file: Path) -> None:
+    result = run("models", "--config", str(config_file), cwd=config_file.parent)
+    assert result.returncode == 0
+    assert "reasoning" in result.stdout
+    assert "demo/m" in result.stdout
+
+
+def test_chat_one_message(config_file: Path) -> None:
+    result = run("chat", "hi", "--config", str(config_file), cwd=config_file.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Hello from the script."
+
+
+def test_chat_interactive_loop(config_file: Path) -> None:
+    result = run("chat", "--config", str(config_file), cwd=config_file.parent, stdin="one\ntwo\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Hello from the script.") == 2
+
+
+def test_chat_failure_is_one_line(config_file: Path) -> None:
+    result = run("chat", "hi", "-m", "broken", "--config", str(config_file), cwd=config_file.parent)
+    assert result.returncode == 1
+    assert "Every provider failed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_exits_2_with_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("server: {port: 70000}\n")
+    result = run("serve", "--config", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "bad.yaml: server.port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_key_env_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("providers:\n  o: {type: openai, api_key_env: SLUICEGATE_TEST_UNSET_KEY}\n")
+    result = run("serve", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SLUICEGATE_TEST_UNSET_KEY is not set" in result.stderr
