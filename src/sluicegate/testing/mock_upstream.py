@@ -338,3 +338,29 @@ def _assistant_prefix(payload: dict[str, Any], wire: str) -> str:
     ):
         return str(messages[-2].get("content") or "")
     return ""
+
+
+def main() -> None:
+    """`python -m sluicegate.testing.mock_upstream --script FILE [--port N]`: serve until killed."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description="A mock OpenAI/Anthropic upstream that plays a script.")
+    parser.add_argument("--script", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+
+    async def serve() -> None:
+        upstream = MockUpstream(Script.load(args.script))
+        await upstream.start(port=args.port)
+        print(upstream.url, flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
