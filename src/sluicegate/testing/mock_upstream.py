@@ -10,6 +10,7 @@ SSE, in-band error events). It counts the calls each model received.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import Counter
 from typing import Any
@@ -356,10 +357,8 @@ def main() -> None:
         print(upstream.url, flush=True)
         await asyncio.Event().wait()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":
