@@ -28,6 +28,10 @@ class CallTrace:
     attempts: list[Attempt] = field(default_factory=list)
     failovers: list[Failover] = field(default_factory=list)
     served_by: str | None = None
+    # When the request must be answered by (time.monotonic); retries do not wait past it.
+    deadline: float | None = None
+    # True when this request shared another identical request's upstream call.
+    coalesced: bool = False
 
 
 _current: contextvars.ContextVar[CallTrace | None] = contextvars.ContextVar("sluicegate_trace", default=None)

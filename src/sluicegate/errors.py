@@ -9,11 +9,15 @@
     │   ├── TruncatedStream            the stream ended without a finish reason (retryable)
     │   ├── MalformedResponse          unparseable body or event (retryable)
     │   ├── ProviderAuthError          401/403 from the upstream (not retryable)
-    │   └── ProviderBadRequest         the upstream refused the request as invalid (not retryable)
+    │   ├── ProviderBadRequest         the upstream refused the request as invalid (not retryable)
+    │   ├── ChainExhausted             every target of a failover chain failed
+    │   └── CircuitOpen                (resilience.breaker) refused without contacting the provider
     └── GatewayError                   what the API answers; each has an HTTP status and an OpenAI error type
         ├── InvalidRequest             400
         ├── PayloadTooLarge            413
         ├── ModelNotFound              404
+        ├── UpstreamRejected           400, the upstream refused the request itself
+        ├── Overloaded                 429, the role's concurrency limit and queue are full
         ├── AllProvidersFailed         503, lists each attempt (provider, model, error type)
         └── GatewayTimeout             504
 
@@ -33,6 +37,9 @@ class ProviderError(SluicegateError):
     retryable: bool = True
     # Counts against the provider's health (circuit breaker); a caller's own mistake does not.
     counts_as_failure: bool = True
+    # Seconds the provider asked us to wait (Retry-After), when it said.
+    retry_after: float | None = None
+    kind_name: str | None = None
 
     def __init__(self, message: str, *, provider: str = "", status: int | None = None) -> None:
         super().__init__(message)
@@ -43,7 +50,19 @@ class ProviderError(SluicegateError):
     @property
     def kind(self) -> str:
         """A stable, secret-free name for the error, used in attempt lists and metrics."""
-        return _KIND_NAMES.get(type(self), type(self).__name__)
+        return self.kind_name or _KIND_NAMES.get(type(self), type(self).__name__)
+
+
+class ChainExhausted(ProviderError):
+    """Every target of a failover chain failed; retryable if any failure was."""
+
+    def __init__(self, attempts: list[Attempt], errors: list[ProviderError]) -> None:
+        super().__init__(f"all {len(errors)} targets failed")
+        self.attempts = list(attempts)
+        self.retryable = any(e.retryable for e in errors)
+        waits = [e.retry_after for e in errors if e.retry_after is not None]
+        # The soonest any target will take traffic again.
+        self.retry_after = min(waits) if waits else None
 
 
 class ProviderTimeout(ProviderError):
@@ -144,10 +163,16 @@ class AllProvidersFailed(GatewayError):
     error_type = "service_unavailable"
     code = "all_providers_failed"
 
-    def __init__(self, attempts: list[Attempt]) -> None:
+    def __init__(self, attempts: list[Attempt], retry_after: float | None = None) -> None:
         summary = ", ".join(f"{a.provider}/{a.model}: {a.error}" for a in attempts) or "no provider available"
         super().__init__(f"Every provider failed ({summary}).")
         self.attempts = attempts
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"retry-after": str(max(1, round(self.retry_after)))}
 
 
 class UpstreamRejected(GatewayError):
@@ -156,6 +181,21 @@ class UpstreamRejected(GatewayError):
     status = 400
     error_type = "invalid_request_error"
     code = "upstream_bad_request"
+
+
+class Overloaded(GatewayError):
+    """The role's concurrency limit and its queue are full, or the wait in the queue ran out."""
+
+    status = 429
+    error_type = "rate_limit_error"
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(max(1, round(self.retry_after)))}
 
 
 class GatewayTimeout(GatewayError):

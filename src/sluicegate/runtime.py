@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sluicegate.alerts import Alerter, webhook
 from sluicegate.config.schema import Config
 from sluicegate.providers.base import Provider
 from sluicegate.providers.registry import build_providers
@@ -26,6 +27,7 @@ class Runtime:
                 await warm()
 
     async def aclose(self) -> None:
+        await self.chat.alerter.aclose()
         for provider in self.providers.values():
             await provider.aclose()
 
@@ -33,4 +35,6 @@ class Runtime:
 def build_runtime(config: Config, providers: Mapping[str, Provider] | None = None) -> Runtime:
     built = dict(providers) if providers is not None else build_providers(config)
     roles = RoleTable(config, built)
-    return Runtime(config=config, providers=built, chat=ChatService(roles))
+    url = config.alerts.webhook_url
+    alerter = Alerter(webhook(url) if url else None)
+    return Runtime(config=config, providers=built, chat=ChatService(roles, config, alerter=alerter))

@@ -1,24 +1,56 @@
-"""The chat service: resolve the requested model to a route, apply the route's limits,
-run its failover chain within the deadline. This is where the orchestrator (routing state
-machine, guardrails, budgets) will sit; the server calls only this."""
+"""The chat service: resolve the requested model to a route, run the route's provider stack
+within the deadline. This is where the orchestrator (routing state machine, guardrails,
+budgets) will sit; the server calls only this.
+
+Each route's stack, outside in (every layer is a provider):
+
+    CoalescingProvider      identical in-flight deterministic requests share one call
+    ConcurrencyLimiter      the role's max_concurrency, a bounded queue, then 429
+    RetryingProvider        backoff with full jitter over the whole chain, before the first chunk
+    FailoverChain           the role's targets in order; mid-stream continuation
+      BreakerProvider       per provider/model, shared across roles
+        AttemptTimeout      first chunk and every gap, so a hang fails over in time
+          adapter
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from sluicegate.errors import GatewayTimeout
-from sluicegate.providers.base import close_stream
+from sluicegate.alerts import Alerter
+from sluicegate.calltrace import current_trace
+from sluicegate.config.schema import Config
+from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayTimeout
+from sluicegate.providers.base import Provider, close_stream
+from sluicegate.resilience.breaker import BreakerProvider, BreakerRegistry
+from sluicegate.resilience.coalesce import CoalescingProvider
 from sluicegate.resilience.failover import FailoverChain
-from sluicegate.routing.roles import RoleTable, RouteSpec
+from sluicegate.resilience.limiter import ConcurrencyLimiter
+from sluicegate.resilience.retry import RetryingProvider
+from sluicegate.resilience.timeouts import AttemptTimeout
+from sluicegate.routing.roles import RoleTable, RouteSpec, Target
 from sluicegate.types import Chunk, Completion, CompletionRequest
 
 
+@dataclass
+class RouteStack:
+    top: Provider
+    limiter: ConcurrencyLimiter
+    coalescer: CoalescingProvider
+    chain: FailoverChain
+
+
 class ChatService:
-    def __init__(self, roles: RoleTable) -> None:
+    def __init__(self, roles: RoleTable, config: Config, breakers: BreakerRegistry | None = None,
+                 alerter: Alerter | None = None) -> None:
         self._roles = roles
-        self._chains: dict[str, FailoverChain] = {}
+        self._config = config
+        self.breakers = breakers or BreakerRegistry(config.circuit_breaker)
+        self.alerter = alerter or Alerter()
+        self._stacks: dict[str, RouteStack] = {}
 
     @property
     def roles(self) -> RoleTable:
@@ -27,41 +59,70 @@ class ChatService:
     def resolve(self, model: str) -> RouteSpec:
         return self._roles.resolve(model)
 
+    def stack(self, route: RouteSpec) -> RouteStack:
+        stack = self._stacks.get(route.name)
+        if stack is None:
+            stack = self._stacks[route.name] = self._build(route)
+        return stack
+
     async def complete(self, route: RouteSpec, request: CompletionRequest) -> Completion:
-        chain = self._chain(route)
+        top = self.stack(route).top
+        timeout = route.limits.default_timeout
+        current_trace().deadline = time.monotonic() + timeout
         try:
-            async with asyncio.timeout(route.limits.default_timeout):
-                return await chain.generate(self._limited(route, request))
+            async with asyncio.timeout(timeout):
+                completion = await top.generate(self._limited(route, request))
         except TimeoutError:
-            raise GatewayTimeout(
-                f"No answer within the {route.name} timeout of {route.limits.default_timeout:g} s."
-            ) from None
+            raise GatewayTimeout(f"No answer within the {route.name} timeout of {timeout:g} s.") from None
+        except ChainExhausted as exc:
+            raise self._outage(route, exc) from None
+        self.alerter.recovered(route.name)
+        return completion
 
     async def stream(self, route: RouteSpec, request: CompletionRequest) -> AsyncIterator[Chunk]:
         """Chunks as they come; the deadline bounds the first chunk and every gap between chunks."""
-        chain = self._chain(route)
-        chunks = chain.stream(self._limited(route, request))
+        chunks = self.stack(route).top.stream(self._limited(route, request))
         timeout = route.limits.default_timeout
+        trace = current_trace()
         try:
             while True:
+                trace.deadline = time.monotonic() + timeout
                 try:
                     async with asyncio.timeout(timeout):
                         chunk = await anext(chunks)
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    raise GatewayTimeout(
-                        f"No output within the {route.name} timeout of {timeout:g} s."
-                    ) from None
+                    raise GatewayTimeout(f"No output within the {route.name} timeout of {timeout:g} s.") from None
+                except ChainExhausted as exc:
+                    raise self._outage(route, exc) from None
+                if chunk.finish_reason is not None:
+                    self.alerter.recovered(route.name)
                 yield chunk
         finally:
             await close_stream(chunks)
 
-    def _chain(self, route: RouteSpec) -> FailoverChain:
-        chain = self._chains.get(route.name)
-        if chain is None:
-            chain = self._chains[route.name] = FailoverChain(route.name, route.targets)
-        return chain
+    def _outage(self, route: RouteSpec, exc: ChainExhausted) -> AllProvidersFailed:
+        attempts = current_trace().attempts or exc.attempts
+        self.alerter.outage(route.name, attempts)
+        return AllProvidersFailed(list(attempts), exc.retry_after)
+
+    def _build(self, route: RouteSpec) -> RouteStack:
+        limits = route.limits
+        attempt_timeout = limits.attempt_timeout or limits.default_timeout / len(route.targets)
+        targets = []
+        for target in route.targets:
+            provider_config = self._config.providers.get(target.provider.name)
+            override = provider_config.circuit_breaker if provider_config is not None else None
+            breaker = self.breakers.get(target.label, override)
+            guarded = BreakerProvider(AttemptTimeout(target.provider, attempt_timeout), breaker)
+            targets.append(Target(guarded, target.model))
+        chain = FailoverChain(route.name, targets)
+        limiter = ConcurrencyLimiter(RetryingProvider(chain, self._config.retry), role=route.name,
+                                     max_concurrency=limits.max_concurrency, max_queue=limits.max_queue,
+                                     queue_timeout=limits.queue_timeout)
+        coalescer = CoalescingProvider(limiter, scope=route.name)
+        return RouteStack(top=coalescer, limiter=limiter, coalescer=coalescer, chain=chain)
 
     @staticmethod
     def _limited(route: RouteSpec, request: CompletionRequest) -> CompletionRequest:

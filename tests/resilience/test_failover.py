@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sluicegate.calltrace import CallTrace, end_trace, start_trace
-from sluicegate.errors import AllProvidersFailed, UpstreamRejected
+from sluicegate.errors import ChainExhausted, UpstreamRejected
 from sluicegate.providers.script import Script
 from sluicegate.providers.scripted import ScriptedProvider
 from sluicegate.resilience.failover import FailoverChain
@@ -62,7 +62,7 @@ async def test_mid_stream_failover_continues_the_text(trace: CallTrace) -> None:
 
 async def test_everyone_failing_lists_every_attempt(trace: CallTrace) -> None:
     failover, _ = chain("a", "b", script={"a": [{"fault": "server_error"}], "b": [{"fault": "rate_limited"}]})
-    with pytest.raises(AllProvidersFailed) as caught:
+    with pytest.raises(ChainExhausted) as caught:
         await failover.generate(REQUEST)
     assert [a.error for a in caught.value.attempts] == ["server_error", "rate_limited"]
 

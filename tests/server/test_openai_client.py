@@ -120,7 +120,10 @@ def test_all_providers_failing_is_503_listing_attempts(client: openai.OpenAI) ->
         ask(client, "doomed")
     assert caught.value.status_code == 503
     body: Any = caught.value.body
-    assert [a["error"] for a in body["attempts"]] == ["server_error", "server_error"]
+    errors = [a["error"] for a in body["attempts"]]
+    assert errors[:2] == ["server_error", "server_error"]
+    assert set(errors) <= {"server_error", "circuit_open"}
+    assert all(a["provider"] == "up" and a["model"] == "broken" for a in body["attempts"])
     assert "What is the capital" not in caught.value.response.text
 
 

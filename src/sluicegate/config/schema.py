@@ -32,9 +32,8 @@ class RetryConfig(Strict):
 
 
 class _ProviderBase(Strict):
-    # Per-provider overrides of the global resilience settings.
+    # Per-provider override of the global breaker settings.
     circuit_breaker: CircuitBreakerConfig | None = None
-    retry: RetryConfig | None = None
     models: list[str] = Field(
         default_factory=list, description="Models this provider serves (for /v1/models)."
     )
@@ -103,6 +102,13 @@ class RoleLimits(Strict):
     context_length: Annotated[int, Field(ge=1)] | None = None
     max_concurrency: Annotated[int, Field(ge=1)] = 8
     default_timeout: Annotated[float, Field(gt=0)] = 60.0
+    attempt_timeout: Annotated[float, Field(gt=0)] | None = Field(
+        default=None,
+        description="Per-provider attempt: first chunk and every gap after it (default: the timeout "
+        "shared across the chain's targets).",
+    )
+    max_queue: Annotated[int, Field(ge=0)] = 64
+    queue_timeout: Annotated[float, Field(gt=0)] = 10.0
     max_tokens: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="Cap on completion tokens for this role (also the budget's worst case)."
     )

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 from sluicegate.calltrace import Failover, current_trace
-from sluicegate.errors import AllProvidersFailed, Attempt, ProviderBadRequest, ProviderError, UpstreamRejected
+from sluicegate.errors import Attempt, ChainExhausted, ProviderBadRequest, ProviderError, UpstreamRejected
 from sluicegate.providers.base import Capabilities
 from sluicegate.routing.roles import Target
 from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
@@ -40,18 +40,22 @@ class FailoverChain:
 
     async def generate(self, request: CompletionRequest) -> Completion:
         trace = current_trace()
+        attempts: list[Attempt] = []
+        errors: list[ProviderError] = []
         for target in self._targets:
             try:
                 completion = await target.provider.generate(request.with_model(target.model))
             except ProviderError as exc:
-                self._record(trace.attempts, target, exc)
+                self._record(trace.attempts, attempts, errors, target, exc)
                 continue
             trace.served_by = target.label
             return completion
-        raise AllProvidersFailed(trace.attempts)
+        raise ChainExhausted(attempts, errors)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         trace = current_trace()
+        attempts: list[Attempt] = []
+        errors: list[ProviderError] = []
         said: list[str] = []
         usage = Usage()
         previous: tuple[Target, ProviderError] | None = None
@@ -78,10 +82,10 @@ class FailoverChain:
                         said.append(chunk.text)
                         yield chunk
             except ProviderError as exc:
-                self._record(trace.attempts, target, exc)
+                self._record(trace.attempts, attempts, errors, target, exc)
                 previous = (target, exc)
                 continue
-        raise AllProvidersFailed(trace.attempts)
+        raise ChainExhausted(attempts, errors)
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         first = self._targets[0]
@@ -91,7 +95,16 @@ class FailoverChain:
         return None
 
     @staticmethod
-    def _record(attempts: list[Attempt], target: Target, exc: ProviderError) -> None:
-        attempts.append(Attempt(target.provider.name, target.model, exc.kind, exc.status))
+    def _record(
+        trace_attempts: list[Attempt],
+        attempts: list[Attempt],
+        errors: list[ProviderError],
+        target: Target,
+        exc: ProviderError,
+    ) -> None:
+        attempt = Attempt(target.provider.name, target.model, exc.kind, exc.status)
+        trace_attempts.append(attempt)
+        attempts.append(attempt)
+        errors.append(exc)
         if isinstance(exc, ProviderBadRequest):
             raise UpstreamRejected(exc.message) from None

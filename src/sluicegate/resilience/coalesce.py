@@ -1,0 +1,121 @@
+"""Request coalescing (singleflight, seed 000 ADR-002): identical in-flight deterministic
+requests share one upstream call.
+
+The upstream call runs in a task of its own, so the first caller going away does not cancel
+the others; it is cancelled only when no subscriber is left. Every streaming subscriber
+receives the whole stream from its first chunk, however late it joined.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+
+from sluicegate.calltrace import current_trace
+from sluicegate.providers.base import Provider
+from sluicegate.resilience.wrapper import WrapperProvider
+from sluicegate.types import Chunk, Completion, CompletionRequest
+
+
+def request_key(scope: str, request: CompletionRequest, *, streaming: bool) -> str:
+    """sha256 of the canonical request: the route, every field that changes the output."""
+    canonical: dict[str, Any] = {"scope": scope, "streaming": streaming, **asdict(request)}
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def coalescible(request: CompletionRequest) -> bool:
+    return request.deterministic or bool(request.extra.get("cache"))
+
+
+class _Flight:
+    def __init__(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.done = False
+        self.error: BaseException | None = None
+        self.changed = asyncio.Event()
+        self.subscribers = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def publish(self, chunk: Chunk | None = None, *, error: BaseException | None = None,
+                done: bool = False) -> None:
+        if chunk is not None:
+            self.chunks.append(chunk)
+        if error is not None:
+            self.error = error
+        self.done = self.done or done or error is not None
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+class CoalescingProvider(WrapperProvider):
+    def __init__(self, inner: Provider, scope: str) -> None:
+        super().__init__(inner)
+        self.scope = scope
+        self._streams: dict[str, _Flight] = {}
+        self._calls: dict[str, asyncio.Future[Completion]] = {}
+        self.upstream_calls = 0
+
+    async def generate(self, request: CompletionRequest) -> Completion:
+        if not coalescible(request):
+            return await self.inner.generate(request)
+        key = request_key(self.scope, request, streaming=False)
+        pending = self._calls.get(key)
+        if pending is not None:
+            current_trace().coalesced = True
+            return await asyncio.shield(pending)
+        self.upstream_calls += 1
+        task = asyncio.ensure_future(self.inner.generate(request))
+        self._calls[key] = task
+        task.add_done_callback(lambda _: self._calls.pop(key, None))
+        # Shielded: a caller that goes away stops waiting, the shared call goes on for the others.
+        return await asyncio.shield(task)
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        if not coalescible(request):
+            async for chunk in self.inner.stream(request):
+                yield chunk
+            return
+        key = request_key(self.scope, request, streaming=True)
+        flight = self._streams.get(key)
+        if flight is None:
+            flight = self._streams[key] = _Flight()
+            self.upstream_calls += 1
+            flight.task = asyncio.create_task(self._pump(key, flight, request))
+        else:
+            current_trace().coalesced = True
+        flight.subscribers += 1
+        try:
+            index = 0
+            while True:
+                while index < len(flight.chunks):
+                    yield flight.chunks[index]
+                    index += 1
+                if flight.error is not None:
+                    raise flight.error
+                if flight.done:
+                    return
+                await flight.changed.wait()
+        finally:
+            flight.subscribers -= 1
+            if flight.subscribers == 0 and not flight.done and flight.task is not None:
+                flight.task.cancel()
+                self._streams.pop(key, None)
+
+    async def _pump(self, key: str, flight: _Flight, request: CompletionRequest) -> None:
+        try:
+            async for chunk in self.inner.stream(request):
+                flight.publish(chunk)
+            flight.publish(done=True)
+        except asyncio.CancelledError:
+            flight.publish(done=True)
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to every subscriber, who re-raises it
+            flight.publish(error=exc)
+        finally:
+            if self._streams.get(key) is flight:
+                del self._streams[key]

@@ -1,0 +1,63 @@
+"""Per-role concurrency: at most `max_concurrency` calls in flight; the excess waits in a
+bounded queue for at most `queue_timeout`, then gets 429 with Retry-After. Never an
+unbounded pile-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from sluicegate.errors import Overloaded
+from sluicegate.providers.base import Provider
+from sluicegate.resilience.wrapper import WrapperProvider
+from sluicegate.types import Chunk, Completion, CompletionRequest
+
+
+class ConcurrencyLimiter(WrapperProvider):
+    def __init__(self, inner: Provider, *, role: str, max_concurrency: int, max_queue: int,
+                 queue_timeout: float) -> None:
+        super().__init__(inner)
+        self.role = role
+        self.max_concurrency = max_concurrency
+        self.max_queue = max_queue
+        self.queue_timeout = queue_timeout
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self.in_flight = 0
+        self.waiting = 0
+
+    async def generate(self, request: CompletionRequest) -> Completion:
+        await self._acquire()
+        try:
+            return await self.inner.generate(request)
+        finally:
+            self._release()
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        await self._acquire()
+        try:
+            async for chunk in self.inner.stream(request):
+                yield chunk
+        finally:
+            self._release()
+
+    async def _acquire(self) -> None:
+        if self._slots.locked() and self.waiting >= self.max_queue:
+            raise Overloaded(f"The {self.role} role is at capacity and its queue is full.", self._retry_after())
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise Overloaded(
+                f"The {self.role} role stayed at capacity for {self.queue_timeout:g} s.", self._retry_after()
+            ) from None
+        finally:
+            self.waiting -= 1
+        self.in_flight += 1
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self._slots.release()
+
+    def _retry_after(self) -> float:
+        return max(1.0, self.queue_timeout)

@@ -1,0 +1,43 @@
+"""Per-attempt timeouts: a hanging or dripping provider becomes a `ProviderTimeout` in time
+for the chain to fail over, well before the request's own deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from sluicegate.errors import ProviderTimeout
+from sluicegate.providers.base import Provider, close_stream
+from sluicegate.resilience.wrapper import WrapperProvider
+from sluicegate.types import Chunk, Completion, CompletionRequest
+
+
+class AttemptTimeout(WrapperProvider):
+    def __init__(self, inner: Provider, seconds: float) -> None:
+        super().__init__(inner)
+        self.seconds = seconds
+
+    async def generate(self, request: CompletionRequest) -> Completion:
+        try:
+            async with asyncio.timeout(self.seconds):
+                return await self.inner.generate(request)
+        except TimeoutError:
+            raise ProviderTimeout(f"no answer within {self.seconds:g} s", provider=self.name) from None
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        """The first chunk and every gap between chunks must come within `seconds`."""
+        chunks = self.inner.stream(request)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.seconds):
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise ProviderTimeout(
+                        f"no stream output within {self.seconds:g} s", provider=self.name
+                    ) from None
+                yield chunk
+        finally:
+            await close_stream(chunks)
