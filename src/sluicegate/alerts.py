@@ -30,8 +30,13 @@ class Alerter:
         if role in self._outages:
             return
         self._outages[role] = time.time()
-        self._emit({"alert": "outage", "role": role,
-                    "attempts": [{"provider": a.provider, "model": a.model, "error": a.error} for a in attempts]})
+        self._emit(
+            {
+                "alert": "outage",
+                "role": role,
+                "attempts": [{"provider": a.provider, "model": a.model, "error": a.error} for a in attempts],
+            }
+        )
 
     def recovered(self, role: str) -> None:
         started = self._outages.pop(role, None)

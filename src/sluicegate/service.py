@@ -44,8 +44,13 @@ class RouteStack:
 
 
 class ChatService:
-    def __init__(self, roles: RoleTable, config: Config, breakers: BreakerRegistry | None = None,
-                 alerter: Alerter | None = None) -> None:
+    def __init__(
+        self,
+        roles: RoleTable,
+        config: Config,
+        breakers: BreakerRegistry | None = None,
+        alerter: Alerter | None = None,
+    ) -> None:
         self._roles = roles
         self._config = config
         self.breakers = breakers or BreakerRegistry(config.circuit_breaker)
@@ -58,6 +63,12 @@ class ChatService:
 
     def resolve(self, model: str) -> RouteSpec:
         return self._roles.resolve(model)
+
+    def stacks(self) -> dict[str, RouteStack]:
+        """Every route's stack, built now if it was not yet (so all breakers are known)."""
+        for route in self._roles.roles.values():
+            self.stack(route)
+        return dict(self._stacks)
 
     def stack(self, route: RouteSpec) -> RouteStack:
         stack = self._stacks.get(route.name)
@@ -93,7 +104,9 @@ class ChatService:
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    raise GatewayTimeout(f"No output within the {route.name} timeout of {timeout:g} s.") from None
+                    raise GatewayTimeout(
+                        f"No output within the {route.name} timeout of {timeout:g} s."
+                    ) from None
                 except ChainExhausted as exc:
                     raise self._outage(route, exc) from None
                 if chunk.finish_reason is not None:
@@ -118,9 +131,13 @@ class ChatService:
             guarded = BreakerProvider(AttemptTimeout(target.provider, attempt_timeout), breaker)
             targets.append(Target(guarded, target.model))
         chain = FailoverChain(route.name, targets)
-        limiter = ConcurrencyLimiter(RetryingProvider(chain, self._config.retry), role=route.name,
-                                     max_concurrency=limits.max_concurrency, max_queue=limits.max_queue,
-                                     queue_timeout=limits.queue_timeout)
+        limiter = ConcurrencyLimiter(
+            RetryingProvider(chain, self._config.retry),
+            role=route.name,
+            max_concurrency=limits.max_concurrency,
+            max_queue=limits.max_queue,
+            queue_timeout=limits.queue_timeout,
+        )
         coalescer = CoalescingProvider(limiter, scope=route.name)
         return RouteStack(top=coalescer, limiter=limiter, coalescer=coalescer, chain=chain)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -123,18 +124,37 @@ def init(
 
 @app.command()
 def models(config: Path | None = ConfigOption) -> None:
-    """Roles, their provider chains and limits."""
+    """Roles, their provider chains, breaker states and concurrency in use (from the running server)."""
     settings = config_or_exit(config)
-    table = Table("role", "use (in order)", "max concurrency", "timeout (s)", "context")
+    live = _live_state(settings.server.host, settings.server.port)
+    circuits = {c["target"]: c["state"] for c in live.get("circuits", [])}
+    roles_live = live.get("roles", {})
+    table = Table("role", "use (in order) and breaker state", "in use / max", "timeout (s)", "context")
     for role, spec in settings.models.items():
+        chain = " → ".join(
+            f"{t} [{circuits.get(t, 'closed' if live else 'server not running')}]" for t in spec.use
+        )
+        in_use = roles_live.get(role, {}).get("in_flight", "-")
         table.add_row(
             role,
-            " → ".join(spec.use),
-            str(spec.max_concurrency),
+            chain,
+            f"{in_use} / {spec.max_concurrency}",
             f"{spec.default_timeout:g}",
             str(spec.context_length or "-"),
         )
     out.print(table)
+
+
+def _live_state(host: str, port: int) -> dict[str, Any]:
+    """The running gateway's breakers and limits, if one answers on the configured address."""
+    import httpx
+
+    try:
+        response = httpx.get(f"http://{host}:{port}/admin/circuits", timeout=1)
+        data: dict[str, Any] = response.json() if response.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        return {}
+    return data
 
 
 if __name__ == "__main__":

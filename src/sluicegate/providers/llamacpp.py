@@ -111,7 +111,7 @@ class LlamaCppProvider:
             try:
                 for item in _completion(llama, prompt, request, max_tokens, cancelled):
                     loop.call_soon_threadsafe(queue.put_nowait, item)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - llama.cpp raises plain exceptions; translated below
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
             loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 

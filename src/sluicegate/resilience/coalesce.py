@@ -41,8 +41,9 @@ class _Flight:
         self.subscribers = 0
         self.task: asyncio.Task[None] | None = None
 
-    def publish(self, chunk: Chunk | None = None, *, error: BaseException | None = None,
-                done: bool = False) -> None:
+    def publish(
+        self, chunk: Chunk | None = None, *, error: BaseException | None = None, done: bool = False
+    ) -> None:
         if chunk is not None:
             self.chunks.append(chunk)
         if error is not None:

@@ -14,8 +14,9 @@ from sluicegate.types import Chunk, Completion, CompletionRequest
 
 
 class ConcurrencyLimiter(WrapperProvider):
-    def __init__(self, inner: Provider, *, role: str, max_concurrency: int, max_queue: int,
-                 queue_timeout: float) -> None:
+    def __init__(
+        self, inner: Provider, *, role: str, max_concurrency: int, max_queue: int, queue_timeout: float
+    ) -> None:
         super().__init__(inner)
         self.role = role
         self.max_concurrency = max_concurrency
@@ -42,7 +43,9 @@ class ConcurrencyLimiter(WrapperProvider):
 
     async def _acquire(self) -> None:
         if self._slots.locked() and self.waiting >= self.max_queue:
-            raise Overloaded(f"The {self.role} role is at capacity and its queue is full.", self._retry_after())
+            raise Overloaded(
+                f"The {self.role} role is at capacity and its queue is full.", self._retry_after()
+            )
         self.waiting += 1
         try:
             async with asyncio.timeout(self.queue_timeout):

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from sluicegate import __version__
 from sluicegate.runtime import Runtime
+from sluicegate.server.admin import router as admin_router
 from sluicegate.server.errors import install_error_handlers
 from sluicegate.server.openai_api import router as openai_router
 from sluicegate.server.tracing import TraceIdMiddleware
@@ -40,6 +41,7 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
     app.add_middleware(TraceIdMiddleware)
     install_error_handlers(app)
     app.include_router(openai_router)
+    app.include_router(admin_router)
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -65,7 +67,7 @@ async def _warm(app: FastAPI, runtime: Runtime, *, enabled: bool) -> None:
     if enabled:
         try:
             await runtime.warm()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported by /readyz and the log
             app.state.warm_error = str(exc)
             log.error("warm-up failed: %s", exc)
     app.state.ready.set()
