@@ -3,6 +3,7 @@ finish reasons, and each error class."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ def served(
             "slow": [{"text": "late", "first_delay_s": 5}],
             "claude-test": [{"text": ANSWER}],
             "cut": [{"text": ANSWER, "fault": "truncate", "fault_after_chunks": 2}],
+            "busy": [{"text": ANSWER, "first_delay_s": 1}],
         }
     )
     server = gateway(
@@ -36,7 +38,7 @@ def served(
                 "up": {
                     "type": "openai",
                     "base_url": upstream.url + "/v1",
-                    "models": ["gpt-test", "broken", "slow", "cut"],
+                    "models": ["gpt-test", "broken", "slow", "cut", "busy"],
                 },
                 "claude": {"type": "anthropic", "base_url": upstream.url, "models": ["claude-test"]},
             },
@@ -47,6 +49,7 @@ def served(
                 "sluggish": {"use": ["up/slow"], "default_timeout": 0.5},
                 "resilient": {"use": ["up/cut", "claude/claude-test"]},
                 "fragile": {"use": ["up/cut"]},
+                "narrow": {"use": ["up/busy"], "max_concurrency": 1, "max_queue": 0},
             },
             "server": {"max_body_bytes": 4096},
         }
@@ -205,3 +208,30 @@ def test_stream_that_nobody_can_continue_ends_with_an_error_event(client: openai
             received.extend(c.delta.content or "" for c in chunk.choices)
     assert "".join(received) == "The capital "
     assert "Every provider failed" in caught.value.message
+
+
+def test_role_at_capacity_is_429_with_retry_after(served: tuple[UvicornThread, MockUpstream]) -> None:
+    import concurrent.futures
+
+    client = openai.OpenAI(base_url=served[0].url + "/v1", api_key="unused", max_retries=0)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(ask, client, "narrow")
+        time.sleep(0.3)
+        with pytest.raises(openai.RateLimitError) as caught:
+            ask(client, "narrow")
+        assert first.result().choices[0].message.content == ANSWER
+    assert int(caught.value.response.headers["retry-after"]) >= 1
+    assert caught.value.code == "overloaded"
+
+
+def test_admin_circuits_shows_breaker_states(
+    client: openai.OpenAI, served: tuple[UvicornThread, MockUpstream]
+) -> None:
+    for _ in range(2):
+        with pytest.raises(openai.InternalServerError):
+            ask(client, "doomed")
+    view = httpx.get(served[0].url + "/admin/circuits").json()
+    states = {c["target"]: c["state"] for c in view["circuits"]}
+    assert states["up/broken"] == "open"
+    assert states["up/gpt-test"] == "closed"
+    assert view["roles"]["narrow"]["max_concurrency"] == 1

@@ -15,6 +15,7 @@ router = APIRouter(prefix="/admin")
 
 
 def circuits_view(runtime: Runtime) -> dict[str, Any]:
+    stacks = runtime.chat.stacks()  # builds every role's stack, so every breaker is listed
     circuits = [
         {
             "target": s.target,
@@ -31,7 +32,7 @@ def circuits_view(runtime: Runtime) -> dict[str, Any]:
             "queued": stack.limiter.waiting,
             "max_concurrency": stack.limiter.max_concurrency,
         }
-        for name, stack in runtime.chat.stacks().items()
+        for name, stack in stacks.items()
     }
     return {"circuits": circuits, "roles": roles}
 
