@@ -122,12 +122,15 @@ class ChatService:
 
     def _build(self, route: RouteSpec) -> RouteStack:
         limits = route.limits
-        attempt_timeout = limits.attempt_timeout or limits.default_timeout / len(route.targets)
+        share = limits.attempt_timeout or limits.default_timeout / len(route.targets)
         targets = []
-        for target in route.targets:
+        for index, target in enumerate(route.targets):
             provider_config = self._config.providers.get(target.provider.name)
             override = provider_config.circuit_breaker if provider_config is not None else None
             breaker = self.breakers.get(target.label, override)
+            # The last target has nobody to fail over to: it may use the whole deadline.
+            last = index == len(route.targets) - 1
+            attempt_timeout = limits.default_timeout if last else share
             guarded = BreakerProvider(AttemptTimeout(target.provider, attempt_timeout), breaker)
             targets.append(Target(guarded, target.model))
         chain = FailoverChain(route.name, targets)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import Counter
 from typing import Any
 
@@ -29,6 +30,9 @@ class MockUpstream:
         self.player = ScriptPlayer(script)
         self.calls: Counter[str] = Counter()
         self.requests: list[dict[str, Any]] = []
+        # (model, time.monotonic()) of every call: the system-wide monotonic clock, comparable
+        # with another process's on the same machine.
+        self.arrivals: list[tuple[str, float]] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
@@ -69,6 +73,9 @@ class MockUpstream:
         if request.method == "GET" and request.path == "/_mock/calls":
             out.send(200, json.dumps(dict(self.calls)).encode())
             return True
+        if request.method == "GET" and request.path == "/_mock/arrivals":
+            out.send(200, json.dumps(self.arrivals).encode())
+            return True
         if request.method != "POST" or request.path not in OPENAI_PATHS | ANTHROPIC_PATHS:
             out.send(404, b'{"error": {"message": "no such route", "type": "not_found"}}')
             return True
@@ -81,7 +88,9 @@ class MockUpstream:
             out.send(400, b'{"error": {"message": "bad request body", "type": "invalid_request_error"}}')
             return True
         self.calls[model] += 1
-        self.requests.append(payload)
+        self.arrivals.append((model, time.monotonic()))
+        if len(self.requests) < 1000:
+            self.requests.append(payload)
         if not self.player.knows(model):
             out.send(
                 404,
