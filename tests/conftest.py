@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,12 @@ from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.server import create_app
 from sluicegate.testing import MockUpstream
 from sluicegate.testing.threads import LoopThread, UvicornThread
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """State and audit files default to ./.sluicegate/: keep each test's in its own folder."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

@@ -17,8 +17,11 @@ Deliver = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Alerter:
-    def __init__(self, deliver: Deliver | None = None) -> None:
+    def __init__(
+        self, deliver: Deliver | None = None, on_alert: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         self._deliver = deliver
+        self._on_alert = on_alert
         self._outages: dict[str, float] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self.sent: list[dict[str, Any]] = []
@@ -47,6 +50,8 @@ class Alerter:
         event = {"ts": time.time(), **event}
         self.sent.append(event)
         log.error("alert %s", event["alert"], extra={"alert": event})
+        if self._on_alert is not None:
+            self._on_alert(event)
         if self._deliver is not None:
             task = asyncio.create_task(self._safe_deliver(event))
             self._pending.add(task)

@@ -8,8 +8,10 @@ variable that the service sets.
 from __future__ import annotations
 
 import contextvars
+import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sluicegate.errors import Attempt
 
@@ -32,6 +34,11 @@ class CallTrace:
     deadline: float | None = None
     # True when this request shared another identical request's upstream call.
     coalesced: bool = False
+    # Who is asking: the virtual key's user once keys are in use.
+    user: str = "anonymous"
+    started: float = field(default_factory=time.monotonic)
+    # The OpenTelemetry span of the request, when tracing is on.
+    span: Any = None
 
 
 _current: contextvars.ContextVar[CallTrace | None] = contextvars.ContextVar("sluicegate_trace", default=None)

@@ -1,14 +1,23 @@
-"""The composition root: configuration in, a wired runtime out. Nothing else builds adapters."""
+"""The composition root: configuration in, a wired runtime out. Nothing else builds adapters
+or stores."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sluicegate.alerts import Alerter, webhook
-from sluicegate.config.schema import Config
+from sluicegate.audit.events import AlertEvent, BreakerTransition
+from sluicegate.audit.log import AuditTrail, EventLog
+from sluicegate.calltrace import current_trace
+from sluicegate.config.schema import AuditConfig, Config
+from sluicegate.observability.metrics import Metrics
+from sluicegate.observability.recorder import Recorder
+from sluicegate.observability.tracing import Telemetry
 from sluicegate.providers.base import Provider
-from sluicegate.providers.registry import build_providers
+from sluicegate.providers.registry import ProviderSetupError, build_providers
+from sluicegate.resilience.breaker import BreakerRegistry, Transition
 from sluicegate.routing.roles import RoleTable
 from sluicegate.service import ChatService
 
@@ -18,6 +27,9 @@ class Runtime:
     config: Config
     providers: dict[str, Provider]
     chat: ChatService
+    audit: AuditTrail
+    metrics: Metrics
+    telemetry: Telemetry
 
     async def warm(self) -> None:
         """Load what is slow to load (embedded models) before declaring ready."""
@@ -30,11 +42,78 @@ class Runtime:
         await self.chat.alerter.aclose()
         for provider in self.providers.values():
             await provider.aclose()
+        await self.audit.aclose()
+        self.telemetry.shutdown()
 
 
-def build_runtime(config: Config, providers: Mapping[str, Provider] | None = None) -> Runtime:
+def build_event_log(settings: AuditConfig, environ: Mapping[str, str] | None = None) -> EventLog | None:
+    if not settings.enabled:
+        return None
+    if settings.backend == "postgres":
+        from sluicegate.audit.postgres import PostgresEventLog
+
+        env = os.environ if environ is None else environ
+        dsn = settings.dsn or env.get(settings.dsn_env or "", "")
+        if not dsn:
+            raise ProviderSetupError(f"audit.dsn_env: ${settings.dsn_env} is not set")
+        return PostgresEventLog(dsn)
+    from sluicegate.audit.sqlite import SqliteEventLog
+
+    return SqliteEventLog(settings.path)
+
+
+def build_runtime(
+    config: Config,
+    providers: Mapping[str, Provider] | None = None,
+    *,
+    event_log: EventLog | None = None,
+    telemetry: Telemetry | None = None,
+) -> Runtime:
     built = dict(providers) if providers is not None else build_providers(config)
-    roles = RoleTable(config, built)
+    metrics = Metrics()
+    retention = config.audit.retention_days * 86400 if config.audit.retention_days else None
+    audit = AuditTrail(
+        event_log if event_log is not None else build_event_log(config.audit),
+        capacity=config.audit.queue_size,
+        retention_s=retention,
+        on_drop=metrics.events_dropped.inc,
+        on_write=metrics.events_written.inc,
+    )
+    telemetry = telemetry or Telemetry.configure(
+        config.telemetry.otlp_endpoint, config.telemetry.service_name
+    )
+    recorder = Recorder(config, audit, metrics, telemetry)
+
+    breakers = BreakerRegistry(config.circuit_breaker)
+
+    def on_transition(transition: Transition) -> None:
+        metrics.breaker_transition(transition)
+        audit.emit(
+            current_trace().trace_id,
+            BreakerTransition(
+                target=transition.target,
+                from_state=transition.from_state.value,
+                to_state=transition.to_state.value,
+                reason=transition.reason,
+            ),
+        )
+
+    breakers.listeners.append(on_transition)
     url = config.alerts.webhook_url
-    alerter = Alerter(webhook(url) if url else None)
-    return Runtime(config=config, providers=built, chat=ChatService(roles, config, alerter=alerter))
+    alerter = Alerter(
+        webhook(url) if url else None,
+        on_alert=lambda event: audit.emit(
+            current_trace().trace_id,
+            AlertEvent(
+                alert=event["alert"],
+                role=event["role"],
+                detail={k: v for k, v in event.items() if k not in ("alert", "role")},
+            ),
+        ),
+    )
+    chat = ChatService(
+        RoleTable(config, built), config, recorder=recorder, breakers=breakers, alerter=alerter
+    )
+    return Runtime(
+        config=config, providers=built, chat=chat, audit=audit, metrics=metrics, telemetry=telemetry
+    )

@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 from sluicegate.alerts import Alerter
 from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import Config
-from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayTimeout
+from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayError, GatewayTimeout
+from sluicegate.observability.recorder import Recorder
 from sluicegate.providers.base import Provider, close_stream
 from sluicegate.resilience.breaker import BreakerProvider, BreakerRegistry
 from sluicegate.resilience.coalesce import CoalescingProvider
@@ -32,7 +33,7 @@ from sluicegate.resilience.limiter import ConcurrencyLimiter
 from sluicegate.resilience.retry import RetryingProvider
 from sluicegate.resilience.timeouts import AttemptTimeout
 from sluicegate.routing.roles import RoleTable, RouteSpec, Target
-from sluicegate.types import Chunk, Completion, CompletionRequest
+from sluicegate.types import Chunk, Completion, CompletionRequest, Usage
 
 
 @dataclass
@@ -48,11 +49,14 @@ class ChatService:
         self,
         roles: RoleTable,
         config: Config,
+        *,
+        recorder: Recorder,
         breakers: BreakerRegistry | None = None,
         alerter: Alerter | None = None,
     ) -> None:
         self._roles = roles
         self._config = config
+        self._recorder = recorder
         self.breakers = breakers or BreakerRegistry(config.circuit_breaker)
         self.alerter = alerter or Alerter()
         self._stacks: dict[str, RouteStack] = {}
@@ -76,25 +80,47 @@ class ChatService:
             stack = self._stacks[route.name] = self._build(route)
         return stack
 
-    async def complete(self, route: RouteSpec, request: CompletionRequest) -> Completion:
+    async def complete(
+        self, route: RouteSpec, request: CompletionRequest, *, endpoint: str = "/v1/chat/completions"
+    ) -> Completion:
         top = self.stack(route).top
         timeout = route.limits.default_timeout
-        current_trace().deadline = time.monotonic() + timeout
+        trace = current_trace()
+        trace.deadline = time.monotonic() + timeout
+        self._recorder.received(trace, endpoint, route.name, False, request.messages)
         try:
             async with asyncio.timeout(timeout):
                 completion = await top.generate(self._limited(route, request))
         except TimeoutError:
-            raise GatewayTimeout(f"No answer within the {route.name} timeout of {timeout:g} s.") from None
+            error: GatewayError = GatewayTimeout(
+                f"No answer within the {route.name} timeout of {timeout:g} s."
+            )
+            self._recorder.completed(trace, role=route.name, outcome=error.code or "timeout")
+            raise error from None
         except ChainExhausted as exc:
-            raise self._outage(route, exc) from None
+            error = self._outage(route, exc)
+            self._recorder.completed(trace, role=route.name, outcome=error.code or "error")
+            raise error from None
+        except GatewayError as exc:
+            self._recorder.completed(trace, role=route.name, outcome=exc.code or "error")
+            raise
         self.alerter.recovered(route.name)
+        self._recorder.completed(
+            trace, role=route.name, outcome="ok", usage=completion.usage, text=completion.text
+        )
         return completion
 
-    async def stream(self, route: RouteSpec, request: CompletionRequest) -> AsyncIterator[Chunk]:
+    async def stream(
+        self, route: RouteSpec, request: CompletionRequest, *, endpoint: str = "/v1/chat/completions"
+    ) -> AsyncIterator[Chunk]:
         """Chunks as they come; the deadline bounds the first chunk and every gap between chunks."""
         chunks = self.stack(route).top.stream(self._limited(route, request))
         timeout = route.limits.default_timeout
         trace = current_trace()
+        self._recorder.received(trace, endpoint, route.name, True, request.messages)
+        said: list[str] = []
+        outcome = "cancelled"
+        usage: Usage | None = None
         try:
             while True:
                 trace.deadline = time.monotonic() + timeout
@@ -104,16 +130,26 @@ class ChatService:
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    raise GatewayTimeout(
+                    error: GatewayError = GatewayTimeout(
                         f"No output within the {route.name} timeout of {timeout:g} s."
-                    ) from None
+                    )
+                    outcome = error.code or "timeout"
+                    raise error from None
                 except ChainExhausted as exc:
-                    raise self._outage(route, exc) from None
+                    error = self._outage(route, exc)
+                    outcome = error.code or "error"
+                    raise error from None
+                except GatewayError as exc:
+                    outcome = exc.code or "error"
+                    raise
+                said.append(chunk.text)
                 if chunk.finish_reason is not None:
+                    outcome, usage = "ok", chunk.usage
                     self.alerter.recovered(route.name)
                 yield chunk
         finally:
             await close_stream(chunks)
+            self._recorder.completed(trace, role=route.name, outcome=outcome, usage=usage, text="".join(said))
 
     def _outage(self, route: RouteSpec, exc: ChainExhausted) -> AllProvidersFailed:
         attempts = current_trace().attempts or exc.attempts

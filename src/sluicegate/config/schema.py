@@ -31,9 +31,15 @@ class RetryConfig(Strict):
     max_delay_s: Annotated[float, Field(ge=0)] = 5.0
 
 
+class ModelPrice(Strict):
+    input_per_mtok: Annotated[float, Field(ge=0)] = 0.0
+    output_per_mtok: Annotated[float, Field(ge=0)] = 0.0
+
+
 class _ProviderBase(Strict):
     # Per-provider override of the global breaker settings.
     circuit_breaker: CircuitBreakerConfig | None = None
+    prices: dict[str, ModelPrice] = Field(default_factory=dict, description="US dollars per million tokens.")
     models: list[str] = Field(
         default_factory=list, description="Models this provider serves (for /v1/models)."
     )
@@ -153,7 +159,26 @@ class AuditConfig(Strict):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     path: Path = Path(".sluicegate/audit.db")
     dsn: str | None = None
+    dsn_env: str | None = Field(
+        default=None, description="Read the DSN (it holds a password) from this variable."
+    )
     store_content: bool = False
+    retention_days: Annotated[float, Field(gt=0)] | None = 30
+    queue_size: Annotated[int, Field(ge=1)] = 10_000
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _postgres_needs_dsn(self) -> AuditConfig:
+        if self.backend == "postgres" and not (self.dsn or self.dsn_env):
+            raise ValueError("audit: the postgres backend needs dsn or dsn_env")
+        return self
+
+
+class TelemetryConfig(Strict):
+    """OpenTelemetry spans (needs the [otel] extra): exported over OTLP/HTTP when an endpoint is set."""
+
+    otlp_endpoint: str | None = None
+    service_name: str = "sluicegate"
 
 
 class TrustConfig(Strict):
@@ -209,6 +234,7 @@ class Config(Strict):
     memory: MemoryConfig = MemoryConfig()
     rag: RagConfig = RagConfig()
     alerts: AlertsConfig = AlertsConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
     egress: EgressConfig = EgressConfig()
     allow_inline_secrets: bool = False
     state_dir: Path = Path(".sluicegate")

@@ -41,3 +41,25 @@ def circuits_view(runtime: Runtime) -> dict[str, Any]:
 async def circuits(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     return Response(orjson.dumps(circuits_view(runtime)), media_type="application/json")
+
+
+@router.get("/events")
+async def events(
+    request: Request,
+    trace_id: str | None = None,
+    type: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    store = runtime.audit.store
+    if store is None:
+        return Response(
+            orjson.dumps({"events": [], "note": "audit is disabled"}), media_type="application/json"
+        )
+    await runtime.audit.flush()
+    found = await store.query(
+        trace_id=trace_id, type=type, after_id=max(0, after_id), limit=min(max(1, limit), 1000)
+    )
+    body = {"events": [{"id": item.id, **item.event.model_dump(mode="json")} for item in found]}
+    return Response(orjson.dumps(body), media_type="application/json")

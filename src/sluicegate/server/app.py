@@ -17,7 +17,7 @@ from sluicegate.runtime import Runtime
 from sluicegate.server.admin import router as admin_router
 from sluicegate.server.errors import install_error_handlers
 from sluicegate.server.openai_api import router as openai_router
-from sluicegate.server.tracing import TraceIdMiddleware
+from sluicegate.server.tracing import ObservedRequestMiddleware
 
 log = logging.getLogger("sluicegate.server")
 
@@ -38,10 +38,18 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
         title="sluicegate", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
     )
     app.state.runtime = runtime
-    app.add_middleware(TraceIdMiddleware)
+    app.add_middleware(ObservedRequestMiddleware)
     install_error_handlers(app)
     app.include_router(openai_router)
     app.include_router(admin_router)
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        current: Runtime = request.app.state.runtime
+        for name, stack in current.chat.stacks().items():
+            current.metrics.in_flight.labels(name).set(stack.limiter.in_flight)
+            current.metrics.queue_depth.labels(name).set(stack.limiter.waiting)
+        return Response(current.metrics.render(), media_type=current.metrics.content_type)
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -52,6 +52,7 @@ async def chat_completions(request: Request) -> Response:
         raise validation_error(list(exc.errors())) from None
     service = _chat(request)
     route = service.resolve(body.model)
+    request.state.role = route.name
     call = body.to_request(provider_model=body.model)
     headers = {"x-sluicegate-route": f"explicit/{route.name}"}
     if not body.stream:
@@ -67,6 +68,9 @@ async def chat_completions(request: Request) -> Response:
         first = await anext(chunks)
     except StopAsyncIteration:
         first = Chunk(finish_reason="stop", usage=Usage())
+    if first.text:
+        elapsed = time.monotonic() - current_trace().started
+        request.app.state.runtime.metrics.ttft.labels(route.name).observe(elapsed)
     headers["cache-control"] = "no-cache"
     return StreamingResponse(
         _sse(body, first, chunks, current_trace()), media_type="text/event-stream", headers=headers

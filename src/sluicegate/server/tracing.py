@@ -1,8 +1,10 @@
-"""A trace id for every request: set before the endpoint runs, echoed in
-`x-sluicegate-trace-id` on every response, errors included."""
+"""Every request: a trace id (echoed in `x-sluicegate-trace-id`, bound into every log line),
+an OpenTelemetry span when tracing is on, and the request count and latency metrics."""
 
 from __future__ import annotations
 
+import time
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sluicegate.calltrace import CallTrace, end_trace, start_trace
@@ -10,7 +12,7 @@ from sluicegate.calltrace import CallTrace, end_trace, start_trace
 TRACE_HEADER = b"x-sluicegate-trace-id"
 
 
-class TraceIdMiddleware:
+class ObservedRequestMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -18,16 +20,38 @@ class TraceIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        runtime = scope["app"].state.runtime
         trace = CallTrace()
+        started = time.perf_counter()
+        status = 500
         header = (TRACE_HEADER, trace.trace_id.encode())
+        trace.span = runtime.telemetry.start_request(
+            trace.trace_id, f"{scope['method']} {scope['path']}", {"http.method": scope["method"]}
+        )
 
-        async def send_with_trace(message: Message) -> None:
+        async def send_observed(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
         token = start_trace(trace)
+        log_context = structlog.contextvars.bind_contextvars(trace_id=trace.trace_id)
         try:
-            await self.app(scope, receive, send_with_trace)
+            await self.app(scope, receive, send_observed)
         finally:
+            structlog.contextvars.reset_contextvars(**log_context)
             end_trace(token)
+            route = _route_label(scope)
+            role = str(scope.get("state", {}).get("role", "-"))
+            runtime.metrics.requests.labels(route, role, str(status)).inc()
+            runtime.metrics.latency.labels(route, role).observe(time.perf_counter() - started)
+            runtime.telemetry.end(trace.span, {"http.status_code": status, "sluicegate.role": role})
+
+
+def _route_label(scope: Scope) -> str:
+    """The matched route's template, never the raw path: labels must stay few."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"

@@ -1,0 +1,189 @@
+"""One versioned event schema (seed 003 ADR-0017): every event has `type`, `schema_version`,
+`trace_id`, `ts` and a typed payload. Schemas change by addition only: a new optional field
+keeps the version readable by older readers; anything else is a new version, and every
+version ever written stays parseable.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION = 1
+
+
+class Payload(BaseModel):
+    # Unknown fields are kept, not rejected: a newer writer may have added some.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class RequestReceived(Payload):
+    endpoint: str
+    model: str
+    stream: bool
+    user: str | None = None
+    messages: list[dict[str, str]] | None = None  # only with audit.store_content, redacted
+
+
+class RequestCompleted(Payload):
+    model: str
+    route: str | None = None
+    outcome: str  # "ok" or the error type
+    served_by: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    elapsed_ms: float = 0.0
+    completion: str | None = None  # only with audit.store_content, redacted
+
+
+class RoutingTransition(Payload):
+    from_state: str
+    to_state: str
+    detail: str = ""
+
+
+class ProviderAttempt(Payload):
+    target: str
+    outcome: str  # "ok" or the error kind
+    status: int | None = None
+
+
+class FailoverEvent(Payload):
+    from_target: str
+    to_target: str
+    error: str
+    after_chars: int
+
+
+class BreakerTransition(Payload):
+    target: str
+    from_state: str
+    to_state: str
+    reason: str
+
+
+class GuardrailHit(Payload):
+    stage: str
+    rule: str
+    action: str
+    span: tuple[int, int] | None = None
+
+
+class Correction(Payload):
+    replace: tuple[int, int]
+    reason: str
+
+
+class TrustFilter(Payload):
+    listing_id: str
+    score: float | None
+    threshold: float
+    reason: str
+
+
+class BudgetDecision(Payload):
+    user: str
+    decision: str  # "reserved", "committed", "released", "rejected"
+    tokens: int
+    remaining: int | None = None
+
+
+class CacheHit(Payload):
+    key: str
+
+
+class Summarization(Payload):
+    session_id: str
+    turns: int
+    entities: list[str] = Field(default_factory=list)
+
+
+class Harvest(Payload):
+    record_id: str
+    accepted: bool
+    reason: str
+
+
+class ShadowPair(Payload):
+    production: str
+    candidate: str
+    differs: bool
+
+
+class AlertEvent(Payload):
+    alert: str
+    role: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class EgressRefused(Payload):
+    host: str
+    reason: str
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    "request_received": RequestReceived,
+    "request_completed": RequestCompleted,
+    "routing_transition": RoutingTransition,
+    "provider_attempt": ProviderAttempt,
+    "failover": FailoverEvent,
+    "breaker_transition": BreakerTransition,
+    "guardrail_hit": GuardrailHit,
+    "correction": Correction,
+    "trust_filter": TrustFilter,
+    "budget_decision": BudgetDecision,
+    "cache_hit": CacheHit,
+    "summarization": Summarization,
+    "harvest": Harvest,
+    "shadow_pair": ShadowPair,
+    "alert": AlertEvent,
+    "egress_refused": EgressRefused,
+}
+EventType = Literal[
+    "request_received",
+    "request_completed",
+    "routing_transition",
+    "provider_attempt",
+    "failover",
+    "breaker_transition",
+    "guardrail_hit",
+    "correction",
+    "trust_filter",
+    "budget_decision",
+    "cache_hit",
+    "summarization",
+    "harvest",
+    "shadow_pair",
+    "alert",
+    "egress_refused",
+]
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: EventType
+    schema_version: Annotated[int, Field(ge=1)] = SCHEMA_VERSION
+    trace_id: str
+    ts: float = Field(default_factory=time.time)
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, trace_id: str, payload: Payload) -> Event:
+        kind = next(name for name, model in PAYLOADS.items() if isinstance(payload, model))
+        return cls(type=kind, trace_id=trace_id, payload=payload.model_dump(mode="json"))  # type: ignore[arg-type]
+
+    def typed(self) -> Payload:
+        """The payload as its model; refuses versions newer than this code knows."""
+        if self.schema_version > SCHEMA_VERSION:
+            raise UnknownSchemaVersion(f"{self.type} v{self.schema_version} is newer than v{SCHEMA_VERSION}")
+        return PAYLOADS[self.type].model_validate(self.payload)
+
+
+class UnknownSchemaVersion(ValueError):
+    pass
+
+
+EVENT_LIST = TypeAdapter(list[Event])

@@ -1,0 +1,139 @@
+"""The event log port, and the trail that writes to it without ever holding up a request.
+
+`AuditTrail.emit` only puts the event on a bounded queue; a background task writes batches
+to the `EventLog`. A full queue or a failing store (a full disk, a database that is down)
+never blocks or fails the request: the event is dropped and counted, and the count is
+exported as a metric. Nothing is lost without being counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sluicegate.audit.events import Event, Payload
+
+log = logging.getLogger("sluicegate.audit")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    event: Event
+
+
+class EventLog(Protocol):
+    async def append(self, events: Sequence[Event]) -> None: ...
+
+    async def query(
+        self,
+        *,
+        trace_id: str | None = None,
+        type: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[StoredEvent]:
+        """Events in the order they were written; `after_id` pages forward (and follows)."""
+        ...
+
+    async def purge(self, before_ts: float) -> int: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AuditTrail:
+    def __init__(
+        self,
+        store: EventLog | None,
+        *,
+        capacity: int = 10_000,
+        batch_size: int = 256,
+        retention_s: float | None = None,
+        on_drop: Callable[[int], None] | None = None,
+        on_write: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.capacity = capacity
+        self.batch_size = batch_size
+        self.retention_s = retention_s
+        self._queue: asyncio.Queue[Event] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._on_drop = on_drop
+        self._on_write = on_write
+        self.dropped = 0
+        self.written = 0
+
+    def emit(self, trace_id: str, payload: Payload) -> None:
+        self.emit_event(Event.of(trace_id, payload))
+
+    def emit_event(self, event: Event) -> None:
+        if self.store is None:
+            return
+        queue = self._ensure_writer()
+        try:
+            queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._drop(1)
+
+    def _ensure_writer(self) -> asyncio.Queue[Event]:
+        if self._queue is None or self._task is None or self._task.done():
+            self._queue = self._queue or asyncio.Queue(self.capacity)
+            self._task = asyncio.get_running_loop().create_task(self._write_forever(self._queue))
+        return self._queue
+
+    async def _write_forever(self, queue: asyncio.Queue[Event]) -> None:
+        assert self.store is not None
+        await self._purge()
+        last_purge = time.monotonic()
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self.batch_size and not queue.empty():
+                batch.append(queue.get_nowait())
+            await self._write(batch)
+            for _ in batch:
+                queue.task_done()
+            if time.monotonic() - last_purge > 3600:
+                await self._purge()
+                last_purge = time.monotonic()
+
+    async def _write(self, batch: list[Event]) -> None:
+        assert self.store is not None
+        try:
+            await self.store.append(batch)
+        except Exception as exc:  # noqa: BLE001 - a failing store must not fail requests; the loss is counted
+            log.warning("audit write failed, %d events dropped: %s", len(batch), type(exc).__name__)
+            self._drop(len(batch))
+            return
+        self.written += len(batch)
+        if self._on_write is not None:
+            self._on_write(len(batch))
+
+    async def _purge(self) -> None:
+        if self.store is None or self.retention_s is None:
+            return
+        try:
+            await self.store.purge(time.time() - self.retention_s)
+        except Exception as exc:  # noqa: BLE001 - retention is housekeeping; it never stops the writer
+            log.warning("audit retention purge failed: %s", type(exc).__name__)
+
+    def _drop(self, count: int) -> None:
+        self.dropped += count
+        if self._on_drop is not None:
+            self._on_drop(count)
+
+    async def flush(self) -> None:
+        """Wait until every queued event is written (or dropped)."""
+        if self._queue is not None and self._task is not None and not self._task.done():
+            await self._queue.join()
+
+    async def aclose(self) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.store is not None:
+            await self.store.aclose()

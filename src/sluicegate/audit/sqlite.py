@@ -1,0 +1,106 @@
+"""The event log in SQLite (WAL mode): the embedded default. One connection, owned by one
+worker thread, so the event loop never waits on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sluicegate.audit.events import Event
+from sluicegate.audit.log import StoredEvent
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    trace_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_trace ON events (trace_id);
+CREATE INDEX IF NOT EXISTS events_type ON events (type, id);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+"""
+
+
+class SqliteEventLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
+        self._connection: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(SCHEMA)
+            self._connection = connection
+        return self._connection
+
+    async def _run(self, work: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+    async def append(self, events: Sequence[Event]) -> None:
+        rows = [(e.ts, e.trace_id, e.type, e.schema_version, json.dumps(e.payload)) for e in events]
+        await self._run(self._insert, rows)
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        db = self._db()
+        with db:  # one transaction per batch
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT INTO events (ts, trace_id, type, schema_version, payload) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    async def query(
+        self, *, trace_id: str | None = None, type: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[StoredEvent]:
+        clauses, params = ["id > ?"], [after_id]
+        if trace_id is not None:
+            clauses.append("trace_id = ?")
+            params.append(trace_id)  # type: ignore[arg-type]
+        if type is not None:
+            clauses.append("type = ?")
+            params.append(type)  # type: ignore[arg-type]
+        sql = (
+            "SELECT id, ts, trace_id, type, schema_version, payload FROM events "
+            f"WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?"
+        )
+        rows = await self._run(self._select, sql, [*params, limit])
+        return [
+            StoredEvent(
+                row[0],
+                Event(
+                    ts=row[1], trace_id=row[2], type=row[3], schema_version=row[4], payload=json.loads(row[5])
+                ),
+            )
+            for row in rows
+        ]
+
+    def _select(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self._db().execute(sql, params).fetchall()
+
+    async def purge(self, before_ts: float) -> int:
+        count: int = await self._run(self._delete, before_ts)
+        return count
+
+    def _delete(self, before_ts: float) -> int:
+        return self._db().execute("DELETE FROM events WHERE ts < ?", (before_ts,)).rowcount
+
+    async def aclose(self) -> None:
+        def close() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        await self._run(close)
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,100 @@
+"""Turns what happened during a request (its `CallTrace`) into audit events, metrics and span
+events, in one place, so every door (HTTP, CLI) records the same way."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from sluicegate.audit.events import FailoverEvent, ProviderAttempt, RequestCompleted, RequestReceived
+from sluicegate.audit.log import AuditTrail
+from sluicegate.calltrace import CallTrace
+from sluicegate.config.schema import Config
+from sluicegate.guardrails.pii import redact
+from sluicegate.observability.metrics import Metrics
+from sluicegate.observability.tracing import Telemetry
+from sluicegate.types import Message, Usage
+
+
+class Recorder:
+    def __init__(self, config: Config, audit: AuditTrail, metrics: Metrics, telemetry: Telemetry) -> None:
+        self.config = config
+        self.audit = audit
+        self.metrics = metrics
+        self.telemetry = telemetry
+
+    def received(
+        self, trace: CallTrace, endpoint: str, model: str, stream: bool, messages: Sequence[Message]
+    ) -> None:
+        content = None
+        if self.config.audit.store_content:
+            content = [{"role": m.role, "content": redact(m.content)} for m in messages]
+        self.audit.emit(
+            trace.trace_id,
+            RequestReceived(endpoint=endpoint, model=model, stream=stream, user=trace.user, messages=content),
+        )
+
+    def completed(
+        self,
+        trace: CallTrace,
+        *,
+        role: str,
+        outcome: str,
+        usage: Usage | None = None,
+        text: str | None = None,
+    ) -> None:
+        usage = usage or Usage()
+        for attempt in trace.attempts:
+            target = f"{attempt.provider}/{attempt.model}"
+            self.audit.emit(
+                trace.trace_id, ProviderAttempt(target=target, outcome=attempt.error, status=attempt.status)
+            )
+            self.metrics.provider_errors.labels(target, attempt.error).inc()
+            self.telemetry.event(trace.span, "provider_attempt", {"target": target, "outcome": attempt.error})
+        if trace.served_by:
+            self.audit.emit(trace.trace_id, ProviderAttempt(target=trace.served_by, outcome="ok"))
+        for failover in trace.failovers:
+            self.audit.emit(
+                trace.trace_id,
+                FailoverEvent(
+                    from_target=failover.from_target,
+                    to_target=failover.to_target,
+                    error=failover.error,
+                    after_chars=failover.after_chars,
+                ),
+            )
+            self.metrics.failovers.labels(failover.from_target, failover.to_target).inc()
+            self.telemetry.event(
+                trace.span, "failover", {"from": failover.from_target, "to": failover.to_target}
+            )
+        self.metrics.tokens.labels(trace.user, role, "prompt").inc(usage.prompt_tokens)
+        self.metrics.tokens.labels(trace.user, role, "completion").inc(usage.completion_tokens)
+        cost = self._cost(trace.served_by, usage)
+        if cost:
+            self.metrics.cost.labels(trace.user, role).inc(cost)
+        stored_text = redact(text) if text is not None and self.config.audit.store_content else None
+        self.audit.emit(
+            trace.trace_id,
+            RequestCompleted(
+                model=role,
+                route=f"explicit/{role}",
+                outcome=outcome,
+                served_by=trace.served_by,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                elapsed_ms=round((time.monotonic() - trace.started) * 1000, 3),
+                completion=stored_text,
+            ),
+        )
+
+    def _cost(self, served_by: str | None, usage: Usage) -> float:
+        if served_by is None:
+            return 0.0
+        provider, _, model = served_by.partition("/")
+        spec = self.config.providers.get(provider)
+        price = spec.prices.get(model) if spec is not None else None
+        if price is None:
+            return 0.0
+        return (
+            usage.prompt_tokens * price.input_per_mtok + usage.completion_tokens * price.output_per_mtok
+        ) / 1e6
