@@ -4,6 +4,7 @@ an OpenTelemetry span when tracing is on, and the request count and latency metr
 from __future__ import annotations
 
 import time
+
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
