@@ -14,6 +14,19 @@ from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.server import create_app
 from sluicegate.testing import MockUpstream
 from sluicegate.testing.threads import LoopThread, UvicornThread
+from tests.support.servers import postgres_server, redis_server
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    with postgres_server() as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

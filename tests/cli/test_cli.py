@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,57 @@ def test_missing_key_env_exits_2(tmp_path: Path) -> None:
     result = run("serve", "--config", str(path), cwd=tmp_path)
     assert result.returncode == 2
     assert "SLUICEGATE_TEST_UNSET_KEY is not set" in result.stderr
+
+
+def test_audit_tail_reads_what_chat_wrote(config_file: Path) -> None:
+    cwd = config_file.parent
+    assert run("chat", "hi", "--config", str(config_file), cwd=cwd).returncode == 0
+    result = run("audit", "tail", "--json", "--config", str(config_file), cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["type"] for e in events] == ["request_received", "provider_attempt", "request_completed"]
+    trace = events[0]["trace_id"]
+    assert {e["trace_id"] for e in events} == {trace}
+    only = run(
+        "audit",
+        "tail",
+        "--type",
+        "request_completed",
+        "--trace",
+        trace,
+        "--config",
+        str(config_file),
+        cwd=cwd,
+    )
+    assert only.stdout.count("request_completed") == 1
+
+
+def test_audit_tail_follow_prints_new_events(config_file: Path) -> None:
+    cwd = config_file.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEGATE")}
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sluicegate.cli.main",
+            "audit",
+            "tail",
+            "--follow",
+            "--json",
+            "--config",
+            str(config_file),
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.5)
+        assert run("chat", "hi", "--config", str(config_file), cwd=cwd).returncode == 0
+        assert follower.stdout is not None
+        seen = [json.loads(follower.stdout.readline())["type"] for _ in range(3)]
+        assert seen[-1] == "request_completed"
+    finally:
+        follower.terminate()
+        follower.communicate(timeout=10)

@@ -36,8 +36,9 @@ class EventLog(Protocol):
         type: str | None = None,
         after_id: int = 0,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[StoredEvent]:
-        """Events in the order they were written; `after_id` pages forward (and follows)."""
+        """Events in the order they were written (or the newest first); `after_id` pages forward."""
         ...
 
     async def purge(self, before_ts: float) -> int: ...
@@ -130,8 +131,13 @@ class AuditTrail:
         if self._queue is not None and self._task is not None and not self._task.done():
             await self._queue.join()
 
-    async def aclose(self) -> None:
-        await self.flush()
+    async def aclose(self, grace_s: float = 5.0) -> None:
+        """Write what is queued, waiting at most `grace_s`; whatever is left is counted as dropped."""
+        try:
+            await asyncio.wait_for(self.flush(), grace_s)
+        except TimeoutError:
+            if self._queue is not None:
+                self._drop(self._queue.qsize())
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

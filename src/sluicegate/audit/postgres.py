@@ -52,7 +52,13 @@ class PostgresEventLog:
             )
 
     async def query(
-        self, *, trace_id: str | None = None, type: str | None = None, after_id: int = 0, limit: int = 100
+        self,
+        *,
+        trace_id: str | None = None,
+        type: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[StoredEvent]:
         pool = await self._connect()
         clauses, params = ["id > $1"], [after_id]
@@ -61,9 +67,10 @@ class PostgresEventLog:
                 params.append(value)  # type: ignore[arg-type]
                 clauses.append(f"{column} = ${len(params)}")
         params.append(limit)
+        order = "DESC" if newest_first else "ASC"
         sql = (
             "SELECT id, ts, trace_id, type, schema_version, payload::text AS payload FROM sluicegate_events "
-            f"WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ${len(params)}"
+            f"WHERE {' AND '.join(clauses)} ORDER BY id {order} LIMIT ${len(params)}"
         )
         async with pool.acquire() as connection:
             rows = await connection.fetch(sql, *params)

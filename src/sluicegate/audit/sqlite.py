@@ -62,7 +62,13 @@ class SqliteEventLog:
             )
 
     async def query(
-        self, *, trace_id: str | None = None, type: str | None = None, after_id: int = 0, limit: int = 100
+        self,
+        *,
+        trace_id: str | None = None,
+        type: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[StoredEvent]:
         clauses, params = ["id > ?"], [after_id]
         if trace_id is not None:
@@ -73,7 +79,7 @@ class SqliteEventLog:
             params.append(type)  # type: ignore[arg-type]
         sql = (
             "SELECT id, ts, trace_id, type, schema_version, payload FROM events "
-            f"WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?"
+            f"WHERE {' AND '.join(clauses)} ORDER BY id {'DESC' if newest_first else 'ASC'} LIMIT ?"
         )
         rows = await self._run(self._select, sql, [*params, limit])
         return [

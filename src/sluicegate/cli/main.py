@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sluicegate.calltrace import CallTrace, end_trace, start_trace
+from sluicegate.cli.audit import audit_app
 from sluicegate.cli.common import config_or_exit, fail, runtime_or_exit
 from sluicegate.cli.starter import STARTER_CONFIG
 from sluicegate.errors import GatewayError
@@ -71,6 +73,9 @@ def chat(
     chosen = model or ("reasoning" if "reasoning" in settings.models else next(iter(settings.models), None))
     if chosen is None:
         fail("no role is configured")
+    from sluicegate.logs import configure_logging
+
+    configure_logging("warning")  # the terminal is for the conversation; logs go to stderr
     runtime = runtime_or_exit(settings)
     asyncio.run(_chat(runtime, chosen, message, max_tokens))
 
@@ -86,9 +91,13 @@ async def _chat(runtime: Runtime, model: str, message: str | None, max_tokens: i
             history.append(Message("user", text))
             request = CompletionRequest(model=model, messages=tuple(history), max_tokens=max_tokens)
             reply: list[str] = []
-            async for chunk in runtime.chat.stream(route, request):
-                reply.append(chunk.text)
-                out.print(chunk.text, end="", soft_wrap=True)
+            token = start_trace(CallTrace())
+            try:
+                async for chunk in runtime.chat.stream(route, request, endpoint="cli:chat"):
+                    reply.append(chunk.text)
+                    out.print(chunk.text, end="", soft_wrap=True)
+            finally:
+                end_trace(token)
             out.print()
             history.append(Message("assistant", "".join(reply)))
             if message is not None:
@@ -156,6 +165,8 @@ def _live_state(host: str, port: int) -> dict[str, Any]:
         return {}
     return data
 
+
+app.add_typer(audit_app, name="audit")
 
 if __name__ == "__main__":
     app()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import structlog
+
 from sluicegate.audit.events import FailoverEvent, ProviderAttempt, RequestCompleted, RequestReceived
 from sluicegate.audit.log import AuditTrail
 from sluicegate.calltrace import CallTrace
@@ -14,6 +16,8 @@ from sluicegate.guardrails.pii import redact
 from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.tracing import Telemetry
 from sluicegate.types import Message, Usage
+
+log = structlog.get_logger("sluicegate.requests")
 
 
 class Recorder:
@@ -72,6 +76,17 @@ class Recorder:
         cost = self._cost(trace.served_by, usage)
         if cost:
             self.metrics.cost.labels(trace.user, role).inc(cost)
+        elapsed_ms = round((time.monotonic() - trace.started) * 1000, 3)
+        log.info(
+            "request_completed",
+            role=role,
+            outcome=outcome,
+            served_by=trace.served_by,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            failovers=len(trace.failovers),
+            elapsed_ms=elapsed_ms,
+        )
         stored_text = redact(text) if text is not None and self.config.audit.store_content else None
         self.audit.emit(
             trace.trace_id,

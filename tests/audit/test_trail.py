@@ -1,0 +1,60 @@
+"""The audit trail never blocks or fails a request: a full queue and a failing store drop
+events, and every dropped event is counted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from sluicegate.audit.events import CacheHit, Event
+from sluicegate.audit.log import AuditTrail, StoredEvent
+
+
+class StuckStore:
+    """A store whose writes never finish (a hung database)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def append(self, events: Sequence[Event]) -> None:
+        await self.release.wait()
+
+    async def query(self, **_: object) -> list[StoredEvent]:
+        return []
+
+    async def purge(self, before_ts: float) -> int:
+        return 0
+
+    async def aclose(self) -> None:
+        self.release.set()
+
+
+class FullDiskStore(StuckStore):
+    async def append(self, events: Sequence[Event]) -> None:
+        raise OSError(28, "No space left on device")
+
+
+async def test_a_full_queue_never_blocks_and_counts_what_it_drops() -> None:
+    dropped: list[int] = []
+    trail = AuditTrail(StuckStore(), capacity=10, batch_size=5, on_drop=dropped.append)
+    started = time.perf_counter()
+    for _ in range(10_000):
+        trail.emit("t", CacheHit(key="k"))
+    assert time.perf_counter() - started < 1.0
+    await asyncio.sleep(0)  # the writer takes its first batch off the queue
+    trail.emit("t", CacheHit(key="k"))
+    assert trail.dropped >= 10_000 - 10 - 5
+    assert sum(dropped) == trail.dropped
+    await trail.aclose(grace_s=0.1)
+    assert trail.dropped >= 10_000 - 5  # what was still queued at close is counted too
+
+
+async def test_a_failing_store_is_counted_not_raised() -> None:
+    trail = AuditTrail(FullDiskStore(), capacity=100)
+    for _ in range(7):
+        trail.emit("t", CacheHit(key="k"))
+    await trail.flush()
+    assert trail.dropped == 7
+    assert trail.written == 0
+    await trail.aclose()
