@@ -34,8 +34,11 @@ class CallTrace:
     deadline: float | None = None
     # True when this request shared another identical request's upstream call.
     coalesced: bool = False
-    # Who is asking: the virtual key's user once keys are in use.
+    # Who is asking: the virtual key's user once keys are in use, and that key's hourly budget.
     user: str = "anonymous"
+    key_budget: int | None = None
+    # "hit" or "miss" for cacheable requests.
+    cache: str | None = None
     started: float = field(default_factory=time.monotonic)
     # The OpenTelemetry span of the request, when tracing is on.
     span: Any = None

@@ -14,6 +14,8 @@
     │   └── CircuitOpen                (resilience.breaker) refused without contacting the provider
     └── GatewayError                   what the API answers; each has an HTTP status and an OpenAI error type
         ├── InvalidRequest             400
+        ├── Unauthorized               401, no or a bad virtual key
+        ├── Forbidden                  403, refused by policy (a role the key may not use)
         ├── PayloadTooLarge            413
         ├── ModelNotFound              404
         ├── UpstreamRejected           400, the upstream refused the request itself
@@ -134,6 +136,18 @@ class InvalidRequest(GatewayError):
     status = 400
     error_type = "invalid_request_error"
     code = "invalid_request"
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    error_type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    error_type = "permission_error"
+    code = "forbidden"
 
 
 class PayloadTooLarge(GatewayError):

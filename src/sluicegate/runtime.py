@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from sluicegate.alerts import Alerter, webhook
 from sluicegate.audit.events import AlertEvent, BreakerTransition
 from sluicegate.audit.log import AuditTrail, EventLog
+from sluicegate.budgets import BudgetLedger
+from sluicegate.cache import ResponseCache
 from sluicegate.calltrace import current_trace
-from sluicegate.config.schema import AuditConfig, Config
+from sluicegate.config.schema import AuditConfig, Config, StateConfig
+from sluicegate.costs import CostControls
+from sluicegate.keys import KeyRing
 from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.recorder import Recorder
 from sluicegate.observability.tracing import Telemetry
@@ -20,6 +24,7 @@ from sluicegate.providers.registry import ProviderSetupError, build_providers
 from sluicegate.resilience.breaker import BreakerRegistry, Transition
 from sluicegate.routing.roles import RoleTable
 from sluicegate.service import ChatService
+from sluicegate.state.base import StateStore
 
 
 @dataclass
@@ -30,6 +35,9 @@ class Runtime:
     audit: AuditTrail
     metrics: Metrics
     telemetry: Telemetry
+    state: StateStore
+    keys: KeyRing
+    ledger: BudgetLedger
 
     async def warm(self) -> None:
         """Load what is slow to load (embedded models) before declaring ready."""
@@ -43,6 +51,7 @@ class Runtime:
         for provider in self.providers.values():
             await provider.aclose()
         await self.audit.aclose()
+        await self.state.aclose()
         self.telemetry.shutdown()
 
 
@@ -62,12 +71,31 @@ def build_event_log(settings: AuditConfig, environ: Mapping[str, str] | None = N
     return SqliteEventLog(settings.path)
 
 
+def build_state_store(settings: StateConfig, environ: Mapping[str, str] | None = None) -> StateStore:
+    if settings.backend == "redis":
+        from sluicegate.state.redis import RedisStateStore
+
+        env = os.environ if environ is None else environ
+        url = settings.url or env.get(settings.url_env or "", "")
+        if not url:
+            raise ProviderSetupError(f"state.url_env: ${settings.url_env} is not set")
+        return RedisStateStore(url)
+    if settings.backend == "memory":
+        from sluicegate.state.memory import MemoryStateStore
+
+        return MemoryStateStore()
+    from sluicegate.state.sqlite import SqliteStateStore
+
+    return SqliteStateStore(settings.path)
+
+
 def build_runtime(
     config: Config,
     providers: Mapping[str, Provider] | None = None,
     *,
     event_log: EventLog | None = None,
     telemetry: Telemetry | None = None,
+    state: StateStore | None = None,
 ) -> Runtime:
     built = dict(providers) if providers is not None else build_providers(config)
     metrics = Metrics()
@@ -84,7 +112,11 @@ def build_runtime(
     )
     recorder = Recorder(config, audit, metrics, telemetry)
 
-    breakers = BreakerRegistry(config.circuit_breaker)
+    store = state if state is not None else build_state_store(config.state)
+    ledger = BudgetLedger(store)
+    cache = ResponseCache(store, config.cache.ttl_s) if config.cache.enabled else None
+    costs = CostControls(config, ledger, cache, recorder)
+    breakers = BreakerRegistry(config.circuit_breaker, store)
 
     def on_transition(transition: Transition) -> None:
         metrics.breaker_transition(transition)
@@ -112,8 +144,16 @@ def build_runtime(
         ),
     )
     chat = ChatService(
-        RoleTable(config, built), config, recorder=recorder, breakers=breakers, alerter=alerter
+        RoleTable(config, built), config, recorder=recorder, costs=costs, breakers=breakers, alerter=alerter
     )
     return Runtime(
-        config=config, providers=built, chat=chat, audit=audit, metrics=metrics, telemetry=telemetry
+        config=config,
+        providers=built,
+        chat=chat,
+        audit=audit,
+        metrics=metrics,
+        telemetry=telemetry,
+        state=store,
+        keys=KeyRing(store),
+        ledger=ledger,
     )

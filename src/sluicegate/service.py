@@ -21,11 +21,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from sluicegate.alerts import Alerter
-from sluicegate.calltrace import current_trace
+from sluicegate.budgets import Reservation
+from sluicegate.calltrace import CallTrace, current_trace
 from sluicegate.config.schema import Config
+from sluicegate.costs import CostControls
 from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayError, GatewayTimeout
 from sluicegate.observability.recorder import Recorder
 from sluicegate.providers.base import Provider, close_stream
+from sluicegate.providers.script import WORD_CHUNKS
 from sluicegate.resilience.breaker import BreakerProvider, BreakerRegistry
 from sluicegate.resilience.coalesce import CoalescingProvider
 from sluicegate.resilience.failover import FailoverChain
@@ -51,13 +54,15 @@ class ChatService:
         config: Config,
         *,
         recorder: Recorder,
-        breakers: BreakerRegistry | None = None,
+        costs: CostControls,
+        breakers: BreakerRegistry,
         alerter: Alerter | None = None,
     ) -> None:
         self._roles = roles
         self._config = config
         self._recorder = recorder
-        self.breakers = breakers or BreakerRegistry(config.circuit_breaker)
+        self._costs = costs
+        self.breakers = breakers
         self.alerter = alerter or Alerter()
         self._stacks: dict[str, RouteStack] = {}
 
@@ -83,44 +88,104 @@ class ChatService:
     async def complete(
         self, route: RouteSpec, request: CompletionRequest, *, endpoint: str = "/v1/chat/completions"
     ) -> Completion:
-        top = self.stack(route).top
-        timeout = route.limits.default_timeout
         trace = current_trace()
-        trace.deadline = time.monotonic() + timeout
         self._recorder.received(trace, endpoint, route.name, False, request.messages)
+        outcome, completion = "error", None
+        try:
+            hit = await self._costs.cached(trace, route, request)
+            if hit is not None:
+                outcome, completion = "ok", hit
+                return hit
+            prompt_tokens = await self._prompt_tokens(route, request)
+            reservation, request = await self._costs.reserve(
+                trace, route, self._limited(route, request), prompt_tokens
+            )
+            try:
+                completion = await self._generate(route, request, trace)
+            finally:
+                await self._costs.settle(
+                    trace, reservation, completion.usage if completion else None, prompt_tokens=prompt_tokens
+                )
+            await self._costs.remember(route, request, completion)
+            outcome = "ok"
+            return completion
+        except GatewayError as exc:
+            outcome = exc.code or "error"
+            raise
+        finally:
+            spent = completion.usage if completion is not None and trace.cache != "hit" else None
+            self._recorder.completed(
+                trace,
+                role=route.name,
+                outcome=outcome,
+                usage=spent,
+                text=completion.text if completion else None,
+            )
+
+    async def _generate(self, route: RouteSpec, request: CompletionRequest, trace: CallTrace) -> Completion:
+        timeout = route.limits.default_timeout
+        trace.deadline = time.monotonic() + timeout
         try:
             async with asyncio.timeout(timeout):
-                completion = await top.generate(self._limited(route, request))
+                completion = await self.stack(route).top.generate(request)
         except TimeoutError:
-            error: GatewayError = GatewayTimeout(
-                f"No answer within the {route.name} timeout of {timeout:g} s."
-            )
-            self._recorder.completed(trace, role=route.name, outcome=error.code or "timeout")
-            raise error from None
+            raise GatewayTimeout(f"No answer within the {route.name} timeout of {timeout:g} s.") from None
         except ChainExhausted as exc:
-            error = self._outage(route, exc)
-            self._recorder.completed(trace, role=route.name, outcome=error.code or "error")
-            raise error from None
-        except GatewayError as exc:
-            self._recorder.completed(trace, role=route.name, outcome=exc.code or "error")
-            raise
+            raise self._outage(route, exc) from None
         self.alerter.recovered(route.name)
-        self._recorder.completed(
-            trace, role=route.name, outcome="ok", usage=completion.usage, text=completion.text
-        )
         return completion
 
     async def stream(
         self, route: RouteSpec, request: CompletionRequest, *, endpoint: str = "/v1/chat/completions"
     ) -> AsyncIterator[Chunk]:
         """Chunks as they come; the deadline bounds the first chunk and every gap between chunks."""
-        chunks = self.stack(route).top.stream(self._limited(route, request))
-        timeout = route.limits.default_timeout
         trace = current_trace()
         self._recorder.received(trace, endpoint, route.name, True, request.messages)
         said: list[str] = []
-        outcome = "cancelled"
+        outcome: str = "cancelled"
         usage: Usage | None = None
+        reservation: Reservation | None = None
+        prompt_tokens = 0
+        try:
+            hit = await self._costs.cached(trace, route, request)
+            if hit is not None:
+                async for chunk in replay(hit):
+                    yield chunk
+                outcome = "ok"
+                return
+            prompt_tokens = await self._prompt_tokens(route, request)
+            reservation, request = await self._costs.reserve(
+                trace, route, self._limited(route, request), prompt_tokens
+            )
+            async for chunk in self._stream(route, request, trace):
+                said.append(chunk.text)
+                if chunk.finish_reason is not None:
+                    outcome, usage = "ok", chunk.usage
+                    completion = Completion(
+                        "".join(said),
+                        chunk.finish_reason,
+                        chunk.usage or Usage(),
+                        request.model,
+                        trace.served_by or "",
+                    )
+                    await self._costs.remember(route, request, completion)
+                yield chunk
+        except GatewayError as exc:
+            outcome = exc.code or "error"
+            raise
+        finally:
+            settle = self._costs.settle(
+                trace, reservation, usage, prompt_tokens=prompt_tokens, said="".join(said)
+            )
+            # A client that goes away must still have its usage committed.
+            await asyncio.shield(settle)
+            self._recorder.completed(trace, role=route.name, outcome=outcome, usage=usage, text="".join(said))
+
+    async def _stream(
+        self, route: RouteSpec, request: CompletionRequest, trace: CallTrace
+    ) -> AsyncIterator[Chunk]:
+        chunks = self.stack(route).top.stream(request)
+        timeout = route.limits.default_timeout
         try:
             while True:
                 trace.deadline = time.monotonic() + timeout
@@ -130,26 +195,22 @@ class ChatService:
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    error: GatewayError = GatewayTimeout(
+                    raise GatewayTimeout(
                         f"No output within the {route.name} timeout of {timeout:g} s."
-                    )
-                    outcome = error.code or "timeout"
-                    raise error from None
+                    ) from None
                 except ChainExhausted as exc:
-                    error = self._outage(route, exc)
-                    outcome = error.code or "error"
-                    raise error from None
-                except GatewayError as exc:
-                    outcome = exc.code or "error"
-                    raise
-                said.append(chunk.text)
+                    raise self._outage(route, exc) from None
                 if chunk.finish_reason is not None:
-                    outcome, usage = "ok", chunk.usage
                     self.alerter.recovered(route.name)
                 yield chunk
         finally:
             await close_stream(chunks)
-            self._recorder.completed(trace, role=route.name, outcome=outcome, usage=usage, text="".join(said))
+
+    async def _prompt_tokens(self, route: RouteSpec, request: CompletionRequest) -> int:
+        if self._costs.limit_for(current_trace()) is None:
+            return 0  # only a budget needs the count before the call
+        first = route.targets[0]
+        return await first.provider.count_tokens(request.messages, first.model)
 
     def _outage(self, route: RouteSpec, exc: ChainExhausted) -> AllProvidersFailed:
         attempts = current_trace().attempts or exc.attempts
@@ -186,3 +247,10 @@ class ChatService:
         if cap is not None and (request.max_tokens is None or request.max_tokens > cap):
             return replace(request, max_tokens=cap)
         return request
+
+
+async def replay(completion: Completion) -> AsyncIterator[Chunk]:
+    """A cached completion, streamed again: one chunk per word, then the finish."""
+    for piece in WORD_CHUNKS.findall(completion.text):
+        yield Chunk(text=piece)
+    yield Chunk(finish_reason=completion.finish_reason, usage=completion.usage)

@@ -1,12 +1,23 @@
-"""The breaker's state machine, on a clock the test controls."""
+"""The breaker's state machine, on a clock the test controls, over every state backend; and two
+breakers on one store (two instances) agreeing."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from sluicegate.config.schema import CircuitBreakerConfig
 from sluicegate.errors import ProviderBadRequest, ProviderRateLimited, ProviderServerError, ProviderTimeout
 from sluicegate.resilience.breaker import CircuitBreaker, CircuitState, Transition
+from sluicegate.state.base import StateStore
+from sluicegate.state.memory import MemoryStateStore
+from sluicegate.state.redis import RedisStateStore
+from sluicegate.state.sqlite import SqliteStateStore
+
+SETTINGS = CircuitBreakerConfig(failure_threshold=3, window_s=60, reset_timeout_s=30, half_open_max=1)
+FAIL = ProviderServerError("boom")
 
 
 class Clock:
@@ -15,6 +26,20 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateStore]:
+    backend: StateStore
+    if request.param == "memory":
+        backend = MemoryStateStore()
+    elif request.param == "sqlite":
+        backend = SqliteStateStore(tmp_path / "state.db")
+    else:
+        backend = RedisStateStore(request.getfixturevalue("redis_url"))
+        await backend.delete("breaker:p/m")
+    yield backend
+    await backend.aclose()
 
 
 @pytest.fixture
@@ -28,95 +53,100 @@ def transitions() -> list[Transition]:
 
 
 @pytest.fixture
-def breaker(clock: Clock, transitions: list[Transition]) -> CircuitBreaker:
-    settings = CircuitBreakerConfig(failure_threshold=3, window_s=60, reset_timeout_s=30, half_open_max=1)
-    return CircuitBreaker("p/m", settings, clock, [transitions.append])
-
-
-FAIL = ProviderServerError("boom")
+def breaker(store: StateStore, clock: Clock, transitions: list[Transition]) -> CircuitBreaker:
+    return CircuitBreaker("p/m", SETTINGS, store, clock=clock, listeners=[transitions.append])
 
 
 def states(transitions: list[Transition]) -> list[tuple[str, str]]:
     return [(t.from_state.value, t.to_state.value) for t in transitions]
 
 
-def test_opens_after_threshold_failures_and_refuses(
-    breaker: CircuitBreaker, transitions: list[Transition]
-) -> None:
+async def test_opens_after_threshold_failures_and_refuses(breaker: CircuitBreaker,
+                                                          transitions: list[Transition]) -> None:
     for _ in range(2):
-        assert breaker.admit()
-        breaker.record_failure(FAIL)
-    assert breaker.state is CircuitState.closed
-    assert breaker.admit()
-    breaker.record_failure(ProviderTimeout("slow"))
-    assert breaker.state is CircuitState.open
-    assert not breaker.admit()
+        assert await breaker.admit()
+        await breaker.record_failure(FAIL)
+    assert await breaker.state() is CircuitState.closed
+    assert await breaker.admit()
+    await breaker.record_failure(ProviderTimeout("slow"))
+    assert await breaker.state() is CircuitState.open
+    assert not await breaker.admit()
     assert states(transitions) == [("closed", "open")]
     assert "3 failures within 60 s" in transitions[0].reason
 
 
-def test_failures_outside_the_window_do_not_add_up(breaker: CircuitBreaker, clock: Clock) -> None:
-    breaker.record_failure(FAIL)
-    breaker.record_failure(FAIL)
+async def test_failures_outside_the_window_do_not_add_up(breaker: CircuitBreaker, clock: Clock) -> None:
+    await breaker.record_failure(FAIL)
+    await breaker.record_failure(FAIL)
     clock.now += 61
-    breaker.record_failure(FAIL)
-    assert breaker.state is CircuitState.closed
+    await breaker.record_failure(FAIL)
+    assert await breaker.state() is CircuitState.closed
 
 
-def test_a_success_resets_the_count(breaker: CircuitBreaker) -> None:
-    breaker.record_failure(FAIL)
-    breaker.record_failure(FAIL)
-    breaker.record_success()
-    breaker.record_failure(FAIL)
-    breaker.record_failure(FAIL)
-    assert breaker.state is CircuitState.closed
+async def test_a_success_resets_the_count(breaker: CircuitBreaker) -> None:
+    await breaker.record_failure(FAIL)
+    await breaker.record_failure(FAIL)
+    await breaker.record_success()
+    await breaker.record_failure(FAIL)
+    await breaker.record_failure(FAIL)
+    assert await breaker.state() is CircuitState.closed
 
 
-def test_half_open_probe_success_closes(
-    breaker: CircuitBreaker, clock: Clock, transitions: list[Transition]
-) -> None:
+async def test_half_open_probe_success_closes(breaker: CircuitBreaker, clock: Clock,
+                                              transitions: list[Transition]) -> None:
     for _ in range(3):
-        breaker.record_failure(FAIL)
+        await breaker.record_failure(FAIL)
     clock.now += 29.9
-    assert not breaker.admit()
+    assert not await breaker.admit()
     clock.now += 0.2
-    assert breaker.admit()  # the one probe
-    assert not breaker.admit()  # half_open_max = 1
-    breaker.record_success()
-    assert breaker.state is CircuitState.closed
+    assert await breaker.admit()  # the one probe
+    assert not await breaker.admit()  # half_open_max = 1
+    await breaker.record_success()
+    assert await breaker.state() is CircuitState.closed
     assert states(transitions) == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
 
 
-def test_half_open_probe_failure_reopens(
-    breaker: CircuitBreaker, clock: Clock, transitions: list[Transition]
-) -> None:
+async def test_half_open_probe_failure_reopens(breaker: CircuitBreaker, clock: Clock,
+                                               transitions: list[Transition]) -> None:
     for _ in range(3):
-        breaker.record_failure(FAIL)
+        await breaker.record_failure(FAIL)
     clock.now += 30
-    assert breaker.admit()
-    breaker.record_failure(FAIL)
-    assert breaker.state is CircuitState.open
-    assert not breaker.admit()
+    assert await breaker.admit()
+    await breaker.record_failure(FAIL)
+    assert await breaker.state() is CircuitState.open
+    assert not await breaker.admit()
     clock.now += 30
-    assert breaker.admit()
+    assert await breaker.admit()
     assert states(transitions)[-2:] == [("half_open", "open"), ("open", "half_open")]
 
 
-def test_rate_limit_with_retry_after_opens_for_that_long(breaker: CircuitBreaker, clock: Clock) -> None:
-    breaker.record_failure(ProviderRateLimited("slow down", retry_after=5))
-    assert breaker.state is CircuitState.open
-    assert breaker.retry_after() == 5
+async def test_rate_limit_with_retry_after_opens_for_that_long(breaker: CircuitBreaker, clock: Clock) -> None:
+    await breaker.record_failure(ProviderRateLimited("slow down", retry_after=5))
+    assert await breaker.state() is CircuitState.open
+    assert await breaker.retry_after() == 5
     clock.now += 5
-    assert breaker.admit()
+    assert await breaker.admit()
 
 
-def test_a_released_probe_frees_its_slot(breaker: CircuitBreaker, clock: Clock) -> None:
+async def test_a_released_probe_frees_its_slot(breaker: CircuitBreaker, clock: Clock) -> None:
     for _ in range(3):
-        breaker.record_failure(FAIL)
+        await breaker.record_failure(FAIL)
     clock.now += 30
-    assert breaker.admit()
-    breaker.release()
-    assert breaker.admit()
+    assert await breaker.admit()
+    await breaker.release()
+    assert await breaker.admit()
+
+
+async def test_two_instances_share_one_breaker(store: StateStore, clock: Clock) -> None:
+    first = CircuitBreaker("p/m", SETTINGS, store, clock=clock)
+    second = CircuitBreaker("p/m", SETTINGS, store, clock=clock)
+    await first.record_failure(FAIL)
+    await second.record_failure(FAIL)
+    await first.record_failure(FAIL)
+    assert not await second.admit()
+    clock.now += 30
+    assert await second.admit()
+    assert not await first.admit()  # the single half-open probe is taken, whoever took it
 
 
 def test_bad_requests_are_not_failures() -> None:

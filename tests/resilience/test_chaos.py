@@ -35,6 +35,7 @@ async def runtime_for() -> AsyncIterator[MakeRuntime]:
                 "providers": {"up": {"type": "openai", "base_url": upstream.url + "/v1"}},
                 "models": roles,
                 "retry": {"attempts": 3, "base_delay_s": 0.01, "max_delay_s": 0.05},
+                "cache": {"enabled": False},  # resilience is under test here, not the cache
                 **extra,
             }
         )

@@ -13,6 +13,7 @@ from rich.table import Table
 from sluicegate.calltrace import CallTrace, end_trace, start_trace
 from sluicegate.cli.audit import audit_app
 from sluicegate.cli.common import config_or_exit, fail, runtime_or_exit
+from sluicegate.cli.keys import keys_app
 from sluicegate.cli.starter import STARTER_CONFIG
 from sluicegate.errors import GatewayError
 from sluicegate.runtime import Runtime
@@ -167,6 +168,7 @@ def _live_state(host: str, port: int) -> dict[str, Any]:
 
 
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 if __name__ == "__main__":
     app()

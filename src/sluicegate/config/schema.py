@@ -142,17 +142,36 @@ class ServerConfig(Strict):
 
 
 class CacheConfig(Strict):
+    enabled: bool = True
     ttl_s: Annotated[float, Field(gt=0)] = 3600.0
 
 
 class BudgetsConfig(Strict):
-    tokens_per_hour_per_user: Annotated[int, Field(ge=1)] | None = None
+    tokens_per_hour_per_user: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="The default budget; a virtual key's own tokens_per_hour wins."
+    )
+    default_completion_tokens: Annotated[int, Field(ge=1)] = 4096
+    reservation_ttl_s: Annotated[float, Field(gt=0)] = 900.0
+
+
+class AuthConfig(Strict):
+    required: bool = Field(default=False, description="Require a virtual key even before any key exists.")
+    admin_key_env: str | None = Field(default=None, description="The variable holding the admin key.")
 
 
 class StateConfig(Strict):
-    backend: Literal["sqlite", "redis"] = "sqlite"
+    backend: Literal["sqlite", "redis", "memory"] = "sqlite"
     path: Path = Path(".sluicegate/state.db")
     url: str | None = None
+    url_env: str | None = Field(
+        default=None, description="Read the Redis URL (it may hold a password) from here."
+    )
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> StateConfig:
+        if self.backend == "redis" and not (self.url or self.url_env):
+            raise ValueError("state: the redis backend needs url or url_env")
+        return self
 
 
 class AuditConfig(Strict):
@@ -228,6 +247,7 @@ class Config(Strict):
     retry: RetryConfig = RetryConfig()
     cache: CacheConfig = CacheConfig()
     budgets: BudgetsConfig = BudgetsConfig()
+    auth: AuthConfig = AuthConfig()
     state: StateConfig = StateConfig()
     audit: AuditConfig = AuditConfig()
     guardrails: GuardrailsConfig = GuardrailsConfig()

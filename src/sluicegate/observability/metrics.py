@@ -65,6 +65,12 @@ class Metrics:
         self.queue_depth = Gauge(
             "sluicegate_role_queue_depth", "Calls waiting for a slot per role.", ["role"], registry=r
         )
+        self.cache_requests = Counter(
+            "sluicegate_cache_requests", "Cache lookups of cacheable requests.", ["result"], registry=r
+        )
+        self.budget_rejections = Counter(
+            "sluicegate_budget_rejections", "Requests refused by a token budget.", ["user"], registry=r
+        )
         self.events_written = Counter("sluicegate_audit_events_written", "Audit events written.", registry=r)
         self.events_dropped = Counter(
             "sluicegate_audit_events_dropped",

@@ -6,22 +6,25 @@
 - open: no traffic at all until `reset_timeout_s` (or the Retry-After) has passed.
 - half-open: `half_open_max` probes are let through; a success closes it, a failure re-opens it.
 
-`CircuitBreaker` is the state machine, with an injectable clock; `BreakerProvider` wraps a
-provider with it, so a breaker-wrapped provider is still a provider. Every transition is
+`CircuitBreaker` is the state machine, kept in the state store (so instances agree) and on an
+injectable clock (wall time: instances on different machines compare it); `BreakerProvider`
+wraps a provider with it, so a breaker-wrapped provider is still a provider. Every transition is
 logged with its reason and handed to the listeners (metrics, audit, alerts).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sluicegate.config.schema import CircuitBreakerConfig
 from sluicegate.errors import ProviderError, ProviderRateLimited
 from sluicegate.providers.base import Capabilities, Provider
+from sluicegate.state.base import Document, StateStore
 from sluicegate.types import Chunk, Completion, CompletionRequest, Message
 
 log = logging.getLogger("sluicegate.breaker")
@@ -67,81 +70,152 @@ class CircuitSnapshot:
     probes_in_flight: int
 
 
-@dataclass
+def _closed() -> Document:
+    return {"state": CircuitState.closed.value, "failures": [], "open_until": 0.0, "probes": 0}
+
+
 class CircuitBreaker:
-    target: str
-    settings: CircuitBreakerConfig
-    clock: Clock = time.monotonic
-    listeners: list[TransitionListener] = field(default_factory=list)
-    state: CircuitState = CircuitState.closed
-    failures: list[float] = field(default_factory=list)
-    open_until: float = 0.0
-    probes: int = 0
+    """One target's breaker. Its state is a document in the state store, changed only by atomic
+    updates, so every gateway instance sharing the store sees and drives the same breaker."""
 
-    def admit(self) -> bool:
+    def __init__(
+        self,
+        target: str,
+        settings: CircuitBreakerConfig,
+        store: StateStore,
+        *,
+        clock: Clock = time.time,
+        listeners: list[TransitionListener] | None = None,
+    ) -> None:
+        self.target = target
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.listeners = listeners if listeners is not None else []
+        self._key = f"breaker:{target}"
+
+    async def admit(self) -> bool:
         """May a call go through now? A half-open admission reserves a probe slot."""
+        current = await self.store.read(self._key)
+        if current is None or (current["state"] == CircuitState.closed.value):
+            return True  # the hot path: one read, no write
         now = self.clock()
-        if self.state is CircuitState.open:
-            if now < self.open_until:
-                return False
-            self._move(CircuitState.half_open, "reset timeout elapsed")
-        if self.state is CircuitState.half_open:
-            if self.probes >= self.settings.half_open_max:
-                return False
-            self.probes += 1
-        return True
+        if current["state"] == CircuitState.open.value and now < current["open_until"]:
+            return False
 
-    def record_success(self) -> None:
-        if self.state is CircuitState.half_open:
-            self.probes = max(0, self.probes - 1)
-            self._move(CircuitState.closed, "probe succeeded")
-        self.failures.clear()
+        def change(doc: Document | None) -> tuple[Document | None, tuple[bool, Transition | None]]:
+            doc = doc or _closed()
+            transition = None
+            if doc["state"] == CircuitState.open.value:
+                if now < doc["open_until"]:
+                    return doc, (False, None)
+                doc, transition = self._move(doc, CircuitState.half_open, "reset timeout elapsed", now)
+            if doc["state"] == CircuitState.half_open.value:
+                if doc["probes"] >= self.settings.half_open_max:
+                    return doc, (False, transition)
+                doc["probes"] += 1
+            return doc, (True, transition)
 
-    def record_failure(self, error: ProviderError) -> None:
+        admitted, transition = await self.store.update(self._key, change)
+        self._notify(transition)
+        return admitted
+
+    async def record_success(self) -> None:
+        current = await self.store.read(self._key)
+        if current is None or (current["state"] == CircuitState.closed.value and not current["failures"]):
+            return
         now = self.clock()
-        if self.state is CircuitState.half_open:
-            self.probes = max(0, self.probes - 1)
-            self._open(now, self.settings.reset_timeout_s, f"probe failed ({error.kind})")
-            return
-        if isinstance(error, ProviderRateLimited) and error.retry_after:
-            self._open(now, error.retry_after, f"rate limited, retry after {error.retry_after:g} s")
-            return
-        self.failures = [t for t in self.failures if now - t < self.settings.window_s]
-        self.failures.append(now)
-        if len(self.failures) >= self.settings.failure_threshold and self.state is CircuitState.closed:
-            self._open(
-                now,
-                self.settings.reset_timeout_s,
-                f"{len(self.failures)} failures within {self.settings.window_s:g} s (last: {error.kind})",
-            )
 
-    def release(self) -> None:
+        def change(doc: Document | None) -> tuple[Document | None, Transition | None]:
+            doc = doc or _closed()
+            transition = None
+            if doc["state"] == CircuitState.half_open.value:
+                doc, transition = self._move(doc, CircuitState.closed, "probe succeeded", now)
+            if doc["state"] == CircuitState.closed.value:
+                doc["failures"] = []
+            return doc, transition
+
+        self._notify(await self.store.update(self._key, change))
+
+    async def record_failure(self, error: ProviderError) -> None:
+        now = self.clock()
+        settings = self.settings
+
+        def change(doc: Document | None) -> tuple[Document | None, Transition | None]:
+            doc = doc or _closed()
+            if doc["state"] == CircuitState.half_open.value:
+                return self._open(doc, now, settings.reset_timeout_s, f"probe failed ({error.kind})")
+            if doc["state"] == CircuitState.open.value:
+                return doc, None  # a call admitted before it opened; it is open already
+            if isinstance(error, ProviderRateLimited) and error.retry_after:
+                return self._open(
+                    doc, now, error.retry_after, f"rate limited, retry after {error.retry_after:g} s"
+                )
+            failures = [t for t in doc["failures"] if now - t < settings.window_s] + [now]
+            doc["failures"] = failures
+            if len(failures) >= settings.failure_threshold:
+                reason = f"{len(failures)} failures within {settings.window_s:g} s (last: {error.kind})"
+                return self._open(doc, now, settings.reset_timeout_s, reason)
+            return doc, None
+
+        self._notify(await self.store.update(self._key, change))
+
+    async def release(self) -> None:
         """A call ended with no verdict (the caller went away): free its probe slot."""
-        if self.state is CircuitState.half_open:
-            self.probes = max(0, self.probes - 1)
 
-    def retry_after(self) -> float:
-        return max(0.0, self.open_until - self.clock())
+        def change(doc: Document | None) -> tuple[Document | None, None]:
+            if doc is not None and doc["state"] == CircuitState.half_open.value:
+                doc["probes"] = max(0, doc["probes"] - 1)
+            return doc, None
 
-    def snapshot(self) -> CircuitSnapshot:
+        current = await self.store.read(self._key)
+        if current is not None and current["state"] == CircuitState.half_open.value:
+            await self.store.update(self._key, change)
+
+    async def retry_after(self) -> float:
+        current = await self.store.read(self._key)
+        return max(0.0, current["open_until"] - self.clock()) if current else 0.0
+
+    async def state(self) -> CircuitState:
+        current = await self.store.read(self._key)
+        return CircuitState(current["state"]) if current else CircuitState.closed
+
+    async def snapshot(self) -> CircuitSnapshot:
+        doc = await self.store.read(self._key) or _closed()
         now = self.clock()
-        recent = len([t for t in self.failures if now - t < self.settings.window_s])
-        open_for = max(0.0, self.open_until - now) if self.state is CircuitState.open else 0.0
-        return CircuitSnapshot(self.target, self.state, recent, open_for, self.probes)
+        state = CircuitState(doc["state"])
+        recent = len([t for t in doc["failures"] if now - t < self.settings.window_s])
+        open_for = max(0.0, doc["open_until"] - now) if state is CircuitState.open else 0.0
+        return CircuitSnapshot(self.target, state, recent, open_for, doc["probes"])
 
-    def _open(self, now: float, duration: float, reason: str) -> None:
-        self.open_until = now + duration
-        self.failures.clear()
-        self._move(CircuitState.open, reason)
+    def _open(
+        self, doc: Document, now: float, duration: float, reason: str
+    ) -> tuple[Document, Transition | None]:
+        doc["open_until"] = now + duration
+        doc["failures"] = []
+        return self._move(doc, CircuitState.open, reason, now)
 
-    def _move(self, to_state: CircuitState, reason: str) -> None:
-        if to_state is self.state:
-            return
-        transition = Transition(self.target, self.state, to_state, reason, self.clock())
-        self.state = to_state
+    def _move(
+        self, doc: Document, to_state: CircuitState, reason: str, now: float
+    ) -> tuple[Document, Transition | None]:
+        from_state = CircuitState(doc["state"])
+        if from_state is to_state:
+            return doc, None
+        doc["state"] = to_state.value
         if to_state is not CircuitState.half_open:
-            self.probes = 0
-        log.warning("circuit %s: %s -> %s (%s)", self.target, transition.from_state, to_state, reason)
+            doc["probes"] = 0
+        return doc, Transition(self.target, from_state, to_state, reason, now)
+
+    def _notify(self, transition: Transition | None) -> None:
+        if transition is None:
+            return
+        log.warning(
+            "circuit %s: %s -> %s (%s)",
+            self.target,
+            transition.from_state,
+            transition.to_state,
+            transition.reason,
+        )
         for listener in self.listeners:
             listener(transition)
 
@@ -149,8 +223,9 @@ class CircuitBreaker:
 class BreakerRegistry:
     """One breaker per provider/model, shared by every role that uses the target."""
 
-    def __init__(self, defaults: CircuitBreakerConfig, clock: Clock = time.monotonic) -> None:
+    def __init__(self, defaults: CircuitBreakerConfig, store: StateStore, clock: Clock = time.time) -> None:
         self._defaults = defaults
+        self._store = store
         self._clock = clock
         self._breakers: dict[str, CircuitBreaker] = {}
         self.listeners: list[TransitionListener] = []
@@ -158,12 +233,14 @@ class BreakerRegistry:
     def get(self, target: str, settings: CircuitBreakerConfig | None = None) -> CircuitBreaker:
         breaker = self._breakers.get(target)
         if breaker is None:
-            breaker = CircuitBreaker(target, settings or self._defaults, self._clock, self.listeners)
+            breaker = CircuitBreaker(
+                target, settings or self._defaults, self._store, clock=self._clock, listeners=self.listeners
+            )
             self._breakers[target] = breaker
         return breaker
 
-    def snapshots(self) -> list[CircuitSnapshot]:
-        return [b.snapshot() for b in self._breakers.values()]
+    async def snapshots(self) -> list[CircuitSnapshot]:
+        return [await b.snapshot() for b in self._breakers.values()]
 
 
 class BreakerProvider:
@@ -182,34 +259,34 @@ class BreakerProvider:
         return self._inner.capabilities
 
     async def generate(self, request: CompletionRequest) -> Completion:
-        self._admit()
+        await self._admit()
         try:
             completion = await self._inner.generate(request)
         except ProviderError as exc:
-            self._judge(exc)
+            await self._judge(exc)
             raise
         except BaseException:
-            self.breaker.release()
+            await asyncio.shield(self.breaker.release())
             raise
-        self.breaker.record_success()
+        await self.breaker.record_success()
         return completion
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
-        self._admit()
+        await self._admit()
         verdict = False
         try:
             async for chunk in self._inner.stream(request):
                 if chunk.finish_reason is not None:
                     verdict = True
-                    self.breaker.record_success()
+                    await self.breaker.record_success()
                 yield chunk
         except ProviderError as exc:
             verdict = True
-            self._judge(exc)
+            await self._judge(exc)
             raise
         finally:
             if not verdict:
-                self.breaker.release()
+                await asyncio.shield(self.breaker.release())
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         return await self._inner.count_tokens(messages, model)
@@ -217,13 +294,13 @@ class BreakerProvider:
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    def _admit(self) -> None:
-        if not self.breaker.admit():
-            raise CircuitOpen(self.breaker.target, self.breaker.retry_after())
+    async def _admit(self) -> None:
+        if not await self.breaker.admit():
+            raise CircuitOpen(self.breaker.target, await self.breaker.retry_after())
 
-    def _judge(self, error: ProviderError) -> None:
+    async def _judge(self, error: ProviderError) -> None:
         if error.counts_as_failure:
-            self.breaker.record_failure(error)
+            await self.breaker.record_failure(error)
         else:
             # The caller's own mistake (a 4xx) shows the provider alive: it answered.
-            self.breaker.record_success()
+            await self.breaker.record_success()

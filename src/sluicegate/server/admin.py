@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sluicegate.runtime import Runtime
+from sluicegate.server.auth import require_admin
 
-router = APIRouter(prefix="/admin")
+router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
 
 
-def circuits_view(runtime: Runtime) -> dict[str, Any]:
+async def circuits_view(runtime: Runtime) -> dict[str, Any]:
     stacks = runtime.chat.stacks()  # builds every role's stack, so every breaker is listed
+    snapshots = await runtime.chat.breakers.snapshots()
     circuits = [
         {
             "target": s.target,
@@ -24,7 +26,7 @@ def circuits_view(runtime: Runtime) -> dict[str, Any]:
             "open_for_s": round(s.open_for_s, 3),
             "probes_in_flight": s.probes_in_flight,
         }
-        for s in runtime.chat.breakers.snapshots()
+        for s in snapshots
     ]
     roles = {
         name: {
@@ -40,7 +42,7 @@ def circuits_view(runtime: Runtime) -> dict[str, Any]:
 @router.get("/circuits")
 async def circuits(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    return Response(orjson.dumps(circuits_view(runtime)), media_type="application/json")
+    return Response(orjson.dumps(await circuits_view(runtime)), media_type="application/json")
 
 
 @router.get("/events")
@@ -63,3 +65,30 @@ async def events(
     )
     body = {"events": [{"id": item.id, **item.event.model_dump(mode="json")} for item in found]}
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def budgets_view(runtime: Runtime) -> list[dict[str, Any]]:
+    """Every user with a budget or recent usage: used, reserved and remaining in the window."""
+    limits = {key.user: key.tokens_per_hour for key in await runtime.keys.list() if not key.revoked}
+    default = runtime.config.budgets.tokens_per_hour_per_user
+    users = sorted(set(limits) | set(await runtime.ledger.users()))
+    rows = []
+    for user in users:
+        usage = await runtime.ledger.usage(user, limits.get(user) or default)
+        rows.append(
+            {
+                "user": user,
+                "used": usage.used,
+                "reserved": usage.reserved,
+                "limit": usage.limit,
+                "remaining": usage.remaining,
+                "window_s": runtime.ledger.window_s,
+            }
+        )
+    return rows
+
+
+@router.get("/budgets")
+async def budgets(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    return Response(orjson.dumps({"budgets": await budgets_view(runtime)}), media_type="application/json")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -16,6 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from sluicegate.calltrace import CallTrace, current_trace
 from sluicegate.errors import GatewayError
 from sluicegate.providers.base import close_stream
+from sluicegate.server.auth import check_role, require_key
 from sluicegate.server.body import read_json
 from sluicegate.server.errors import error_body
 from sluicegate.server.wire import ChatCompletionRequest, validation_error
@@ -23,7 +24,7 @@ from sluicegate.service import ChatService
 from sluicegate.types import Chunk, Completion, Usage
 
 log = logging.getLogger("sluicegate.server")
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(require_key)])
 
 _REQUEST_SCHEMA = {
     "requestBody": {
@@ -53,10 +54,12 @@ async def chat_completions(request: Request) -> Response:
     service = _chat(request)
     route = service.resolve(body.model)
     request.state.role = route.name
+    check_role(request, route.name)
     call = body.to_request(provider_model=body.model)
     headers = {"x-sluicegate-route": f"explicit/{route.name}"}
     if not body.stream:
         completion = await service.complete(route, call)
+        _cache_header(headers)
         return Response(
             orjson.dumps(_completion_body(body, completion, current_trace())),
             media_type="application/json",
@@ -72,6 +75,7 @@ async def chat_completions(request: Request) -> Response:
         elapsed = time.monotonic() - current_trace().started
         request.app.state.runtime.metrics.ttft.labels(route.name).observe(elapsed)
     headers["cache-control"] = "no-cache"
+    _cache_header(headers)
     return StreamingResponse(
         _sse(body, first, chunks, current_trace()), media_type="text/event-stream", headers=headers
     )
@@ -101,6 +105,12 @@ async def list_models(request: Request) -> Response:
         for model_id in roles.model_ids
     ]
     return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
+
+
+def _cache_header(headers: dict[str, str]) -> None:
+    cache = current_trace().cache
+    if cache is not None:
+        headers["x-sluicegate-cache"] = cache
 
 
 def _completion_body(body: ChatCompletionRequest, completion: Completion, trace: CallTrace) -> dict[str, Any]:

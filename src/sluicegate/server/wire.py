@@ -65,6 +65,9 @@ class ChatCompletionRequest(BaseModel):
     response_format: ResponseFormat | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
     tools: list[dict[str, Any]] | None = None
+    cache: bool | None = Field(
+        default=None, description="sluicegate: cache this request even if not deterministic."
+    )
 
     @field_validator("tools")
     @classmethod
@@ -85,6 +88,7 @@ class ChatCompletionRequest(BaseModel):
             seed=self.seed,
             json_mode=self.response_format is not None and self.response_format.type != "text",
             user=self.user,
+            extra={"cache": True} if self.cache else {},
         )
 
     @property

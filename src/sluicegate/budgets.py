@@ -1,0 +1,138 @@
+"""Per-user token budgets over a true sliding window (seed 002: one hour, answered with 429).
+
+Usage is kept in five-second buckets, so the window slides in five-second steps and never
+resets all at once. Before a call the worst case is reserved (prompt tokens + the completion
+allowance); after it the real usage is committed and the rest released. Reservation and
+check are one atomic update of the user's document in the state store, so concurrent
+requests — in one process or many — can never overspend. A reservation whose request
+crashed expires on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sluicegate.errors import GatewayError
+from sluicegate.state.base import Document, StateStore
+
+BUCKET_S = 5
+WINDOW_S = 3600.0
+
+
+class BudgetExceeded(GatewayError):
+    status = 429
+    error_type = "insufficient_quota"
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(max(1, math.ceil(self.retry_after)))}
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    user: str
+    id: str
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetUsage:
+    user: str
+    used: int
+    reserved: int
+    limit: int | None
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used - self.reserved)
+
+
+def _prune(doc: Document | None, now: float, window_s: float) -> Document:
+    doc = doc or {}
+    oldest = now - window_s
+    buckets = {k: v for k, v in doc.get("buckets", {}).items() if float(k) + BUCKET_S > oldest}
+    held = {k: v for k, v in doc.get("held", {}).items() if v[1] > now}
+    return {"buckets": buckets, "held": held}
+
+
+def _totals(doc: Document) -> tuple[int, int]:
+    return sum(doc["buckets"].values()), sum(v[0] for v in doc["held"].values())
+
+
+def _seconds_until_room(doc: Document, need: int, now: float, window_s: float) -> float:
+    """When will `need` tokens have left the window (committed usage ageing out, reservations expiring)?"""
+    frees = [(float(start) + BUCKET_S + window_s, tokens) for start, tokens in doc["buckets"].items()]
+    frees += [(expires, tokens) for tokens, expires in doc["held"].values()]
+    freed = 0
+    for when, tokens in sorted(frees):
+        freed += tokens
+        if freed >= need:
+            return max(1.0, when - now)
+    return window_s
+
+
+class BudgetLedger:
+    def __init__(
+        self, store: StateStore, *, window_s: float = WINDOW_S, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.window_s = window_s
+        self.clock = clock
+
+    async def reserve(self, user: str, tokens: int, limit: int, hold_s: float) -> Reservation:
+        now = self.clock()
+        reservation_id = secrets.token_hex(8)
+        if tokens > limit:
+            raise BudgetExceeded(
+                f"This request may use {tokens} tokens; the budget is {limit} tokens per hour.", self.window_s
+            )
+
+        def change(doc: Document | None) -> tuple[Document, float | None]:
+            current = _prune(doc, now, self.window_s)
+            used, held = _totals(current)
+            if used + held + tokens > limit:
+                return current, _seconds_until_room(current, used + held + tokens - limit, now, self.window_s)
+            current["held"][reservation_id] = [tokens, now + hold_s]
+            return current, None
+
+        wait = await self.store.update(self._key(user), change)
+        if wait is not None:
+            raise BudgetExceeded(
+                f"Token budget exhausted: {limit} tokens per hour; enough frees up in {math.ceil(wait)} s.",
+                wait,
+            )
+        return Reservation(user, reservation_id, tokens)
+
+    async def commit(self, reservation: Reservation, used_tokens: int) -> None:
+        """Record the real usage and release the rest of the reservation."""
+        now = self.clock()
+        bucket = str(int(now // BUCKET_S * BUCKET_S))
+
+        def change(doc: Document | None) -> tuple[Document, None]:
+            current = _prune(doc, now, self.window_s)
+            current["held"].pop(reservation.id, None)
+            if used_tokens > 0:
+                current["buckets"][bucket] = current["buckets"].get(bucket, 0) + used_tokens
+            return current, None
+
+        await self.store.update(self._key(reservation.user), change)
+
+    async def usage(self, user: str, limit: int | None) -> BudgetUsage:
+        doc = _prune(await self.store.read(self._key(user)), self.clock(), self.window_s)
+        used, held = _totals(doc)
+        return BudgetUsage(user, used, held, limit)
+
+    async def users(self) -> list[str]:
+        return [key.removeprefix("budget:") for key, _ in await self.store.scan("budget:")]
+
+    @staticmethod
+    def _key(user: str) -> str:
+        return f"budget:{user}"

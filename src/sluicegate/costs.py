@@ -1,0 +1,100 @@
+"""Cost controls on the way to a model: the response cache first (a hit spends nothing), then
+the user's budget (reserve the worst case, settle the real usage)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from sluicegate.audit.events import BudgetDecision, CacheHit
+from sluicegate.budgets import BudgetExceeded, BudgetLedger, Reservation
+from sluicegate.cache import ResponseCache, cacheable, carries_pii
+from sluicegate.calltrace import CallTrace
+from sluicegate.config.schema import Config
+from sluicegate.observability.recorder import Recorder
+from sluicegate.providers.tokens import estimate_text_tokens
+from sluicegate.routing.roles import RouteSpec
+from sluicegate.types import Completion, CompletionRequest, Usage
+
+log = logging.getLogger("sluicegate.costs")
+
+
+class CostControls:
+    def __init__(
+        self, config: Config, ledger: BudgetLedger, cache: ResponseCache | None, recorder: Recorder
+    ) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.cache = cache
+        self.recorder = recorder
+
+    def limit_for(self, trace: CallTrace) -> int | None:
+        return trace.key_budget or self.config.budgets.tokens_per_hour_per_user
+
+    async def cached(
+        self, trace: CallTrace, route: RouteSpec, request: CompletionRequest
+    ) -> Completion | None:
+        if self.cache is None or not cacheable(request):
+            return None
+        hit = await self.cache.get(self.cache.key(route.name, request))
+        trace.cache = "hit" if hit is not None else "miss"
+        self.recorder.metrics.cache_requests.labels(trace.cache).inc()
+        if hit is not None:
+            self.recorder.audit.emit(trace.trace_id, CacheHit(key=self.cache.key(route.name, request)[:16]))
+        return hit
+
+    async def remember(self, route: RouteSpec, request: CompletionRequest, completion: Completion) -> None:
+        # A request that carries PII is never written to the cache (seed 000 ADR-002).
+        if self.cache is None or not cacheable(request) or completion.finish_reason not in ("stop", "length"):
+            return
+        if carries_pii(request.messages):
+            return
+        await self.cache.put(self.cache.key(route.name, request), completion)
+
+    async def reserve(
+        self, trace: CallTrace, route: RouteSpec, request: CompletionRequest, prompt_tokens: int
+    ) -> tuple[Reservation | None, CompletionRequest]:
+        """Reserve prompt + completion allowance; the allowance becomes the request's max_tokens,
+        so the model cannot spend more than was reserved."""
+        limit = self.limit_for(trace)
+        if limit is None:
+            return None, request
+        allowance = (
+            request.max_tokens or route.limits.max_tokens or self.config.budgets.default_completion_tokens
+        )
+        worst = prompt_tokens + allowance
+        try:
+            reservation = await self.ledger.reserve(
+                trace.user, worst, limit, self.config.budgets.reservation_ttl_s
+            )
+        except BudgetExceeded:
+            self.recorder.metrics.budget_rejections.labels(trace.user).inc()
+            self.recorder.audit.emit(
+                trace.trace_id, BudgetDecision(user=trace.user, decision="rejected", tokens=worst)
+            )
+            raise
+        self.recorder.audit.emit(
+            trace.trace_id, BudgetDecision(user=trace.user, decision="reserved", tokens=worst)
+        )
+        return reservation, replace(request, max_tokens=allowance)
+
+    async def settle(
+        self,
+        trace: CallTrace,
+        reservation: Reservation | None,
+        usage: Usage | None,
+        *,
+        prompt_tokens: int,
+        said: str = "",
+    ) -> None:
+        """Commit the real usage; with none reported (a stream cut short), the prompt plus what was said."""
+        if reservation is None:
+            return
+        if usage is not None:
+            used = usage.total_tokens
+        else:
+            used = min(reservation.tokens, prompt_tokens + estimate_text_tokens(said))
+        await self.ledger.commit(reservation, used)
+        self.recorder.audit.emit(
+            trace.trace_id, BudgetDecision(user=trace.user, decision="committed", tokens=used)
+        )

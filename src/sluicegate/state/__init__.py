@@ -1,0 +1,1 @@
+"""Shared state behind one port: SQLite (embedded default) or Redis (many instances)."""

@@ -1,0 +1,104 @@
+"""Redis state, for many gateway instances. `update` is a WATCH/MULTI transaction: if another
+writer touched the key between the read and the write, the transaction is discarded and the
+change is run again on the fresh document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+
+from sluicegate.state.base import Change, Document, R, StateError
+
+DOC_PREFIX = "sg:doc:"
+KV_PREFIX = "sg:kv:"
+
+
+class RedisStateStore:
+    def __init__(self, url: str, *, client: Any = None) -> None:
+        import redis.asyncio as aioredis
+
+        self._errors = _redis_errors()
+        self._redis = client or aioredis.from_url(url, max_connections=512)
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            value = await self._redis.get(KV_PREFIX + key)
+        except self._errors as exc:
+            raise StateError(f"redis failed: {type(exc).__name__}") from exc
+        return value if isinstance(value, bytes) else None
+
+    async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
+        try:
+            px = max(1, int(ttl_s * 1000)) if ttl_s is not None else None
+            await self._redis.set(KV_PREFIX + key, value, px=px)
+        except self._errors as exc:
+            raise StateError(f"redis failed: {type(exc).__name__}") from exc
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._redis.delete(KV_PREFIX + key, DOC_PREFIX + key)
+        except self._errors as exc:
+            raise StateError(f"redis failed: {type(exc).__name__}") from exc
+
+    async def read(self, key: str) -> Document | None:
+        try:
+            raw = await self._redis.get(DOC_PREFIX + key)
+        except self._errors as exc:
+            raise StateError(f"redis failed: {type(exc).__name__}") from exc
+        return json.loads(raw) if raw is not None else None
+
+    async def update(self, key: str, change: Change[R]) -> R:
+        from redis.exceptions import WatchError
+
+        name = DOC_PREFIX + key
+        conflicts = 0
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(name)
+                        raw = await pipe.get(name)
+                        new, result = change(json.loads(raw) if raw is not None else None)
+                        pipe.multi()
+                        if new is None:
+                            pipe.delete(name)
+                        else:
+                            pipe.set(name, json.dumps(new))
+                        await pipe.execute()
+                        return result
+                    except WatchError:
+                        conflicts += 1
+                        # Back off a little, with jitter, so contending writers spread out.
+                        await asyncio.sleep(random.random() * min(0.05, 0.001 * conflicts))
+        except self._errors as exc:
+            raise StateError(f"redis failed: {type(exc).__name__}") from exc
+
+    async def scan(self, prefix: str) -> list[tuple[str, Document]]:
+        try:
+            names = [
+                name async for name in self._redis.scan_iter(match=_glob_escape(DOC_PREFIX + prefix) + "*")
+            ]
+            values = await self._redis.mget(names) if names else []
+        except self._errors as exc:
+            raise StateError(f"redis failed: {type(exc).__name__}") from exc
+        found = [
+            (name.decode()[len(DOC_PREFIX) :], json.loads(value))
+            for name, value in zip(names, values, strict=True)
+            if value is not None
+        ]
+        return sorted(found)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return (ConnectionError, TimeoutError, OSError)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

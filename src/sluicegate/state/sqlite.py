@@ -1,0 +1,123 @@
+"""SQLite state (WAL mode): the embedded default, and correct across processes sharing the file.
+One connection per store, owned by one worker thread; `update` runs in BEGIN IMMEDIATE, which
+takes the database's write lock, so concurrent writers — threads or processes — serialise."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sluicegate.state.base import Change, Document, R, StateError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL);
+CREATE TABLE IF NOT EXISTS docs (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
+"""
+
+
+class SqliteStateStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-sqlite")
+        self._connection: sqlite3.Connection | None = None
+        self._writes = 0
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(SCHEMA)
+            self._connection = connection
+        return self._connection
+
+    async def _run(self, work: Any, *args: Any) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+        except sqlite3.Error as exc:
+            raise StateError(f"state store failed: {exc}") from exc
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self._run(self._get, key)
+        return value
+
+    def _get(self, key: str) -> bytes | None:
+        row = self._db().execute("SELECT value, expires FROM kv WHERE key = ?", (key,)).fetchone()
+        if row is None or (row[1] is not None and row[1] <= time.time()):
+            return None
+        return bytes(row[0])
+
+    async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
+        expires = time.time() + ttl_s if ttl_s is not None else None
+        await self._run(self._set, key, value, expires)
+
+    def _set(self, key: str, value: bytes, expires: float | None) -> None:
+        db = self._db()
+        db.execute("INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)", (key, value, expires))
+        self._writes += 1
+        if self._writes % 500 == 0:  # now and then, sweep what expired
+            db.execute("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (time.time(),))
+
+    async def delete(self, key: str) -> None:
+        await self._run(self._delete, key)
+
+    def _delete(self, key: str) -> None:
+        db = self._db()
+        db.execute("DELETE FROM kv WHERE key = ?", (key,))
+        db.execute("DELETE FROM docs WHERE key = ?", (key,))
+
+    async def read(self, key: str) -> Document | None:
+        document: Document | None = await self._run(self._read, key)
+        return document
+
+    def _read(self, key: str) -> Document | None:
+        row = self._db().execute("SELECT doc FROM docs WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row is not None else None
+
+    async def update(self, key: str, change: Change[R]) -> R:
+        result: R = await self._run(self._update, key, change)
+        return result
+
+    def _update(self, key: str, change: Change[R]) -> R:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT doc FROM docs WHERE key = ?", (key,)).fetchone()
+            new, result = change(json.loads(row[0]) if row is not None else None)
+            if new is None:
+                db.execute("DELETE FROM docs WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO docs (key, doc) VALUES (?, ?)", (key, json.dumps(new)))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    async def scan(self, prefix: str) -> list[tuple[str, Document]]:
+        rows: list[tuple[str, Document]] = await self._run(self._scan, prefix)
+        return rows
+
+    def _scan(self, prefix: str) -> list[tuple[str, Document]]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = (
+            self._db()
+            .execute("SELECT key, doc FROM docs WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (escaped + "%",))
+            .fetchall()
+        )
+        return [(row[0], json.loads(row[1])) for row in rows]
+
+    async def aclose(self) -> None:
+        def close() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        await self._run(close)
+        self._executor.shutdown(wait=True)
