@@ -87,29 +87,36 @@ class BudgetLedger:
         self.window_s = window_s
         self.clock = clock
 
-    async def reserve(self, user: str, tokens: int, limit: int, hold_s: float) -> Reservation:
+    async def reserve(
+        self, user: str, tokens: int, limit: int, hold_s: float, *, at_least: int | None = None
+    ) -> Reservation:
+        """Hold `tokens`; with `at_least`, hold as much of `tokens` as is left, if that is `at_least`."""
         now = self.clock()
         reservation_id = secrets.token_hex(8)
-        if tokens > limit:
+        needed = tokens if at_least is None else min(at_least, tokens)
+        if needed > limit:
             raise BudgetExceeded(
-                f"This request may use {tokens} tokens; the budget is {limit} tokens per hour.", self.window_s
+                f"This request may use {needed} tokens; the budget is {limit} tokens per hour.", self.window_s
             )
 
-        def change(doc: Document | None) -> tuple[Document, float | None]:
+        def change(doc: Document | None) -> tuple[Document, float | int]:
             current = _prune(doc, now, self.window_s)
             used, held = _totals(current)
-            if used + held + tokens > limit:
-                return current, _seconds_until_room(current, used + held + tokens - limit, now, self.window_s)
-            current["held"][reservation_id] = [tokens, now + hold_s]
-            return current, None
+            room = limit - used - held
+            if room < needed:
+                return current, float(_seconds_until_room(current, needed - room, now, self.window_s))
+            granted = min(tokens, room)
+            current["held"][reservation_id] = [granted, now + hold_s]
+            return current, granted
 
-        wait = await self.store.update(self._key(user), change)
-        if wait is not None:
+        outcome = await self.store.update(self._key(user), change)
+        if isinstance(outcome, float):
             raise BudgetExceeded(
-                f"Token budget exhausted: {limit} tokens per hour; enough frees up in {math.ceil(wait)} s.",
-                wait,
+                f"Token budget exhausted: {limit} tokens per hour; "
+                f"enough frees up in {math.ceil(outcome)} s.",
+                outcome,
             )
-        return Reservation(user, reservation_id, tokens)
+        return Reservation(user, reservation_id, outcome)
 
     async def commit(self, reservation: Reservation, used_tokens: int) -> None:
         """Record the real usage and release the rest of the reservation."""
@@ -136,3 +143,41 @@ class BudgetLedger:
     @staticmethod
     def _key(user: str) -> str:
         return f"budget:{user}"
+
+
+class BudgetExhausted(Exception):
+    """A workflow's budget token cannot pay for the next internal call."""
+
+    def __init__(self, workflow: str, needed: int, remaining: int) -> None:
+        super().__init__(f"workflow '{workflow}' needs {needed} tokens, {remaining} remain")
+        self.workflow = workflow
+        self.needed = needed
+        self.remaining = remaining
+
+
+@dataclass
+class BudgetToken:
+    """A per-workflow budget cap, carried as a capability (seed 003 ADR-0010): every internal
+    LLM call (router, validator, summarizer, reask) takes one and is paid from it. There is no
+    internal call path without one, so no workflow can spend past its cap."""
+
+    workflow: str
+    cap: int
+    spent: int = 0
+
+    @classmethod
+    def mint(cls, workflow: str, cap: int) -> BudgetToken:
+        if cap < 1:
+            raise ValueError("a budget token needs a positive cap")
+        return cls(workflow, cap)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.cap - self.spent)
+
+    def ensure(self, worst_case: int) -> None:
+        if worst_case > self.remaining:
+            raise BudgetExhausted(self.workflow, worst_case, self.remaining)
+
+    def debit(self, tokens: int) -> None:
+        self.spent += tokens

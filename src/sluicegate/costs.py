@@ -59,13 +59,14 @@ class CostControls:
         limit = self.limit_for(trace)
         if limit is None:
             return None, request
-        allowance = (
-            request.max_tokens or route.limits.max_tokens or self.config.budgets.default_completion_tokens
-        )
+        explicit = request.max_tokens or route.limits.max_tokens
+        allowance = explicit or self.config.budgets.default_completion_tokens
         worst = prompt_tokens + allowance
+        # A request that names max_tokens needs all of it; one that does not gets what is left (at least 1).
+        at_least = None if explicit else prompt_tokens + 1
         try:
             reservation = await self.ledger.reserve(
-                trace.user, worst, limit, self.config.budgets.reservation_ttl_s
+                trace.user, worst, limit, self.config.budgets.reservation_ttl_s, at_least=at_least
             )
         except BudgetExceeded:
             self.recorder.metrics.budget_rejections.labels(trace.user).inc()
@@ -74,9 +75,9 @@ class CostControls:
             )
             raise
         self.recorder.audit.emit(
-            trace.trace_id, BudgetDecision(user=trace.user, decision="reserved", tokens=worst)
+            trace.trace_id, BudgetDecision(user=trace.user, decision="reserved", tokens=reservation.tokens)
         )
-        return reservation, replace(request, max_tokens=allowance)
+        return reservation, replace(request, max_tokens=reservation.tokens - prompt_tokens)
 
     async def settle(
         self,

@@ -61,8 +61,9 @@ def states(transitions: list[Transition]) -> list[tuple[str, str]]:
     return [(t.from_state.value, t.to_state.value) for t in transitions]
 
 
-async def test_opens_after_threshold_failures_and_refuses(breaker: CircuitBreaker,
-                                                          transitions: list[Transition]) -> None:
+async def test_opens_after_threshold_failures_and_refuses(
+    breaker: CircuitBreaker, transitions: list[Transition]
+) -> None:
     for _ in range(2):
         assert await breaker.admit()
         await breaker.record_failure(FAIL)
@@ -92,8 +93,9 @@ async def test_a_success_resets_the_count(breaker: CircuitBreaker) -> None:
     assert await breaker.state() is CircuitState.closed
 
 
-async def test_half_open_probe_success_closes(breaker: CircuitBreaker, clock: Clock,
-                                              transitions: list[Transition]) -> None:
+async def test_half_open_probe_success_closes(
+    breaker: CircuitBreaker, clock: Clock, transitions: list[Transition]
+) -> None:
     for _ in range(3):
         await breaker.record_failure(FAIL)
     clock.now += 29.9
@@ -106,8 +108,9 @@ async def test_half_open_probe_success_closes(breaker: CircuitBreaker, clock: Cl
     assert states(transitions) == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
 
 
-async def test_half_open_probe_failure_reopens(breaker: CircuitBreaker, clock: Clock,
-                                               transitions: list[Transition]) -> None:
+async def test_half_open_probe_failure_reopens(
+    breaker: CircuitBreaker, clock: Clock, transitions: list[Transition]
+) -> None:
     for _ in range(3):
         await breaker.record_failure(FAIL)
     clock.now += 30

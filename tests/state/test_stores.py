@@ -1,0 +1,86 @@
+"""One suite, every state backend: memory, SQLite (a file) and Redis (a real server)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sluicegate.state.base import Document, StateStore
+from sluicegate.state.memory import MemoryStateStore
+from sluicegate.state.redis import RedisStateStore
+from sluicegate.state.sqlite import SqliteStateStore
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateStore]:
+    backend: StateStore
+    if request.param == "memory":
+        backend = MemoryStateStore()
+    elif request.param == "sqlite":
+        backend = SqliteStateStore(tmp_path / "state.db")
+    else:
+        backend = RedisStateStore(request.getfixturevalue("redis_url"))
+        for key, _ in await backend.scan("t:"):
+            await backend.delete(key)
+    yield backend
+    await backend.aclose()
+
+
+async def test_values_with_ttl(store: StateStore) -> None:
+    await store.set("t:v", b"\x00bytes\xff", ttl_s=0.2)
+    await store.set("t:forever", b"x")
+    assert await store.get("t:v") == b"\x00bytes\xff"
+    await asyncio.sleep(0.3)
+    assert await store.get("t:v") is None
+    assert await store.get("t:forever") == b"x"
+    await store.delete("t:forever")
+    assert await store.get("t:forever") is None
+
+
+async def test_update_is_atomic_under_concurrency(store: StateStore) -> None:
+    def increment(doc: Document | None) -> tuple[Document, int]:
+        count = (doc or {}).get("n", 0) + 1
+        return {"n": count}, count
+
+    results = await asyncio.gather(*(store.update("t:counter", increment) for _ in range(100)))
+    assert sorted(results) == list(range(1, 101))
+    assert await store.read("t:counter") == {"n": 100}
+
+
+async def test_update_can_delete_and_return(store: StateStore) -> None:
+    await store.update("t:gone", lambda _: ({"a": 1}, None))
+    result: Any = await store.update("t:gone", lambda doc: (None, doc))
+    assert result == {"a": 1}
+    assert await store.read("t:gone") is None
+
+
+async def test_scan_by_prefix_takes_prefixes_literally(store: StateStore) -> None:
+    for key in ("t:a_1", "t:a%2", "t:ab", "t:b"):
+        await store.update(key, lambda _, k=key: ({"k": k}, None))  # type: ignore[misc]
+    assert [k for k, _ in await store.scan("t:a_")] == ["t:a_1"]
+    assert [k for k, _ in await store.scan("t:a")] == ["t:a%2", "t:a_1", "t:ab"]
+
+
+async def test_sqlite_survives_a_restart(tmp_path: Path) -> None:
+    first = SqliteStateStore(tmp_path / "state.db")
+    await first.update("k", lambda _: ({"kept": True}, None))
+    await first.aclose()
+    second = SqliteStateStore(tmp_path / "state.db")
+    assert await second.read("k") == {"kept": True}
+    await second.aclose()
+
+
+async def test_two_sqlite_stores_on_one_file_do_not_lose_updates(tmp_path: Path) -> None:
+    stores = [SqliteStateStore(tmp_path / "shared.db") for _ in range(2)]
+
+    def increment(doc: Document | None) -> tuple[Document, None]:
+        return {"n": (doc or {}).get("n", 0) + 1}, None
+
+    await asyncio.gather(*(stores[i % 2].update("n", increment) for i in range(60)))
+    assert await stores[0].read("n") == {"n": 60}
+    for store in stores:
+        await store.aclose()
