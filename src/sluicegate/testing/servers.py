@@ -1,12 +1,12 @@
-"""Real PostgreSQL and Redis servers for the tests, started from the Debian packages that
-.ci/run installs. On a developer machine without them the tests that need them are skipped;
-under CI (CI=true) a missing server is an error, never a silent skip."""
+"""Throwaway PostgreSQL and Redis servers on free loopback ports, from the Debian packages
+(`postgresql`, `redis-server`), for tests and benchmarks. Nothing they store outlives them."""
 
 from __future__ import annotations
 
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -14,15 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from sluicegate.testing.threads import free_port
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is not installed; .ci/run installs it")
-    pytest.skip(f"{what} is not installed")
+class ServerUnavailable(RuntimeError):
+    """The server's package is not installed here."""
 
 
 def _as_postgres(args: list[str]) -> list[str]:
@@ -32,10 +28,10 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 @contextmanager
 def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a free loopback port; yields its DSN."""
+    """A throwaway PostgreSQL cluster; yields its DSN."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        _missing("PostgreSQL (the postgresql package)")
+        raise ServerUnavailable("PostgreSQL (the postgresql package) is not installed")
     bin_dir = Path(found[-1]).parent
     root = Path(tempfile.mkdtemp(prefix="sluicegate-pg-"))
     data = root / "data"
@@ -76,10 +72,10 @@ def postgres_server() -> Iterator[str]:
 
 @contextmanager
 def redis_server() -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port, nothing persisted; yields its URL."""
+    """A throwaway redis-server that persists nothing; yields its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
-        _missing("Redis (the redis-server package)")
+        raise ServerUnavailable("Redis (the redis-server package) is not installed")
     port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -88,8 +84,6 @@ def redis_server() -> Iterator[str]:
     )
     try:
         deadline = time.monotonic() + 10
-        import socket
-
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()

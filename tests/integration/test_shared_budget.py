@@ -1,0 +1,154 @@
+"""No overspend under contention: 200 concurrent requests from one user whose budget covers 50,
+against one gateway and against two gateway processes sharing one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from sluicegate.budgets import BudgetLedger
+from sluicegate.keys import KeyRing
+from sluicegate.state.redis import RedisStateStore
+from sluicegate.testing import MockUpstream
+from sluicegate.testing.threads import free_port
+
+REQUESTS = 200
+MAX_TOKENS = 10
+
+
+def config(upstream: MockUpstream, redis_url: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "providers": {"up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["m"]}},
+        "models": {"reasoning": {"use": ["up/m"], "max_concurrency": 500, "max_queue": 500}},
+        "state": {"backend": "redis", "url": redis_url},
+        "audit": {"path": str(tmp_path / "audit.db")},
+        "cache": {"enabled": False},
+    }
+
+
+@pytest.fixture
+def gateways(
+    threaded_upstream: Callable[..., MockUpstream], redis_url: str, tmp_path: Path
+) -> Iterator[Callable[[int], list[str]]]:
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(count: int) -> list[str]:
+        upstream = threaded_upstream({"m": [{"text": "one two three four five", "first_delay_s": 0.02}]})
+        path = tmp_path / "sluicegate.yaml"
+        path.write_text(yaml.safe_dump(config(upstream, redis_url, tmp_path)))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEGATE")}
+        urls = []
+        for _ in range(count):
+            port = free_port()
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "sluicegate.cli.main",
+                        "serve",
+                        "--config",
+                        str(path),
+                        "--port",
+                        str(port),
+                    ],
+                    env=env,
+                    cwd=tmp_path,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        for url in urls:
+            wait_ready(url)
+        return urls
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(10)
+
+
+def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
+async def user_with_budget(redis_url: str, user: str, requests_covered: int) -> tuple[str, int]:
+    """A key whose hourly budget covers `requests_covered` worst-case reservations."""
+    store = RedisStateStore(redis_url)
+    try:
+        await store.delete(f"budget:{user}")
+        from sluicegate.providers.tokens import tiktoken_message_tokens
+        from sluicegate.types import Message
+
+        worst = tiktoken_message_tokens([Message("user", "x")]) + MAX_TOKENS
+        budget = worst * requests_covered
+        secret, _ = await KeyRing(store).create(user, budget)
+        return secret, budget
+    finally:
+        await store.aclose()
+
+
+async def hammer(urls: list[str], secret: str) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=REQUESTS + 10)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        body = {
+            "model": "reasoning",
+            "max_tokens": MAX_TOKENS,
+            "messages": [{"role": "user", "content": "x"}],
+        }
+        headers = {"authorization": f"Bearer {secret}"}
+        return await asyncio.gather(
+            *(
+                client.post(urls[i % len(urls)] + "/v1/chat/completions", json=body, headers=headers)
+                for i in range(REQUESTS)
+            )
+        )
+
+
+async def committed(redis_url: str, user: str, budget: int) -> tuple[int, int]:
+    store = RedisStateStore(redis_url)
+    try:
+        usage = await BudgetLedger(store).usage(user, budget)
+        return usage.used, usage.reserved
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+def test_no_overspend_under_contention(
+    gateways: Callable[[int], list[str]], redis_url: str, instances: int
+) -> None:
+    urls = gateways(instances)
+    user = f"contended-{instances}"
+    secret, budget = asyncio.run(user_with_budget(redis_url, user, requests_covered=50))
+    responses = asyncio.run(hammer(urls, secret))
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 429}
+    ok = [r for r in responses if r.status_code == 200]
+    assert len(ok) >= 50  # everything the budget covers got through
+    assert 429 in statuses
+    spent = sum(r.json()["usage"]["total_tokens"] for r in ok)
+    used, reserved = asyncio.run(committed(redis_url, user, budget))
+    assert reserved == 0  # every reservation was settled
+    assert used == spent  # what was committed is what the answers reported
+    assert used <= budget  # and it never exceeds the budget
