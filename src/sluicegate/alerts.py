@@ -67,14 +67,3 @@ class Alerter:
     async def aclose(self) -> None:
         if self._pending:
             await asyncio.wait(self._pending, timeout=5)
-
-
-def webhook(url: str) -> Deliver:
-    import httpx
-
-    async def post(event: dict[str, Any]) -> None:
-        async with httpx.AsyncClient(timeout=5, follow_redirects=False) as client:
-            response = await client.post(url, json=event)
-            response.raise_for_status()
-
-    return post

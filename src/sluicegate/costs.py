@@ -12,8 +12,8 @@ from sluicegate.cache import ResponseCache, cacheable, carries_pii
 from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
 from sluicegate.observability.recorder import Recorder
-from sluicegate.providers.tokens import estimate_text_tokens
 from sluicegate.routing.roles import RouteSpec
+from sluicegate.token_estimate import estimate_text_tokens
 from sluicegate.types import Completion, CompletionRequest, Usage
 
 log = logging.getLogger("sluicegate.costs")

@@ -10,6 +10,7 @@
     │   ├── MalformedResponse          unparseable body or event (retryable)
     │   ├── ProviderAuthError          401/403 from the upstream (not retryable)
     │   ├── ProviderBadRequest         the upstream refused the request as invalid (not retryable)
+    │   ├── EgressBlocked              the egress guard refused the connection (not retryable)
     │   ├── ChainExhausted             every target of a failover chain failed
     │   └── CircuitOpen                (resilience.breaker) refused without contacting the provider
     └── GatewayError                   what the API answers; each has an HTTP status and an OpenAI error type
@@ -102,6 +103,14 @@ class ProviderAuthError(ProviderError):
 class ProviderBadRequest(ProviderError):
     retryable = False
     counts_as_failure = False
+
+
+class EgressBlocked(ProviderError):
+    """The egress guard refused the connection; the provider was never contacted."""
+
+    retryable = False
+    counts_as_failure = False
+    kind_name = "egress_refused"
 
 
 _KIND_NAMES: dict[type[ProviderError], str] = {

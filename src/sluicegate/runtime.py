@@ -3,12 +3,13 @@ or stores."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sluicegate.alerts import Alerter, webhook
-from sluicegate.audit.events import AlertEvent, BreakerTransition
+from sluicegate.alerts import Alerter
+from sluicegate.audit.events import AlertEvent, BreakerTransition, EgressRefused
 from sluicegate.audit.log import AuditTrail, EventLog
 from sluicegate.budgets import BudgetLedger
 from sluicegate.cache import ResponseCache
@@ -23,8 +24,12 @@ from sluicegate.providers.base import Provider
 from sluicegate.providers.registry import ProviderSetupError, build_providers
 from sluicegate.resilience.breaker import BreakerRegistry, Transition
 from sluicegate.routing.roles import RoleTable
+from sluicegate.security.egress import EgressPolicy, GuardedTransport
 from sluicegate.service import ChatService
 from sluicegate.state.base import StateStore
+from sluicegate.webhooks import webhook
+
+log = logging.getLogger("sluicegate.runtime")
 
 
 @dataclass
@@ -89,6 +94,18 @@ def build_state_store(settings: StateConfig, environ: Mapping[str, str] | None =
     return SqliteStateStore(settings.path)
 
 
+def egress_policy(config: Config, audit: AuditTrail) -> EgressPolicy:
+    """The hosts this configuration may reach: its URLs, and egress.allow."""
+    urls: list[str | None] = [getattr(spec, "base_url", None) for spec in config.providers.values()]
+    urls.append(config.alerts.webhook_url)
+
+    def refused(host: str, reason: str) -> None:
+        log.warning("egress refused: %s (%s)", host, reason)
+        audit.emit(current_trace().trace_id, EgressRefused(host=host, reason=reason))
+
+    return EgressPolicy.from_urls(urls, config.egress.allow, on_refuse=refused)
+
+
 def build_runtime(
     config: Config,
     providers: Mapping[str, Provider] | None = None,
@@ -97,7 +114,6 @@ def build_runtime(
     telemetry: Telemetry | None = None,
     state: StateStore | None = None,
 ) -> Runtime:
-    built = dict(providers) if providers is not None else build_providers(config)
     metrics = Metrics()
     retention = config.audit.retention_days * 86400 if config.audit.retention_days else None
     audit = AuditTrail(
@@ -106,6 +122,12 @@ def build_runtime(
         retention_s=retention,
         on_drop=metrics.events_dropped.inc,
         on_write=metrics.events_written.inc,
+    )
+    policy = egress_policy(config, audit)
+    built = (
+        dict(providers)
+        if providers is not None
+        else build_providers(config, transport=lambda: GuardedTransport(policy))
     )
     telemetry = telemetry or Telemetry.configure(
         config.telemetry.otlp_endpoint, config.telemetry.service_name
@@ -133,7 +155,7 @@ def build_runtime(
     breakers.listeners.append(on_transition)
     url = config.alerts.webhook_url
     alerter = Alerter(
-        webhook(url) if url else None,
+        webhook(url, GuardedTransport(policy)) if url else None,
         on_alert=lambda event: audit.emit(
             current_trace().trace_id,
             AlertEvent(

@@ -270,12 +270,31 @@ class Config(Strict):
                         f"models.{role}.use: provider '{provider}' is not configured (known: {known})"
                     )
         for name, provider_config in self.providers.items():
+            base_url = getattr(provider_config, "base_url", None)
+            if base_url and _metadata_literal(base_url) and _host(base_url) not in self.egress.allow:
+                raise ValueError(
+                    f"providers.{name}.base_url: {_host(base_url)} is a cloud metadata address; "
+                    "list it in egress.allow if you really mean it"
+                )
             if getattr(provider_config, "api_key", None) and not self.allow_inline_secrets:
                 raise ValueError(
                     f"providers.{name}.api_key: inline secrets are refused; use api_key_env or api_key_file "
                     "(or set allow_inline_secrets: true)"
                 )
         return self
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _metadata_literal(url: str) -> bool:
+    from sluicegate.security.addresses import is_metadata, parse_literal
+
+    address = parse_literal(_host(url))
+    return address is not None and is_metadata(address)
 
 
 def embedded_default() -> Config:

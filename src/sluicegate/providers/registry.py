@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+import httpx
 
 from sluicegate.config.schema import (
     AnthropicProviderConfig,
@@ -20,11 +22,16 @@ class ProviderSetupError(Exception):
     """A provider cannot be built from its configuration (missing key file, bad script)."""
 
 
-def build_providers(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, Provider]:
+def build_providers(
+    config: Config,
+    environ: Mapping[str, str] | None = None,
+    transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+) -> dict[str, Provider]:
+    """Every configured provider; HTTP ones get a fresh transport from `transport` (the egress guard)."""
     env = os.environ if environ is None else environ
     providers: dict[str, Provider] = {}
     for name, spec in config.providers.items():
-        providers[name] = build_provider(name, spec, env)
+        providers[name] = build_provider(name, spec, env, transport)
     return providers
 
 
@@ -32,6 +39,7 @@ def build_provider(
     name: str,
     spec: OpenAIProviderConfig | AnthropicProviderConfig | LlamaCppProviderConfig | ScriptedProviderConfig,
     env: Mapping[str, str],
+    transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
 ) -> Provider:
     if isinstance(spec, OpenAIProviderConfig):
         from sluicegate.providers.openai_compat import OpenAICompatibleProvider
@@ -42,6 +50,7 @@ def build_provider(
             api_key=_secret(name, spec, env),
             headers=spec.headers,
             timeout_s=spec.timeout_s,
+            transport=transport() if transport else None,
         )
     if isinstance(spec, AnthropicProviderConfig):
         from sluicegate.providers.anthropic import AnthropicProvider
@@ -54,6 +63,7 @@ def build_provider(
             default_max_tokens=spec.default_max_tokens,
             headers=spec.headers,
             timeout_s=spec.timeout_s,
+            transport=transport() if transport else None,
         )
     if isinstance(spec, LlamaCppProviderConfig):
         from sluicegate.providers.llamacpp import LlamaCppProvider

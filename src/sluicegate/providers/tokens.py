@@ -11,24 +11,18 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from typing import Any
 
+from sluicegate.token_estimate import REPLY_PRIMING, estimate_message_tokens, estimate_text_tokens
 from sluicegate.types import Message
 
-MESSAGE_OVERHEAD = 4
-REPLY_PRIMING = 3
-
-
-def estimate_text_tokens(text: str) -> int:
-    if not text:
-        return 0
-    return max(math.ceil(len(text) / 4), len(text.split()))
-
-
-def estimate_message_tokens(messages: Sequence[Message]) -> int:
-    return sum(MESSAGE_OVERHEAD + estimate_text_tokens(m.content) for m in messages) + REPLY_PRIMING
+__all__ = [
+    "estimate_message_tokens",
+    "estimate_text_tokens",
+    "tiktoken_message_tokens",
+    "tiktoken_text_tokens",
+]
 
 
 @functools.cache

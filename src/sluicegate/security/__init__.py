@@ -1,0 +1,1 @@
+"""The security boundary: the egress guard, secret hygiene, trust signals from allowlisted checkers."""
