@@ -7,10 +7,13 @@ import sys
 
 import structlog
 
+from sluicegate.security.secrets import scrub_log_event
+
 
 def configure_logging(level: str = "info") -> None:
     processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
+        scrub_log_event,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -232,7 +232,25 @@ class AlertsConfig(Strict):
 
 
 class EgressConfig(Strict):
-    allow: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(
+        default_factory=list,
+        description="Hosts or addresses admitted although internal (a name that resolves to 10.0.0.5).",
+    )
+
+
+class TrustSignalsConfig(Strict):
+    allowed_binaries: list[Path] = Field(
+        default_factory=list, description="Absolute paths of the checkers trust signals may run."
+    )
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+
+    @field_validator("allowed_binaries")
+    @classmethod
+    def _absolute(cls, value: list[Path]) -> list[Path]:
+        for path in value:
+            if not path.is_absolute():
+                raise ValueError(f"'{path}' is not an absolute path")
+        return value
 
 
 class Config(Strict):
@@ -256,6 +274,7 @@ class Config(Strict):
     alerts: AlertsConfig = AlertsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     egress: EgressConfig = EgressConfig()
+    trust_signals: TrustSignalsConfig = TrustSignalsConfig()
     allow_inline_secrets: bool = False
     state_dir: Path = Path(".sluicegate")
 

@@ -15,6 +15,7 @@ from sluicegate.config.schema import Config
 from sluicegate.guardrails.pii import redact
 from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.tracing import Telemetry
+from sluicegate.security.secrets import SECRETS
 from sluicegate.types import Message, Usage
 
 log = structlog.get_logger("sluicegate.requests")
@@ -32,7 +33,7 @@ class Recorder:
     ) -> None:
         content = None
         if self.config.audit.store_content:
-            content = [{"role": m.role, "content": redact(m.content)} for m in messages]
+            content = [{"role": m.role, "content": SECRETS.scrub(redact(m.content))} for m in messages]
         self.audit.emit(
             trace.trace_id,
             RequestReceived(endpoint=endpoint, model=model, stream=stream, user=trace.user, messages=content),
@@ -87,7 +88,9 @@ class Recorder:
             failovers=len(trace.failovers),
             elapsed_ms=elapsed_ms,
         )
-        stored_text = redact(text) if text is not None and self.config.audit.store_content else None
+        stored_text = (
+            SECRETS.scrub(redact(text)) if text is not None and self.config.audit.store_content else None
+        )
         self.audit.emit(
             trace.trace_id,
             RequestCompleted(

@@ -23,6 +23,7 @@ from sluicegate.errors import (
     ProviderUnavailable,
     TruncatedStream,
 )
+from sluicegate.security.secrets import SECRETS
 
 MAX_ERROR_MESSAGE = 300
 
@@ -70,7 +71,7 @@ async def translated_errors(provider: str) -> AsyncIterator[Exchange]:
 
 
 def error_for_status(status: int, body: bytes, headers: Mapping[str, str], provider: str) -> ProviderError:
-    message = f"upstream answered {status}: {upstream_message(body)}"
+    message = f"upstream answered {status}: {SECRETS.scrub(upstream_message(body))}"
     if status == 429:
         return ProviderRateLimited(message, provider=provider, retry_after=parse_retry_after(headers))
     if status in (401, 403):
@@ -121,7 +122,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 def in_band_error(kind: str, message: str, provider: str) -> ProviderError:
     """An error event inside a 200 stream, classified by the type name the upstream gave."""
-    text = f"upstream stream error ({kind}): {message[:MAX_ERROR_MESSAGE]}"
+    text = SECRETS.scrub(f"upstream stream error ({kind}): {message[:MAX_ERROR_MESSAGE]}")
     lowered = kind.lower()
     if "rate" in lowered:
         return ProviderRateLimited(text, provider=provider)

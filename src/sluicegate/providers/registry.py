@@ -16,6 +16,7 @@ from sluicegate.config.schema import (
     ScriptedProviderConfig,
 )
 from sluicegate.providers.base import Provider
+from sluicegate.security.secrets import SECRETS
 
 
 class ProviderSetupError(Exception):
@@ -92,15 +93,19 @@ def _secret(
         value = env.get(spec.api_key_env)
         if not value:
             raise ProviderSetupError(f"providers.{name}.api_key_env: ${spec.api_key_env} is not set")
+        SECRETS.register(value)
         return value
     if spec.api_key_file:
         try:
-            return spec.api_key_file.read_text(encoding="utf-8").strip()
+            value = spec.api_key_file.read_text(encoding="utf-8").strip()
+            SECRETS.register(value)
+            return value
         except OSError as exc:
             raise ProviderSetupError(
                 f"providers.{name}.api_key_file: cannot read {spec.api_key_file} ({type(exc).__name__})"
             ) from None
     if spec.api_key:
         warnings.warn(f"providers.{name}.api_key is inline in the config file", UserWarning, stacklevel=2)
+        SECRETS.register(spec.api_key)
         return spec.api_key
     return None

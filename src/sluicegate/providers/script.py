@@ -58,6 +58,8 @@ class Reply(BaseModel):
     fault: Fault | None = None
     fault_after_chunks: Annotated[int, Field(ge=0)] = 0
     retry_after_s: Annotated[float, Field(ge=0)] | None = None
+    # The mock upstream quotes the API key it was sent in its error messages, as some providers do.
+    echo_credentials: bool = False
 
     def reply_text(self, messages: Sequence[Message]) -> str:
         if self.echo:

@@ -109,7 +109,8 @@ class MockUpstream:
             chunks, finish = chunks[:max_tokens], "length"
         usage = (estimate_message_tokens(messages), len(chunks))
         await asyncio.sleep(reply.first_delay_s)
-        dialect = _OpenAIDialect(model) if wire == "openai" else _AnthropicDialect(model)
+        credentials = _credentials(request.headers) if reply.echo_credentials else ""
+        dialect = (_OpenAIDialect if wire == "openai" else _AnthropicDialect)(model, credentials)
         if payload.get("stream"):
             return await _stream(out, reply, chunks, finish, usage, dialect)
         return await _whole(out, reply, "".join(chunks), finish, usage, dialect)
@@ -189,8 +190,13 @@ async def _fail_mid_stream(out: HttpResponder, reply: Reply, dialect: _Dialect) 
 
 
 class _Dialect:
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, credentials: str = "") -> None:
         self.model = model
+        # Some upstreams quote the key they were sent in their errors; this one can, on request.
+        self.credentials = credentials
+
+    def _message(self, message: str) -> str:
+        return f"{message}. Incorrect API key provided: {self.credentials}" if self.credentials else message
 
     def whole(self, text: str, finish: str, usage: tuple[int, int]) -> dict[str, Any]:
         raise NotImplementedError
@@ -205,7 +211,7 @@ class _Dialect:
         raise NotImplementedError
 
     def error_body(self, kind: str, message: str) -> bytes:
-        return json.dumps({"error": {"message": message, "type": kind}}).encode()
+        return json.dumps({"error": {"message": self._message(message), "type": kind}}).encode()
 
     def error_event(self, kind: str, message: str) -> bytes:
         return b"data: " + self.error_body(kind, message) + b"\n\n"
@@ -316,10 +322,16 @@ class _AnthropicDialect(_Dialect):
         ]
 
     def error_body(self, kind: str, message: str) -> bytes:
-        return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+        return json.dumps(
+            {"type": "error", "error": {"type": kind, "message": self._message(message)}}
+        ).encode()
 
     def error_event(self, kind: str, message: str) -> bytes:
         return b"event: error\ndata: " + self.error_body(kind, message) + b"\n\n"
+
+
+def _credentials(headers: dict[str, str]) -> str:
+    return headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
 
 
 def _messages(payload: dict[str, Any]) -> list[Message]:
