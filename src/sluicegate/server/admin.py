@@ -11,8 +11,13 @@ from starlette.responses import Response
 
 from sluicegate.runtime import Runtime
 from sluicegate.server.auth import require_admin
+from sluicegate.server.schemas import Open, error_responses
 
-router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/admin",
+    dependencies=[Depends(require_admin)],
+    responses={200: {"model": Open}, **error_responses(400, 401)},
+)
 
 
 async def circuits_view(runtime: Runtime) -> dict[str, Any]:

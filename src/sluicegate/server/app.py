@@ -6,9 +6,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,7 +18,9 @@ from sluicegate import __version__
 from sluicegate.runtime import Runtime
 from sluicegate.server.admin import router as admin_router
 from sluicegate.server.errors import install_error_handlers
+from sluicegate.server.openai_api import request_components
 from sluicegate.server.openai_api import router as openai_router
+from sluicegate.server.schemas import Open
 from sluicegate.server.tracing import ObservedRequestMiddleware
 
 log = logging.getLogger("sluicegate.server")
@@ -41,9 +45,18 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
     app.add_middleware(ObservedRequestMiddleware)
     install_error_handlers(app)
     app.include_router(openai_router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(request_components())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(admin_router)
 
-    @app.get("/metrics")
+    @app.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request) -> Response:
         current: Runtime = request.app.state.runtime
         for name, stack in current.chat.stacks().items():
@@ -51,11 +64,13 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
             current.metrics.queue_depth.labels(name).set(stack.limiter.waiting)
         return Response(current.metrics.render(), media_type=current.metrics.content_type)
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses={200: {"model": Open}})
     async def healthz() -> Response:
         return Response(orjson.dumps({"status": "ok"}), media_type="application/json")
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz", responses={200: {"model": Open}, 503: {"model": Open, "description": "Still starting"}}
+    )
     async def readyz(request: Request) -> Response:
         ready = getattr(request.app.state, "ready", None)
         if ready is None or not ready.is_set():

@@ -54,7 +54,9 @@ def error_response(error: GatewayError) -> Response:
     )
 
 
-def plain_error(status: int, message: str, code: str | None = None) -> Response:
+def plain_error(
+    status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body = {
         "error": {
             "message": message,
@@ -63,7 +65,7 @@ def plain_error(status: int, message: str, code: str | None = None) -> Response:
             "param": None,
         }
     }
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -74,7 +76,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = "not_found" if exc.status_code == 404 else None
-        return plain_error(exc.status_code, str(exc.detail), code)
+        # Keep the exception's headers: a 405 must say what is Allowed.
+        return plain_error(exc.status_code, str(exc.detail), code, dict(exc.headers or {}))
 
     async def validation_error(_: Request, exc: Exception) -> Response:
         from sluicegate.server.wire import validation_error as to_gateway_error

@@ -19,6 +19,7 @@ from sluicegate.providers.base import close_stream
 from sluicegate.server.auth import check_role, require_key
 from sluicegate.server.body import read_json
 from sluicegate.server.errors import error_body
+from sluicegate.server.schemas import CHAT_RESPONSES, Open, error_responses
 from sluicegate.server.wire import ChatCompletionRequest, validation_error
 from sluicegate.service import ChatService
 from sluicegate.types import Chunk, Completion, Usage
@@ -26,16 +27,20 @@ from sluicegate.types import Chunk, Completion, Usage
 log = logging.getLogger("sluicegate.server")
 router = APIRouter(dependencies=[Depends(require_key)])
 
+_BODY_SCHEMA = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+# The body is read by hand (size limit, strict UTF-8, our 400s); its schema is documented here, and
+# its nested models are added to the document's components through `request_components()`.
 _REQUEST_SCHEMA = {
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {
-                "schema": ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-            }
-        },
+        "content": {"application/json": {"schema": {k: v for k, v in _BODY_SCHEMA.items() if k != "$defs"}}},
     }
 }
+
+
+def request_components() -> dict[str, Any]:
+    defs: dict[str, Any] = _BODY_SCHEMA.get("$defs", {})
+    return defs
 
 
 def _chat(request: Request) -> ChatService:
@@ -43,7 +48,9 @@ def _chat(request: Request) -> ChatService:
     return service
 
 
-@router.post("/v1/chat/completions", openapi_extra=_REQUEST_SCHEMA, response_model=None)
+@router.post(
+    "/v1/chat/completions", openapi_extra=_REQUEST_SCHEMA, response_model=None, responses=CHAT_RESPONSES
+)
 async def chat_completions(request: Request) -> Response:
     limit: int = request.app.state.runtime.config.server.max_body_bytes
     raw = await read_json(request, limit)
@@ -81,7 +88,7 @@ async def chat_completions(request: Request) -> Response:
     )
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", response_model=None, responses={200: {"model": Open}, **error_responses(400, 401)})
 async def list_models(request: Request) -> Response:
     roles = _chat(request).roles
     data: list[dict[str, Any]] = [

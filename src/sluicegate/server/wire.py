@@ -64,14 +64,15 @@ class ChatCompletionRequest(BaseModel):
     seed: int | None = None
     response_format: ResponseFormat | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
-    tools: list[dict[str, Any]] | None = None
+    # Documented as an empty list: tool calling is not proxied yet, and a schema must not promise it.
+    tools: Annotated[list[dict[str, Any]], Field(max_length=0)] | None = None
     cache: bool | None = Field(
         default=None, description="sluicegate: cache this request even if not deterministic."
     )
 
-    @field_validator("tools")
+    @field_validator("tools", mode="before")
     @classmethod
-    def _no_tools_yet(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    def _no_tools_yet(cls, value: object) -> object:
         if value:
             raise ValueError("tool calling is not supported by this gateway yet")
         return value
