@@ -27,6 +27,7 @@ SCRIPTED = {
 
 def run(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEGATE")}
+    env["COLUMNS"] = "200"  # tables on one line each
     return subprocess.run(
         [sys.executable, "-m", "sluicegate.cli.main", *args],
         cwd=cwd,
@@ -149,3 +150,46 @@ def test_audit_tail_follow_prints_new_events(config_file: Path) -> None:
     finally:
         follower.terminate()
         follower.communicate(timeout=10)
+
+
+def test_keys_create_list_revoke(config_file: Path) -> None:
+    cwd = config_file.parent
+    created = run(
+        "keys",
+        "create",
+        "--user",
+        "ann",
+        "--tokens-per-hour",
+        "5000",
+        "--roles",
+        "reasoning",
+        "--config",
+        str(config_file),
+        cwd=cwd,
+    )
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith("sk-sg-")
+    listed = run("keys", "list", "--config", str(config_file), cwd=cwd)
+    assert "ann" in listed.stdout
+    assert "5000" in listed.stdout
+    assert secret not in listed.stdout + listed.stderr
+    assert secret not in (cwd / ".sluicegate" / "state.db").read_bytes().decode("latin-1")
+    key_id = created.stderr.split()[1]
+    assert "revoked" in run("keys", "revoke", key_id, "--config", str(config_file), cwd=cwd).stdout
+    assert "revoked" in run("keys", "list", "--config", str(config_file), cwd=cwd).stdout
+    assert (
+        run(
+            "keys", "create", "--user", "x", "--roles", "nope", "--config", str(config_file), cwd=cwd
+        ).returncode
+        == 2
+    )
+
+
+def test_models_shows_breaker_states_from_the_store(config_file: Path) -> None:
+    cwd = config_file.parent
+    for _ in range(3):
+        run("chat", "hi", "-m", "broken", "--config", str(config_file), cwd=cwd)
+    result = run("models", "--config", str(config_file), cwd=cwd)
+    assert "demo/down (open)" in result.stdout
+    assert "demo/m (closed)" in result.stdout

@@ -148,3 +148,41 @@ async def test_count_tokens_is_positive_and_grows(provider: Provider) -> None:
 
 def test_capabilities_are_declared(provider: Provider) -> None:
     assert provider.capabilities.streaming
+
+
+# The embedded model answers for itself, not from a script: the same contract, checked on what a
+# real model can promise (text, one final chunk with usage, max_tokens, continuation, token counts).
+needs_local = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("llama_cpp") is None, reason="needs the [local] extra"
+)
+
+
+@pytest.fixture
+async def local_model() -> AsyncIterator[Provider]:
+    from sluicegate.providers.llamacpp import LlamaCppProvider
+
+    provider = LlamaCppProvider("local")
+    yield provider
+    await provider.aclose()
+
+
+@pytest.mark.local_model
+@needs_local
+async def test_local_model_keeps_the_contract(local_model: Provider) -> None:
+    request = ask("smollm2-135m", max_tokens=6, temperature=0)
+    completion = await local_model.generate(request)
+    assert completion.text
+    assert completion.finish_reason in ("stop", "length")
+    assert 0 < completion.usage.completion_tokens <= 6
+    chunks = await drain(local_model, request)
+    assert [c for c in chunks if c.finish_reason] == [chunks[-1]]
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.prompt_tokens == completion.usage.prompt_tokens
+    continued = await drain(
+        local_model,
+        ask("smollm2-135m", max_tokens=4, temperature=0, assistant_prefix="The capital of France is"),
+    )
+    assert "".join(c.text for c in continued).strip()
+    assert await local_model.count_tokens(
+        [Message("user", "hi " * 50)], "m"
+    ) > await local_model.count_tokens([Message("user", "hi")], "m")

@@ -17,6 +17,7 @@ from sluicegate.errors import AllProvidersFailed, GatewayTimeout, Overloaded
 from sluicegate.resilience.breaker import CircuitState, Transition
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.testing import MockUpstream
+from sluicegate.testing.webhook import WebhookReceiver
 from sluicegate.types import CompletionRequest, Message
 
 ANSWER = "The capital of France is Paris, on the river Seine."
@@ -262,3 +263,26 @@ async def test_queue_wait_is_bounded(runtime_for: MakeRuntime, upstream_factory:
     results = await asyncio.gather(call(runtime, "r"), call(runtime, "r"), return_exceptions=True)
     assert isinstance(results[1], Overloaded)
     assert "stayed at capacity" in results[1].message
+
+
+async def test_outage_alert_is_posted_to_the_webhook(
+    runtime_for: MakeRuntime, upstream_factory: Start
+) -> None:
+    hook = WebhookReceiver()
+    await hook.start()
+    upstream = await upstream_factory({"a": [{"fault": "server_error"}]})
+    runtime = runtime_for(
+        upstream,
+        {"r": {"use": ["up/a"]}},
+        retry={"attempts": 1},
+        alerts={"webhook_url": hook.url + "/alerts"},
+    )
+    for _ in range(2):
+        with pytest.raises(AllProvidersFailed):
+            await call(runtime, "r")
+    await runtime.chat.alerter.aclose()
+    await hook.close()
+    assert [(path, body["alert"], body["role"]) for path, body in hook.received] == [
+        ("/alerts", "outage", "r")
+    ]
+    assert hook.received[0][1]["attempts"] == [{"provider": "up", "model": "a", "error": "server_error"}]

@@ -15,7 +15,9 @@ from sluicegate.cli.audit import audit_app
 from sluicegate.cli.common import config_or_exit, fail, runtime_or_exit
 from sluicegate.cli.keys import keys_app
 from sluicegate.cli.starter import STARTER_CONFIG
+from sluicegate.config.schema import Config
 from sluicegate.errors import GatewayError
+from sluicegate.providers.registry import ProviderSetupError
 from sluicegate.runtime import Runtime
 from sluicegate.types import CompletionRequest, Message
 
@@ -134,16 +136,15 @@ def init(
 
 @app.command()
 def models(config: Path | None = ConfigOption) -> None:
-    """Roles, their provider chains, breaker states and concurrency in use (from the running server)."""
+    """Roles, their provider chains, breaker states (from the state store) and calls in flight
+    (from the running server, when one answers)."""
     settings = config_or_exit(config)
     live = _live_state(settings.server.host, settings.server.port)
-    circuits = {c["target"]: c["state"] for c in live.get("circuits", [])}
+    circuits = asyncio.run(_breaker_states(settings))
     roles_live = live.get("roles", {})
     table = Table("role", "use (in order) and breaker state", "in use / max", "timeout (s)", "context")
     for role, spec in settings.models.items():
-        chain = " → ".join(
-            f"{t} [{circuits.get(t, 'closed' if live else 'server not running')}]" for t in spec.use
-        )
+        chain = " → ".join(f"{t} ({circuits.get(t, 'unknown')})" for t in spec.use)
         in_use = roles_live.get(role, {}).get("in_flight", "-")
         table.add_row(
             role,
@@ -153,6 +154,25 @@ def models(config: Path | None = ConfigOption) -> None:
             str(spec.context_length or "-"),
         )
     out.print(table)
+
+
+async def _breaker_states(settings: Config) -> dict[str, str]:
+    """Every target's breaker as the state store has it: shared by all instances, running or not."""
+    from sluicegate.resilience.breaker import CircuitBreaker
+    from sluicegate.runtime import build_state_store
+    from sluicegate.state.base import StateError
+
+    targets = {t for spec in settings.models.values() for t in spec.use}
+    try:
+        store = build_state_store(settings.state)
+    except ProviderSetupError:
+        return {}
+    try:
+        return {t: (await CircuitBreaker(t, settings.circuit_breaker, store).state()).value for t in targets}
+    except StateError:
+        return {}
+    finally:
+        await store.aclose()
 
 
 def _live_state(host: str, port: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sluicegate import __version__
+from sluicegate.observability.metrics import STATE_VALUE
 from sluicegate.runtime import Runtime
 from sluicegate.server.admin import router as admin_router
 from sluicegate.server.errors import install_error_handlers
@@ -62,6 +63,9 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
         for name, stack in current.chat.stacks().items():
             current.metrics.in_flight.labels(name).set(stack.limiter.in_flight)
             current.metrics.queue_depth.labels(name).set(stack.limiter.waiting)
+        # Breakers live in the shared store: report their state as every instance sees it now.
+        for snapshot in await current.chat.breakers.snapshots():
+            current.metrics.circuit_state.labels(snapshot.target).set(STATE_VALUE[snapshot.state])
         return Response(current.metrics.render(), media_type=current.metrics.content_type)
 
     @app.get("/healthz", responses={200: {"model": Open}})
