@@ -1,0 +1,144 @@
+"""Inline guardrails on a stream, chunk by chunk, with no leak across chunk boundaries.
+
+The scanner keeps back only the trailing text that could still become a match (regex partial
+matching tells it exactly that) and releases it as soon as it cannot: a card number split over
+five chunks is held until it is complete, then masked whole; an ordinary word is held only
+until the next character shows it is not the start of an e-mail address or a competitor's
+name. Matching runs on the normalised text (NFKC, format characters dropped); the actions are
+applied to the original text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sluicegate.guardrails.normalize import normalized
+from sluicegate.guardrails.rules import Action, Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    rule: str
+    action: Action
+    # Where the hit is in the text delivered so far (after earlier redactions).
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class ScanResult:
+    text: str = ""
+    hits: list[Hit] = field(default_factory=list)
+    blocked: Hit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    start: int  # original-text coordinates within the pending buffer
+    end: int
+    rule: Rule
+    action: Action
+
+
+class StreamScanner:
+    def __init__(self, rules: Sequence[Rule], actions: Mapping[str, str]) -> None:
+        self._rules: list[tuple[Rule, Action]] = [
+            (rule, _action(actions.get(rule.category, "off")))
+            for rule in rules
+            if actions.get(rule.category, "off") != "off"
+        ]
+        self._pending = ""
+        self._delivered = 0
+        self.blocked = False
+
+    def feed(self, text: str) -> ScanResult:
+        if self.blocked:
+            return ScanResult()
+        self._pending += text
+        return self._scan(final=False)
+
+    def finish(self) -> ScanResult:
+        """The stream ended: nothing can grow any more, release (and check) what was held."""
+        if self.blocked:
+            return ScanResult()
+        return self._scan(final=True)
+
+    def _scan(self, *, final: bool) -> ScanResult:
+        pending = self._pending
+        norm, origin = normalized(pending)
+        hold, matches = self._find(norm, final)
+        release_at = len(pending) if hold >= len(norm) else origin[hold]
+        # Map the matches to original coordinates; drop overlaps (the earlier, then longer, wins).
+        chosen: list[_Match] = []
+        for start, end, rule, action in sorted(matches, key=lambda m: (m[0], -(m[1] - m[0]))):
+            original = _Match(origin[start], origin[end - 1] + 1, rule, action)
+            if original.end > release_at or (chosen and original.start < chosen[-1].end):
+                continue
+            chosen.append(original)
+        return self._release(pending, release_at, chosen)
+
+    def _find(self, norm: str, final: bool) -> tuple[int, list[tuple[int, int, Rule, Action]]]:
+        """The hold point (in normalised coordinates) and the complete matches before it."""
+        hold = len(norm)
+        matches: list[tuple[int, int, Rule, Action]] = []
+        for rule, action in self._rules:
+            for found in rule.pattern.finditer(norm, partial=not final):
+                start, end = found.span()
+                if found.partial:
+                    if start < end or start < len(norm):
+                        hold = min(hold, start)
+                elif not final and end == len(norm):
+                    hold = min(hold, start)  # complete, but more characters could still extend it
+                elif rule.valid(found.group()):
+                    matches.append((start, end, rule, action))
+        # A complete match that reaches into the held tail is decided later, with the tail.
+        while True:
+            spanning = [m for m in matches if m[1] > hold]
+            if not spanning:
+                return hold, matches
+            hold = min(hold, *(m[0] for m in spanning))
+            matches = [m for m in matches if m[1] <= hold]
+
+    def _release(self, pending: str, release_at: int, chosen: list[_Match]) -> ScanResult:
+        result = ScanResult()
+        out: list[str] = []
+        cursor = 0
+        for match in chosen:
+            out.append(pending[cursor : match.start])
+            cursor = match.start
+            position = self._delivered + sum(len(part) for part in out)
+            if match.action == "block":
+                hit = Hit(match.rule.name, "block", position, position + (match.end - match.start))
+                result.hits.append(hit)
+                result.blocked = hit
+                self.blocked = True
+                self._pending = ""
+                result.text = "".join(out)
+                self._delivered += len(result.text)
+                return result
+            replacement = match.rule.mask if match.action == "redact" else pending[match.start : match.end]
+            result.hits.append(Hit(match.rule.name, match.action, position, position + len(replacement)))
+            out.append(replacement)
+            cursor = match.end
+        out.append(pending[cursor:release_at])
+        self._pending = pending[release_at:]
+        result.text = "".join(out)
+        self._delivered += len(result.text)
+        return result
+
+
+def _action(name: str) -> Action:
+    if name not in ("redact", "block", "flag"):
+        raise ValueError(f"unknown guardrail action '{name}'")
+    return name  # type: ignore[return-value]
+
+
+def scan_text(text: str, rules: Sequence[Rule], actions: Mapping[str, str]) -> ScanResult:
+    """A whole text at once (a non-streamed answer)."""
+    scanner = StreamScanner(rules, actions)
+    first = scanner.feed(text)
+    if first.blocked is not None:
+        return first
+    rest = scanner.finish()
+    return ScanResult(first.text + rest.text, first.hits + rest.hits, rest.blocked)

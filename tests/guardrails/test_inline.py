@@ -1,0 +1,133 @@
+"""Inline scanners: typed masks, block and flag, evasions, and no leak across chunk boundaries."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sluicegate.guardrails.inline import StreamScanner, scan_text
+from sluicegate.guardrails.rules import default_rules
+
+RULES = default_rules(["Barnes & Noble", "Books-A-Million"])
+REDACT = {"pii": "redact", "competitors": "redact", "profanity": "redact"}
+CARD = "4111 1111 1111 1111"
+
+
+def fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "rule"),
+    [
+        (f"Pay with {CARD} now", "Pay with [CARD] now", "pii.card"),
+        ("Pay with 4111-1111-1111-1111.", "Pay with [CARD].", "pii.card"),
+        ("SSN 123-45-6789 ok", "SSN [SSN] ok", "pii.ssn"),
+        ("Call (415) 555-0132 today", "Call [PHONE] today", "pii.phone"),
+        ("Call +442071838750 today", "Call [PHONE] today", "pii.phone"),
+        ("Mail ann.lee+promo@example.co.uk please", "Mail [EMAIL] please", "pii.email"),
+        ("Try barnes & noble instead", "Try [COMPETITOR] instead", "competitor"),
+        ("Books-A-Million has it", "[COMPETITOR] has it", "competitor"),
+        ("What the damn thing", "What the [PROFANITY] thing", "profanity"),
+    ],
+)
+def test_redaction_with_typed_masks(text: str, expected: str, rule: str) -> None:
+    result = scan_text(text, RULES, REDACT)
+    assert result.text == expected
+    assert [h.rule for h in result.hits] == [rule]
+    hit = result.hits[0]
+    assert result.text[hit.start : hit.end].startswith("[")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Card 4111 1111 1111 1112 fails Luhn",  # not a card
+        "Prices: $14.99 and $9.50",
+        "Call me maybe at 12:30",
+        "Barnesville is a town; noble gases",
+        "The crappy-ish assessment",  # no word match inside other words
+    ],
+)
+def test_innocent_text_passes(text: str) -> None:
+    result = scan_text(text, RULES, REDACT)
+    assert result.text == text
+    assert result.hits == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card " + fullwidth("4111 1111 1111 1111") + " end", "card [CARD] end"),  # fullwidth digits
+        ("card 4111\u200b1111\u200b1111\u200b1111 end", "card [CARD] end"),  # zero-width spaces
+        ("at Barnes\u200d & No\u00adble!", "at [COMPETITOR]!"),  # a joiner and a soft hyphen
+        ("mail " + fullwidth("ann@example.com") + " ok", "mail [EMAIL] ok"),  # fullwidth letters
+    ],
+)
+def test_evasions_are_caught_and_the_original_is_redacted(text: str, expected: str) -> None:
+    assert scan_text(text, RULES, REDACT).text == expected
+
+
+def test_block_ends_the_stream_after_the_safe_text() -> None:
+    scanner = StreamScanner(RULES, {"pii": "block", "competitors": "redact", "profanity": "flag"})
+    first = scanner.feed("Your card 4111 1111 ")
+    second = scanner.feed("1111 1111 is fine")
+    assert first.text + second.text == "Your card "
+    assert second.blocked is not None
+    assert second.blocked.rule == "pii.card"
+    assert scanner.feed("more").text == ""
+    assert scanner.finish().text == ""
+
+
+def test_flag_passes_and_records() -> None:
+    result = scan_text(
+        "It was damn good", RULES, {"pii": "redact", "competitors": "redact", "profanity": "flag"}
+    )
+    assert result.text == "It was damn good"
+    assert [(h.rule, h.action, h.start, h.end) for h in result.hits] == [("profanity", "flag", 7, 11)]
+
+
+def test_off_disables_a_category() -> None:
+    assert scan_text(f"card {CARD}", RULES, {"pii": "off"}).text == f"card {CARD}"
+
+
+def test_only_what_could_still_match_is_held() -> None:
+    scanner = StreamScanner(RULES, REDACT)
+    assert scanner.feed("Hello there, the card is 4111 ").text == "Hello there, the card is "
+    assert scanner.feed("1111").text == ""
+    assert scanner.feed(" 1111 1111").text == ""
+    assert scanner.feed(" thanks").text == "[CARD] "
+    assert scanner.finish().text == "thanks"
+
+
+SECRETS_IN_TEXT = [
+    ("Your card 4111 1111 1111 1111 was charged $14.99 today.", "4111"),
+    ("Reach ann@example.com for Barnes & Noble vouchers", "ann@"),
+    ("SSN 123-45-6789, phone 415-555-0132.", "6789"),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(SECRETS_IN_TEXT), st.data())
+def test_no_leak_at_any_chunk_boundaries(case: tuple[str, str], data: st.DataObject) -> None:
+    text, fragment = case
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(text) - 1), max_size=8)))
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    scanner = StreamScanner(RULES, REDACT)
+    released = ""
+    for piece in pieces:
+        released += scanner.feed(piece).text
+        assert fragment not in released  # never a part of the secret, at any point
+    released += scanner.finish().text
+    assert released == scan_text(text, RULES, REDACT).text
+    assert fragment not in released
+
+
+def test_a_card_split_at_every_boundary_never_leaks_a_digit() -> None:
+    text = f"pay {CARD} ok"
+    for cut in range(1, len(text)):
+        scanner = StreamScanner(RULES, REDACT)
+        first = scanner.feed(text[:cut]).text
+        assert not any(c.isdigit() for c in first)
+        assert first + scanner.feed(text[cut:]).text + scanner.finish().text == "pay [CARD] ok"
