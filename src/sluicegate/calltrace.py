@@ -42,6 +42,8 @@ class CallTrace:
     started: float = field(default_factory=time.monotonic)
     # The OpenTelemetry span of the request, when tracing is on.
     span: Any = None
+    # Guardrail hits: {"stage", "rule", "action", "span"} as the frames and x_sluicegate show them.
+    guardrails: list[dict[str, Any]] = field(default_factory=list)
 
 
 _current: contextvars.ContextVar[CallTrace | None] = contextvars.ContextVar("sluicegate_trace", default=None)

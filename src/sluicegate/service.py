@@ -26,6 +26,8 @@ from sluicegate.calltrace import CallTrace, current_trace
 from sluicegate.config.schema import Config
 from sluicegate.costs import CostControls
 from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayError, GatewayTimeout
+from sluicegate.guardrails.guard import InlineGuard
+from sluicegate.guardrails.inline import ScanResult
 from sluicegate.observability.recorder import Recorder
 from sluicegate.providers.base import Provider, close_stream
 from sluicegate.providers.script import WORD_CHUNKS
@@ -62,6 +64,7 @@ class ChatService:
         self._config = config
         self._recorder = recorder
         self._costs = costs
+        self._guard = InlineGuard(config.guardrails)
         self.breakers = breakers
         self.alerter = alerter or Alerter()
         self._stacks: dict[str, RouteStack] = {}
@@ -106,7 +109,9 @@ class ChatService:
                 await self._costs.settle(
                     trace, reservation, completion.usage if completion else None, prompt_tokens=prompt_tokens
                 )
-            await self._costs.remember(route, request, completion)
+            completion = self._guarded(trace, completion)
+            if completion.finish_reason != "content_filter":
+                await self._costs.remember(route, request, completion)
             outcome = "ok"
             return completion
         except GatewayError as exc:
@@ -157,18 +162,20 @@ class ChatService:
             reservation, request = await self._costs.reserve(
                 trace, route, self._limited(route, request), prompt_tokens
             )
-            async for chunk in self._stream(route, request, trace):
-                said.append(chunk.text)
+            shown: list[str] = []
+            async for chunk in self._guarded_stream(trace, self._stream(route, request, trace), said):
+                shown.append(chunk.text)
                 if chunk.finish_reason is not None:
                     outcome, usage = "ok", chunk.usage
                     completion = Completion(
-                        "".join(said),
+                        "".join(shown),
                         chunk.finish_reason,
                         chunk.usage or Usage(),
                         request.model,
                         trace.served_by or "",
                     )
-                    await self._costs.remember(route, request, completion)
+                    if chunk.finish_reason != "content_filter":
+                        await self._costs.remember(route, request, completion)
                 yield chunk
         except GatewayError as exc:
             outcome = exc.code or "error"
@@ -205,6 +212,46 @@ class ChatService:
                 yield chunk
         finally:
             await close_stream(chunks)
+
+    def _guarded(self, trace: CallTrace, completion: Completion) -> Completion:
+        """The inline guardrails over a whole answer."""
+        if not self._guard.enabled:
+            return completion
+        result = self._guard.scan(completion.text)
+        self._record(trace, result)
+        finish = "content_filter" if result.blocked is not None else completion.finish_reason
+        return replace(completion, text=result.text, finish_reason=finish)
+
+    async def _guarded_stream(
+        self, trace: CallTrace, chunks: AsyncIterator[Chunk], said: list[str]
+    ) -> AsyncIterator[Chunk]:
+        """The inline guardrails chunk by chunk; `said` collects what the model really produced."""
+        scanner = self._guard.scanner() if self._guard.enabled else None
+        try:
+            async for chunk in chunks:
+                said.append(chunk.text)
+                if scanner is None:
+                    yield chunk
+                    continue
+                results = [scanner.feed(chunk.text)] if chunk.text else []
+                if chunk.finish_reason is not None:
+                    results.append(scanner.finish())
+                for result in results:
+                    self._record(trace, result)
+                    if result.text:
+                        yield Chunk(text=result.text)
+                    if result.blocked is not None:
+                        # A blocked answer ends here, as OpenAI ends a filtered one.
+                        yield Chunk(finish_reason="content_filter")
+                        return
+                if chunk.finish_reason is not None:
+                    yield Chunk(finish_reason=chunk.finish_reason, usage=chunk.usage)
+        finally:
+            await close_stream(chunks)
+
+    def _record(self, trace: CallTrace, result: ScanResult) -> None:
+        for hit in result.hits:
+            self._recorder.guardrail(trace, "inline", hit.rule, hit.action, (hit.start, hit.end))
 
     async def _prompt_tokens(self, route: RouteSpec, request: CompletionRequest) -> int:
         if self._costs.limit_for(current_trace()) is None:

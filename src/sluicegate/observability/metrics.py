@@ -68,6 +68,9 @@ class Metrics:
         self.cache_requests = Counter(
             "sluicegate_cache_requests", "Cache lookups of cacheable requests.", ["result"], registry=r
         )
+        self.guardrail_hits = Counter(
+            "sluicegate_guardrail_hits", "Guardrail hits.", ["rule", "action"], registry=r
+        )
         self.budget_rejections = Counter(
             "sluicegate_budget_rejections", "Requests refused by a token budget.", ["user"], registry=r
         )

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 
 import structlog
 
-from sluicegate.audit.events import FailoverEvent, ProviderAttempt, RequestCompleted, RequestReceived
+from sluicegate.audit.events import (
+    FailoverEvent,
+    GuardrailHit,
+    ProviderAttempt,
+    RequestCompleted,
+    RequestReceived,
+)
 from sluicegate.audit.log import AuditTrail
 from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
@@ -38,6 +44,12 @@ class Recorder:
             trace.trace_id,
             RequestReceived(endpoint=endpoint, model=model, stream=stream, user=trace.user, messages=content),
         )
+
+    def guardrail(self, trace: CallTrace, stage: str, rule: str, action: str, span: tuple[int, int]) -> None:
+        trace.guardrails.append({"stage": stage, "rule": rule, "action": action, "span": list(span)})
+        self.metrics.guardrail_hits.labels(rule, action).inc()
+        self.audit.emit(trace.trace_id, GuardrailHit(stage=stage, rule=rule, action=action, span=span))
+        self.telemetry.event(trace.span, "guardrail", {"rule": rule, "action": action})
 
     def completed(
         self,

@@ -202,6 +202,7 @@ def _extension(trace: CallTrace) -> dict[str, Any]:
     return {
         "trace_id": trace.trace_id,
         "served_by": trace.served_by,
+        "guardrails": list(trace.guardrails),
         "failover": [
             {"from": f.from_target, "to": f.to_target, "error": f.error, "after_chars": f.after_chars}
             for f in trace.failovers

@@ -10,6 +10,9 @@ from sluicegate.errors import InvalidRequest
 from sluicegate.types import CompletionRequest, Message, Role
 
 
+MAX_INT32 = 2**31 - 1
+
+
 class TextPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -55,13 +58,14 @@ class ChatCompletionRequest(BaseModel):
     messages: Annotated[list[WireMessage], Field(min_length=1)]
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
     n: Annotated[int, Field(ge=1, le=1)] = 1
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
-    seed: int | None = None
+    # JSON-safe integers: beyond 2**53, clients and parsers disagree about the value.
+    seed: Annotated[int, Field(ge=-(2**53 - 1), le=2**53 - 1)] | None = None
     response_format: ResponseFormat | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
     # Documented as an empty list: tool calling is not proxied yet, and a schema must not promise it.
