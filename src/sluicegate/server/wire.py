@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sluicegate.errors import InvalidRequest
 from sluicegate.types import CompletionRequest, Message, Role
 
-
 MAX_INT32 = 2**31 - 1
 
 
