@@ -83,13 +83,19 @@ class StreamScanner:
         hold = len(norm)
         matches: list[tuple[int, int, Rule, Action]] = []
         for rule, action in self._rules:
+            if rule.trigger is not None and rule.trigger.search(norm) is None:
+                if rule.tail is not None and not final and (tail := rule.tail.search(norm)) is not None:
+                    hold = min(hold, tail.start())
+                continue
             for found in rule.pattern.finditer(norm, partial=not final):
                 start, end = found.span()
                 if found.partial:
                     if start < end or start < len(norm):
                         hold = min(hold, start)
-                elif not final and end == len(norm):
-                    hold = min(hold, start)  # complete, but more characters could still extend it
+                elif not final and rule.pattern.fullmatch(norm, pos=start, partial=True) is not None:
+                    # Complete, but what follows it could still grow it into a longer match
+                    # ("4111 1111 1111 " may yet become a 16-digit card): decide with more text.
+                    hold = min(hold, start)
                 elif rule.valid(found.group()):
                     matches.append((start, end, rule, action))
         # A complete match that reaches into the held tail is decided later, with the tail.
