@@ -35,7 +35,11 @@ CACHE = Path(__file__).parent / ".cache"
 WHEEL = "presidio_evaluator-0.3.2-py3-none-any.whl"
 RAW = "presidio_evaluator/data_generator/raw_data/"
 
-PROSE = ["Volume", "3", "of", "the", "series", "continues", "the", "story", "where", "the", "second", "book", "left", "off,", "and", "readers", "who", "enjoyed", "the", "art", "style", "will", "find", "the", "new", "chapters", "just", "as", "vivid.", "The", "price", "is", "listed", "on", "the", "product", "page", "and", "the", "seller", "ships", "within", "two", "days.", "If", "you", "liked", "the", "first", "arc,", "this", "one", "adds", "new", "characters", "and", "a", "faster", "pace."]
+PROSE_TEXT = """Volume 3 of the series continues the story where the second book left off, and readers
+who enjoyed the art style will find the new chapters just as vivid. The price is listed on the product
+page and the seller ships within two days. If you liked the first arc, this one adds new characters and
+a faster pace."""
+PROSE = PROSE_TEXT.split()
 
 
 def chunked_stream(rng: random.Random, words: int) -> list[str]:
@@ -155,7 +159,7 @@ def card_format(number: str, rng: random.Random) -> str:
 HARD_CASES: list[tuple[str, list[str]]] = [
     ("Card: 4111-1111-1111-1111 please.", ["pii.card"]),
     (
-        "card \uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 ok",
+        "card " + " ".join(["\uff14\uff11\uff11\uff11"] + ["\uff11\uff11\uff11\uff11"] * 3) + " ok",
         ["pii.card"],
     ),
     ("card 5500\u200b0000\u200b0000\u200b0004 ok", ["pii.card"]),
