@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
+
+from sluicegate.testing.processes import GatewayProcess
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -58,27 +59,9 @@ def start_mock(models: dict[str, Any]) -> tuple[Process, str]:
     return process, process.first_line()
 
 
-def start_gateway(config: dict[str, Any], port: int) -> Process:
-    path = Path(tempfile.mkdtemp()) / "sluicegate.yaml"
-    path.write_text(yaml.safe_dump(config))
-    process = Process(
-        [sys.executable, "-m", "sluicegate.cli.main", "serve", "--config", str(path), "--port", str(port)],
-        env={"SLUICEGATE_LOG_LEVEL": "warning"},
-    )
-    wait_ready(f"http://127.0.0.1:{port}/readyz")
-    return process
-
-
-def wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready")
+def start_gateway(config: dict[str, Any], port: int) -> GatewayProcess:
+    config = {**config, "server": {**config.get("server", {}), "log_level": "warning"}}
+    return GatewayProcess(config, Path(tempfile.mkdtemp()), port=port)
 
 
 async def run_load(call: Callable[[], Awaitable[float]], total: int, concurrency: int) -> dict[str, float]:

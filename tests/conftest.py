@@ -13,6 +13,10 @@ from sluicegate.config.schema import Config
 from sluicegate.providers.script import Script
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.server import create_app
+from sluicegate.state.base import StateStore
+from sluicegate.state.memory import MemoryStateStore
+from sluicegate.state.redis import RedisStateStore
+from sluicegate.state.sqlite import SqliteStateStore
 from sluicegate.testing import MockUpstream, servers
 from sluicegate.testing.threads import LoopThread, UvicornThread
 
@@ -40,6 +44,26 @@ def redis_url() -> Iterator[str]:
             yield url
     except servers.ServerUnavailable as exc:
         _unavailable(exc)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def state_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateStore]:
+    """Every state backend in turn: in memory, a SQLite file, a real Redis server (emptied first)."""
+    backend: StateStore
+    if request.param == "memory":
+        backend = MemoryStateStore()
+    elif request.param == "sqlite":
+        backend = SqliteStateStore(tmp_path / "state.db")
+    else:
+        url = request.getfixturevalue("redis_url")
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(url)
+        await client.flushdb()
+        await client.aclose()
+        backend = RedisStateStore(url)
+    yield backend
+    await backend.aclose()
 
 
 @pytest.fixture(autouse=True)

@@ -32,9 +32,6 @@ class BudgetExceeded(GatewayError):
         super().__init__(message)
         self.retry_after = retry_after
 
-    def headers(self) -> dict[str, str]:
-        return {"retry-after": str(max(1, math.ceil(self.retry_after)))}
-
 
 @dataclass(frozen=True, slots=True)
 class Reservation:

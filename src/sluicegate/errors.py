@@ -29,6 +29,7 @@ Business logic catches only these, never an SDK's or an HTTP client's exceptions
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -137,8 +138,13 @@ class GatewayError(SluicegateError):
             self.code = code
         self.param = param
 
+    # Seconds after which trying again may succeed; sent as Retry-After.
+    retry_after: float | None = None
+
     def headers(self) -> dict[str, str]:
-        return {}
+        if self.retry_after is None:
+            return {}
+        return {"retry-after": str(max(1, math.ceil(self.retry_after)))}
 
 
 class InvalidRequest(GatewayError):
@@ -192,11 +198,6 @@ class AllProvidersFailed(GatewayError):
         self.attempts = attempts
         self.retry_after = retry_after
 
-    def headers(self) -> dict[str, str]:
-        if self.retry_after is None:
-            return {}
-        return {"retry-after": str(max(1, round(self.retry_after)))}
-
 
 class UpstreamRejected(GatewayError):
     """The upstream refused the request itself (its 4xx); the caller must change the request."""
@@ -216,9 +217,6 @@ class Overloaded(GatewayError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-    def headers(self) -> dict[str, str]:
-        return {"retry-after": str(max(1, round(self.retry_after)))}
 
 
 class GatewayTimeout(GatewayError):

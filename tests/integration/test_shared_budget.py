@@ -4,23 +4,18 @@ against one gateway and against two gateway processes sharing one Redis."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from sluicegate.budgets import BudgetLedger
 from sluicegate.keys import KeyRing
 from sluicegate.state.redis import RedisStateStore
 from sluicegate.testing import MockUpstream
-from sluicegate.testing.threads import free_port
+from sluicegate.testing.processes import GatewayProcess
 
 REQUESTS = 200
 MAX_TOKENS = 10
@@ -40,56 +35,17 @@ def config(upstream: MockUpstream, redis_url: str, tmp_path: Path) -> dict[str, 
 def gateways(
     threaded_upstream: Callable[..., MockUpstream], redis_url: str, tmp_path: Path
 ) -> Iterator[Callable[[int], list[str]]]:
-    processes: list[subprocess.Popen[str]] = []
+    started: list[GatewayProcess] = []
 
     def start(count: int) -> list[str]:
         upstream = threaded_upstream({"m": [{"text": "one two three four five", "first_delay_s": 0.02}]})
-        path = tmp_path / "sluicegate.yaml"
-        path.write_text(yaml.safe_dump(config(upstream, redis_url, tmp_path)))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEGATE")}
-        urls = []
         for _ in range(count):
-            port = free_port()
-            processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "sluicegate.cli.main",
-                        "serve",
-                        "--config",
-                        str(path),
-                        "--port",
-                        str(port),
-                    ],
-                    env=env,
-                    cwd=tmp_path,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        for url in urls:
-            wait_ready(url)
-        return urls
+            started.append(GatewayProcess(config(upstream, redis_url, tmp_path), tmp_path))
+        return [gateway.url for gateway in started[-count:]]
 
     yield start
-    for process in processes:
-        process.terminate()
-        process.wait(10)
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not start")
+    for gateway in started:
+        gateway.stop()
 
 
 async def user_with_budget(redis_url: str, user: str, requests_covered: int) -> tuple[str, int]:

@@ -3,18 +3,12 @@ breakers on one store (two instances) agreeing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from sluicegate.config.schema import CircuitBreakerConfig
 from sluicegate.errors import ProviderBadRequest, ProviderRateLimited, ProviderServerError, ProviderTimeout
 from sluicegate.resilience.breaker import CircuitBreaker, CircuitState, Transition
 from sluicegate.state.base import StateStore
-from sluicegate.state.memory import MemoryStateStore
-from sluicegate.state.redis import RedisStateStore
-from sluicegate.state.sqlite import SqliteStateStore
 
 SETTINGS = CircuitBreakerConfig(failure_threshold=3, window_s=60, reset_timeout_s=30, half_open_max=1)
 FAIL = ProviderServerError("boom")
@@ -28,18 +22,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateStore]:
-    backend: StateStore
-    if request.param == "memory":
-        backend = MemoryStateStore()
-    elif request.param == "sqlite":
-        backend = SqliteStateStore(tmp_path / "state.db")
-    else:
-        backend = RedisStateStore(request.getfixturevalue("redis_url"))
-        await backend.delete("breaker:p/m")
-    yield backend
-    await backend.aclose()
+@pytest.fixture
+def store(state_store: StateStore) -> StateStore:
+    return state_store
 
 
 @pytest.fixture

@@ -7,15 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import yaml
 
 from sluicegate.testing import MockUpstream
-from sluicegate.testing.threads import free_port
+from sluicegate.testing.processes import GatewayProcess
 
 CANARY = "sk-canary-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 ADMIN = "admin-canary-key-123456"
@@ -59,29 +57,11 @@ def test_a_planted_key_leaks_nowhere(threaded_upstream: Callable[..., MockUpstre
         "auth": {"admin_key_env": "ADMIN_KEY"},
         "server": {"log_level": "debug"},
     }
-    path = tmp_path / "sluicegate.yaml"
-    path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEGATE")}
-    env.update(CANARY_KEY=CANARY, ADMIN_KEY=ADMIN)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sluicegate.cli.main", "serve", "--config", str(path), "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    secrets = {"CANARY_KEY": CANARY, "ADMIN_KEY": ADMIN}
+    gateway = GatewayProcess(config, tmp_path, env=secrets)
+    url = gateway.url
     seen: list[str] = []
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         for model in [
             "r",
             "oa/quotes-key-400",
@@ -121,9 +101,9 @@ def test_a_planted_key_leaks_nowhere(threaded_upstream: Callable[..., MockUpstre
         ):
             seen.append(httpx.get(url + endpoint, headers=admin).text)
     finally:
-        process.terminate()
-        stdout, stderr = process.communicate(timeout=10)
+        stdout, stderr = gateway.stop()
     seen += [stdout, stderr]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SLUICEGATE")}, **secrets}
     audit = subprocess.run(
         [
             sys.executable,
@@ -135,7 +115,7 @@ def test_a_planted_key_leaks_nowhere(threaded_upstream: Callable[..., MockUpstre
             "-n",
             "1000",
             "--config",
-            str(path),
+            str(gateway.config_path),
         ],
         env=env,
         cwd=tmp_path,

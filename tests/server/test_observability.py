@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-import yaml
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -22,7 +16,8 @@ from sluicegate.observability.tracing import Telemetry
 from sluicegate.runtime import build_runtime
 from sluicegate.server import create_app
 from sluicegate.testing import MockUpstream
-from sluicegate.testing.threads import UvicornThread, free_port
+from sluicegate.testing.processes import GatewayProcess
+from sluicegate.testing.threads import UvicornThread
 
 ANSWER = "Hello there, friend."
 SCRIPT = {"m": [{"text": ANSWER}], "cut": [{"text": ANSWER, "fault": "truncate", "fault_after_chunks": 1}]}
@@ -136,40 +131,12 @@ def test_spans_carry_the_trace_id(threaded_upstream: Callable[..., MockUpstream]
     assert [e.name for e in spans[0].events] == ["provider_attempt", "failover"]
 
 
-@pytest.fixture
-def served_process(
+def test_logs_are_json_lines_carrying_the_trace_id(
     threaded_upstream: Callable[..., MockUpstream], tmp_path: Path
-) -> Iterator[tuple[str, Any]]:
-    path = tmp_path / "sluicegate.yaml"
-    path.write_text(yaml.safe_dump(config(threaded_upstream(SCRIPT))))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEGATE")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sluicegate.cli.main", "serve", "--config", str(path), "--port", str(port)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    yield url, process
-    process.terminate()
-    process.wait(10)
-
-
-def test_logs_are_json_lines_carrying_the_trace_id(served_process: tuple[str, Any]) -> None:
-    url, process = served_process
-    trace_id = chat(url, "shaky", stream=True).headers["x-sluicegate-trace-id"]
-    process.terminate()
-    _, stderr = process.communicate(timeout=10)
+) -> None:
+    gateway = GatewayProcess(config(threaded_upstream(SCRIPT)), tmp_path)
+    trace_id = chat(gateway.url, "shaky", stream=True).headers["x-sluicegate-trace-id"]
+    _, stderr = gateway.stop()
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert lines, stderr
     completed = [line for line in lines if line.get("event") == "request_completed"]

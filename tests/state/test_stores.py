@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sluicegate.state.base import Document, StateStore
-from sluicegate.state.memory import MemoryStateStore
-from sluicegate.state.redis import RedisStateStore
 from sluicegate.state.sqlite import SqliteStateStore
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateStore]:
-    backend: StateStore
-    if request.param == "memory":
-        backend = MemoryStateStore()
-    elif request.param == "sqlite":
-        backend = SqliteStateStore(tmp_path / "state.db")
-    else:
-        backend = RedisStateStore(request.getfixturevalue("redis_url"))
-        for key, _ in await backend.scan("t:"):
-            await backend.delete(key)
-    yield backend
-    await backend.aclose()
+@pytest.fixture
+def store(state_store: StateStore) -> StateStore:
+    return state_store
 
 
 async def test_values_with_ttl(store: StateStore) -> None:

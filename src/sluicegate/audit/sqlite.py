@@ -3,16 +3,14 @@ worker thread, so the event loop never waits on disk."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from sluicegate.audit.events import Event
 from sluicegate.audit.log import StoredEvent
+from sluicegate.sqlite_worker import SqliteWorker
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -32,21 +30,9 @@ CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 class SqliteEventLog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
-        self._connection: sqlite3.Connection | None = None
-
-    def _db(self) -> sqlite3.Connection:
-        if self._connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(SCHEMA)
-            self._connection = connection
-        return self._connection
-
-    async def _run(self, work: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+        self._worker = SqliteWorker(path, SCHEMA, "audit-sqlite")
+        self._db = self._worker.db
+        self._run = self._worker.run
 
     async def append(self, events: Sequence[Event]) -> None:
         rows = [(e.ts, e.trace_id, e.type, e.schema_version, json.dumps(e.payload)) for e in events]
@@ -103,10 +89,4 @@ class SqliteEventLog:
         return self._db().execute("DELETE FROM events WHERE ts < ?", (before_ts,)).rowcount
 
     async def aclose(self) -> None:
-        def close() -> None:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-
-        await self._run(close)
-        self._executor.shutdown(wait=True)
+        await self._worker.aclose()

@@ -17,15 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from sluicegate.config.schema import CircuitBreakerConfig
 from sluicegate.errors import ProviderError, ProviderRateLimited
-from sluicegate.providers.base import Capabilities, Provider
+from sluicegate.providers.base import Provider
+from sluicegate.resilience.wrapper import WrapperProvider
 from sluicegate.state.base import Document, StateStore
-from sluicegate.types import Chunk, Completion, CompletionRequest, Message
+from sluicegate.types import Chunk, Completion, CompletionRequest
 
 log = logging.getLogger("sluicegate.breaker")
 Clock = Callable[[], float]
@@ -243,25 +244,17 @@ class BreakerRegistry:
         return [await b.snapshot() for b in self._breakers.values()]
 
 
-class BreakerProvider:
+class BreakerProvider(WrapperProvider):
     """A provider that asks its breaker before every call and reports every outcome."""
 
     def __init__(self, inner: Provider, breaker: CircuitBreaker) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.breaker = breaker
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self._inner.capabilities
 
     async def generate(self, request: CompletionRequest) -> Completion:
         await self._admit()
         try:
-            completion = await self._inner.generate(request)
+            completion = await self.inner.generate(request)
         except ProviderError as exc:
             await self._judge(exc)
             raise
@@ -275,7 +268,7 @@ class BreakerProvider:
         await self._admit()
         verdict = False
         try:
-            async for chunk in self._inner.stream(request):
+            async for chunk in self.inner.stream(request):
                 if chunk.finish_reason is not None:
                     verdict = True
                     await self.breaker.record_success()
@@ -287,12 +280,6 @@ class BreakerProvider:
         finally:
             if not verdict:
                 await asyncio.shield(self.breaker.release())
-
-    async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
-        return await self._inner.count_tokens(messages, model)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
     async def _admit(self) -> None:
         if not await self.breaker.admit():

@@ -4,14 +4,13 @@ takes the database's write lock, so concurrent writers — threads or processes 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from sluicegate.sqlite_worker import SqliteWorker
 from sluicegate.state.base import Change, Document, R, StateError
 
 SCHEMA = """
@@ -23,23 +22,13 @@ CREATE TABLE IF NOT EXISTS docs (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
 class SqliteStateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-sqlite")
-        self._connection: sqlite3.Connection | None = None
+        self._worker = SqliteWorker(path, SCHEMA, "state-sqlite")
+        self._db = self._worker.db
         self._writes = 0
-
-    def _db(self) -> sqlite3.Connection:
-        if self._connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(SCHEMA)
-            self._connection = connection
-        return self._connection
 
     async def _run(self, work: Any, *args: Any) -> Any:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+            return await self._worker.run(work, *args)
         except sqlite3.Error as exc:
             raise StateError(f"state store failed: {exc}") from exc
 
@@ -114,10 +103,4 @@ class SqliteStateStore:
         return [(row[0], json.loads(row[1])) for row in rows]
 
     async def aclose(self) -> None:
-        def close() -> None:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-
-        await self._run(close)
-        self._executor.shutdown(wait=True)
+        await self._worker.aclose()

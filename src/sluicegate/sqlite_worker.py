@@ -1,0 +1,42 @@
+"""One SQLite connection owned by one worker thread: the event loop never waits on disk, and the
+connection is never shared between threads. WAL mode, so readers and a writer (this process or
+another on the same file) do not block each other."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+
+class SqliteWorker:
+    def __init__(self, path: Path, schema: str, name: str) -> None:
+        self.path = path
+        self._schema = schema
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._connection: sqlite3.Connection | None = None
+
+    def db(self) -> sqlite3.Connection:
+        """The connection; only ever called on the worker thread."""
+        if self._connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(self._schema)
+            self._connection = connection
+        return self._connection
+
+    async def run(self, work: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+    async def aclose(self) -> None:
+        def close() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        await self.run(close)
+        self._executor.shutdown(wait=True)
