@@ -1,0 +1,1 @@
+"""The bundled demo shop: a synthetic manga catalog (the embedded default's fact source)."""

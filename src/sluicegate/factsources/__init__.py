@@ -1,0 +1,1 @@
+"""Fact-source adapters: the bundled demo catalog (SQLite) and an HTTP catalog service."""

@@ -1,0 +1,43 @@
+"""The fact-source port: where the guardrails get the truth about a product (price, stock,
+trust signals). The demo catalog answers by default; a real pricing/catalog service replaces it
+through the HTTP adapter. Implementations live in `sluicegate.factsources`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Listing(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    title: str
+    series: str
+    volume: int
+    author: str
+    price: float
+    currency: str = "USD"
+    stock: int
+    seller: str
+    seller_since: date
+    listing_trust_score: float | None = None
+    description: str = ""
+
+
+class FactSourceError(Exception):
+    """The fact source failed or did not answer in time; callers degrade, never guess."""
+
+
+class FactSource(Protocol):
+    async def lookup(self, listing_id: str) -> Listing | None:
+        """The listing with this id, or None if there is none."""
+        ...
+
+    async def search(self, query: str, limit: int = 5) -> list[Listing]:
+        """Listings whose title or series matches the words of `query`, best first."""
+        ...
+
+    async def aclose(self) -> None: ...
