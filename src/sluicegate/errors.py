@@ -16,7 +16,8 @@
     └── GatewayError                   what the API answers; each has an HTTP status and an OpenAI error type
         ├── InvalidRequest             400
         ├── Unauthorized               401, no or a bad virtual key
-        ├── Forbidden                  403, refused by policy (a role the key may not use)
+        ├── Forbidden                  403, a role the key may not use
+        ├── PolicyRefused              403, the tier-0 gate's rule and reason
         ├── PayloadTooLarge            413
         ├── ModelNotFound              404
         ├── UpstreamRejected           400, the upstream refused the request itself
@@ -163,6 +164,14 @@ class Forbidden(GatewayError):
     status = 403
     error_type = "permission_error"
     code = "forbidden"
+
+
+class PolicyRefused(GatewayError):
+    """The tier-0 gate refused the request before any token was spent."""
+
+    status = 403
+    error_type = "permission_error"
+    code = "policy_refused"
 
 
 class PayloadTooLarge(GatewayError):

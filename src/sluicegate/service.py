@@ -25,9 +25,10 @@ from sluicegate.budgets import Reservation
 from sluicegate.calltrace import CallTrace, current_trace
 from sluicegate.config.schema import Config
 from sluicegate.costs import CostControls
-from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayError, GatewayTimeout
+from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayError, GatewayTimeout, PolicyRefused
 from sluicegate.guardrails.guard import InlineGuard
 from sluicegate.guardrails.inline import ScanResult
+from sluicegate.guardrails.tier0 import Tier0Gate
 from sluicegate.observability.recorder import Recorder
 from sluicegate.providers.base import Provider, close_stream
 from sluicegate.providers.script import WORD_CHUNKS
@@ -65,6 +66,7 @@ class ChatService:
         self._recorder = recorder
         self._costs = costs
         self._guard = InlineGuard(config.guardrails)
+        self._tier0 = Tier0Gate(config.guardrails.tier0)
         self.breakers = breakers
         self.alerter = alerter or Alerter()
         self._stacks: dict[str, RouteStack] = {}
@@ -95,6 +97,7 @@ class ChatService:
         self._recorder.received(trace, endpoint, route.name, False, request.messages)
         outcome, completion = "error", None
         try:
+            self._gate(trace, request)
             hit = await self._costs.cached(trace, route, request)
             if hit is not None:
                 outcome, completion = "ok", hit
@@ -152,6 +155,7 @@ class ChatService:
         reservation: Reservation | None = None
         prompt_tokens = 0
         try:
+            self._gate(trace, request)
             hit = await self._costs.cached(trace, route, request)
             if hit is not None:
                 async for chunk in replay(hit):
@@ -212,6 +216,13 @@ class ChatService:
                 yield chunk
         finally:
             await close_stream(chunks)
+
+    def _gate(self, trace: CallTrace, request: CompletionRequest) -> None:
+        """Tier 0: refuse before any token (or budget) is spent."""
+        refusal = self._tier0.check(trace.user, request.messages)
+        if refusal is not None:
+            self._recorder.guardrail(trace, "tier0", refusal.rule, "block", (0, 0))
+            raise PolicyRefused(refusal.reason, param=refusal.rule)
 
     def _guarded(self, trace: CallTrace, completion: Completion) -> Completion:
         """The inline guardrails over a whole answer."""

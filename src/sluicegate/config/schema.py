@@ -5,6 +5,7 @@ Unknown keys are errors: a misspelt key must fail at start, not silently do noth
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -211,8 +212,36 @@ class InlineGuardrailsConfig(Strict):
     profanity: Literal["redact", "block", "flag", "off"] = "redact"
 
 
+class Tier0Rule(Strict):
+    name: str
+    pattern: str = Field(description="A regular expression, searched in the user's messages.")
+    reason: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+
+class Tier0Config(Strict):
+    """Declarative refusals before any token is spent (seed 003 ADR-0012)."""
+
+    max_input_chars: Annotated[int, Field(ge=1)] | None = None
+    blocked_users: list[str] = Field(default_factory=list)
+    deny: list[Tier0Rule] = Field(default_factory=list, description="Refuse when any of these matches.")
+    require_any: list[Tier0Rule] = Field(
+        default_factory=list,
+        description="Scope: refuse unless one of these matches (the first one's reason).",
+    )
+
+
 class GuardrailsConfig(Strict):
     inline: InlineGuardrailsConfig = InlineGuardrailsConfig()
+    tier0: Tier0Config = Tier0Config()
     competitors: list[str] = Field(default_factory=lambda: ["Barnes & Noble", "Books-A-Million"])
     trust: TrustConfig = TrustConfig()
 
