@@ -41,7 +41,7 @@ async def test_a_full_queue_never_blocks_and_counts_what_it_drops() -> None:
     started = time.perf_counter()
     for _ in range(10_000):
         trail.emit("t", CacheHit(key="k"))
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 3.0  # ten thousand emits without waiting on the stuck store
     await asyncio.sleep(0)  # the writer takes its first batch off the queue
     trail.emit("t", CacheHit(key="k"))
     assert trail.dropped >= 10_000 - 10 - 5

@@ -120,7 +120,7 @@ async def test_hang_fails_over_within_the_attempt_timeout(
     started = time.monotonic()
     text, trace = await call(runtime, "r", stream=True)
     assert text == ANSWER
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.5  # far below the 5 s deadline, even on a loaded machine
     assert [a.error for a in trace.attempts] == ["timeout"]
 
 
@@ -156,7 +156,7 @@ async def test_deadline_is_respected(runtime_for: MakeRuntime, upstream_factory:
         started = time.monotonic()
         with pytest.raises(GatewayTimeout):
             await call(runtime, "r", stream=stream)
-        assert time.monotonic() - started < 0.9
+        assert time.monotonic() - started < 2.0  # the 0.4 s deadline, not the 60 s default
 
 
 async def test_outage_alerts_once_and_recovery_is_reported(
