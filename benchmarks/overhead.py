@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import platform
+import statistics
 import time
 from typing import Any
 
@@ -54,6 +55,14 @@ async def measure(base: str, model: str, requests: int, concurrency: int) -> dic
         }
 
 
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per measure and statistic, the median over the rounds."""
+    return {
+        measure: {stat: statistics.median(run[measure][stat] for run in runs) for stat in runs[0][measure]}
+        for measure in runs[0]
+    }
+
+
 def has_content(line: str) -> bool:
     if not line.startswith("data: {"):
         return False
@@ -66,6 +75,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     mock, mock_url = start_mock({"m": [{"text": ANSWER}]})
@@ -78,10 +88,19 @@ def main() -> None:
         args.port,
     )
     try:
-        direct = asyncio.run(measure(mock_url + "/v1", "m", args.requests, args.concurrency))
-        through = asyncio.run(
-            measure(f"http://127.0.0.1:{args.port}/v1", "reasoning", args.requests, args.concurrency)
-        )
+        # A B A B: alternate direct and gateway runs and keep the medians, so a noisy moment on
+        # a shared machine does not land on one side only.
+        rounds: dict[str, list[dict[str, Any]]] = {"direct": [], "gateway": []}
+        for _ in range(args.rounds):
+            rounds["direct"].append(
+                asyncio.run(measure(mock_url + "/v1", "m", args.requests, args.concurrency))
+            )
+            rounds["gateway"].append(
+                asyncio.run(
+                    measure(f"http://127.0.0.1:{args.port}/v1", "reasoning", args.requests, args.concurrency)
+                )
+            )
+        direct, through = median_of(rounds["direct"]), median_of(rounds["gateway"])
     finally:
         gateway.stop()
         mock.stop()

@@ -54,6 +54,7 @@ class AuditTrail:
         capacity: int = 10_000,
         batch_size: int = 256,
         retention_s: float | None = None,
+        linger_s: float = 0.05,
         on_drop: Callable[[int], None] | None = None,
         on_write: Callable[[int], None] | None = None,
     ) -> None:
@@ -61,6 +62,7 @@ class AuditTrail:
         self.capacity = capacity
         self.batch_size = batch_size
         self.retention_s = retention_s
+        self.linger_s = linger_s
         self._queue: asyncio.Queue[Event] | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_drop = on_drop
@@ -92,6 +94,8 @@ class AuditTrail:
         last_purge = time.monotonic()
         while True:
             batch = [await queue.get()]
+            # Linger a moment so a burst is one write, and the write stays off the request's path.
+            await asyncio.sleep(self.linger_s)
             while len(batch) < self.batch_size and not queue.empty():
                 batch.append(queue.get_nowait())
             await self._write(batch)

@@ -25,6 +25,23 @@ class SqliteStateStore:
         self._worker = SqliteWorker(path, SCHEMA, "state-sqlite")
         self._db = self._worker.db
         self._writes = 0
+        self._reader: sqlite3.Connection | None = None
+
+    def _read_now(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """A point read on the event loop's own connection. Reading one small row from a WAL
+        database takes microseconds, far less than handing it to the worker thread and back
+        (which the hot path — keys, breakers, the cache — would otherwise pay on every request).
+        Writes stay on the worker."""
+        try:
+            if self._reader is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+                reader.execute("PRAGMA journal_mode=WAL")
+                reader.executescript(SCHEMA)
+                self._reader = reader
+            return self._reader.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise StateError(f"state store failed: {exc}") from exc
 
     async def _run(self, work: Any, *args: Any) -> Any:
         try:
@@ -33,11 +50,7 @@ class SqliteStateStore:
             raise StateError(f"state store failed: {exc}") from exc
 
     async def get(self, key: str) -> bytes | None:
-        value: bytes | None = await self._run(self._get, key)
-        return value
-
-    def _get(self, key: str) -> bytes | None:
-        row = self._db().execute("SELECT value, expires FROM kv WHERE key = ?", (key,)).fetchone()
+        row = self._read_now("SELECT value, expires FROM kv WHERE key = ?", (key,))
         if row is None or (row[1] is not None and row[1] <= time.time()):
             return None
         return bytes(row[0])
@@ -62,11 +75,7 @@ class SqliteStateStore:
         db.execute("DELETE FROM docs WHERE key = ?", (key,))
 
     async def read(self, key: str) -> Document | None:
-        document: Document | None = await self._run(self._read, key)
-        return document
-
-    def _read(self, key: str) -> Document | None:
-        row = self._db().execute("SELECT doc FROM docs WHERE key = ?", (key,)).fetchone()
+        row = self._read_now("SELECT doc FROM docs WHERE key = ?", (key,))
         return json.loads(row[0]) if row is not None else None
 
     async def update(self, key: str, change: Change[R]) -> R:
@@ -103,4 +112,7 @@ class SqliteStateStore:
         return [(row[0], json.loads(row[1])) for row in rows]
 
     async def aclose(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await self._worker.aclose()
