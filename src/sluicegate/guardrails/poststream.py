@@ -1,0 +1,119 @@
+"""Post-stream checks (seed 000 ADR-001, phase 1): after the stream, every currency amount the
+model wrote itself is mapped to the nearest product mention (by character distance) and compared
+with the fact source. A wrong price becomes a correction (the real price, or the amount struck
+out, per configuration); a price near no known product is unverifiable and struck out. A
+product id that does not exist is struck out too. Amounts the resolver wrote from placeholders
+are facts already and are not checked again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import regex
+
+from sluicegate.guardrails.facts import FactSource, FactSourceError, Listing
+
+AMOUNT = regex.compile(r"(?<![\w$])(?:US)?\$\s?(\d{1,6}(?:,\d{3})*(?:\.\d{1,2})?)(?!\d)")
+LISTING_ID = regex.compile(r"(?<![A-Za-z0-9])B0[A-Z0-9]{8}(?![A-Za-z0-9])")
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    start: int
+    end: int
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    start: int
+    end: int
+    listing: Listing
+
+
+class PriceChecker:
+    def __init__(
+        self,
+        facts: FactSource,
+        catalog_titles: Sequence[Listing] = (),
+        on_mismatch: Literal["replace", "strip"] = "replace",
+    ) -> None:
+        self._facts = facts
+        self._titles = sorted(catalog_titles, key=lambda item: len(item.title), reverse=True)
+        self._on_mismatch = on_mismatch
+
+    async def check(self, text: str, trusted_spans: Sequence[tuple[int, int]] = ()) -> list[Correction]:
+        mentions, corrections = await self._mentions(text)
+        for found in AMOUNT.finditer(text):
+            start, end = found.span()
+            if any(s <= start and end <= e for s, e in trusted_spans):
+                continue
+            said = float(found.group(1).replace(",", ""))
+            nearest = min(mentions, key=lambda m: _distance(text, m, start, end), default=None)
+            if nearest is None:
+                corrections.append(
+                    Correction(start, end, "", f"unverifiable price {found.group(0)}: no product nearby")
+                )
+            elif abs(nearest.listing.price - said) >= 0.005:
+                real = f"${nearest.listing.price:.2f}"
+                replacement = real if self._on_mismatch == "replace" else ""
+                corrections.append(
+                    Correction(
+                        start,
+                        end,
+                        replacement,
+                        f"price mismatch for {nearest.listing.id}: said {found.group(0)}, catalog {real}",
+                    )
+                )
+        return sorted(corrections, key=lambda c: c.start)
+
+    async def _mentions(self, text: str) -> tuple[list[Mention], list[Correction]]:
+        mentions: list[Mention] = []
+        corrections: list[Correction] = []
+        for found in LISTING_ID.finditer(text):
+            try:
+                listing = await self._facts.lookup(found.group(0))
+            except FactSourceError:
+                continue
+            if listing is None:
+                corrections.append(
+                    Correction(found.start(), found.end(), "", f"unknown product id {found.group(0)}")
+                )
+            else:
+                mentions.append(Mention(found.start(), found.end(), listing))
+        lowered = text.lower()
+        for listing in self._titles:
+            position = lowered.find(listing.title.lower())
+            if position >= 0:
+                mentions.append(Mention(position, position + len(listing.title), listing))
+        return mentions, corrections
+
+
+SENTENCE_BREAK = regex.compile(r"[.;!?\n](?:\s|$)")
+
+
+def _distance(text: str, mention: Mention, start: int, end: int) -> int:
+    """Characters between a product mention and an amount. A price usually follows its product
+    and stays in its sentence, so a mention after the amount counts double, and one across a
+    sentence break counts a hundred more."""
+    if mention.end <= start:
+        gap, between = start - mention.end, text[mention.end : start]
+    elif end <= mention.start:
+        gap, between = 2 * (mention.start - end), text[end : mention.start]
+    else:
+        return 0
+    return gap + (100 if SENTENCE_BREAK.search(between) else 0)
+
+
+def apply(text: str, corrections: Sequence[Correction]) -> str:
+    """The text with every correction made (they must not overlap)."""
+    out, cursor = [], 0
+    for correction in sorted(corrections, key=lambda c: c.start):
+        out.append(text[cursor : correction.start])
+        out.append(correction.text)
+        cursor = correction.end
+    out.append(text[cursor:])
+    return "".join(out)
