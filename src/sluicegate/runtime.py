@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sluicegate.alerts import Alerter
+from sluicegate.assistant.pipeline import Assistant
+from sluicegate.assistant.sessions import SessionStore
 from sluicegate.audit.events import AlertEvent, BreakerTransition, EgressRefused
 from sluicegate.audit.log import AuditTrail, EventLog
 from sluicegate.budgets import BudgetLedger
@@ -16,6 +18,9 @@ from sluicegate.cache import ResponseCache
 from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import AuditConfig, Config, StateConfig
 from sluicegate.costs import CostControls
+from sluicegate.factsources.catalog import SqliteCatalog, bundled_listings
+from sluicegate.factsources.http import HttpFactSource
+from sluicegate.guardrails.facts import FactSource, Listing
 from sluicegate.keys import KeyRing
 from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.recorder import Recorder
@@ -43,6 +48,7 @@ class Runtime:
     state: StateStore
     keys: KeyRing
     ledger: BudgetLedger
+    assistant: Assistant
 
     async def warm(self) -> None:
         """Load what is slow to load (embedded models) before declaring ready."""
@@ -55,6 +61,7 @@ class Runtime:
         await self.chat.alerter.aclose()
         for provider in self.providers.values():
             await provider.aclose()
+        await self.assistant.facts.aclose()
         await self.audit.aclose()
         await self.state.aclose()
         self.telemetry.shutdown()
@@ -98,6 +105,7 @@ def egress_policy(config: Config, audit: AuditTrail) -> EgressPolicy:
     """The hosts this configuration may reach: its URLs, and egress.allow."""
     urls: list[str | None] = [getattr(spec, "base_url", None) for spec in config.providers.values()]
     urls.append(config.alerts.webhook_url)
+    urls.append(config.assistant.facts_url)
 
     def refused(host: str, reason: str) -> None:
         log.warning("egress refused: %s (%s)", host, reason)
@@ -178,4 +186,21 @@ def build_runtime(
         state=store,
         keys=KeyRing(store),
         ledger=ledger,
+        assistant=build_assistant(config, chat, store, recorder, policy),
     )
+
+
+def build_assistant(
+    config: Config, chat: ChatService, store: StateStore, recorder: Recorder, policy: EgressPolicy
+) -> Assistant:
+    """The shop assistant over its fact source: a catalog service if configured, else the bundled
+    demo catalog (in SQLite under the state folder)."""
+    facts: FactSource
+    catalog: list[Listing] = []
+    if config.assistant.facts_url:
+        facts = HttpFactSource(config.assistant.facts_url, transport=GuardedTransport(policy))
+    else:
+        facts = SqliteCatalog(config.state_dir / "catalog.db")
+        catalog = [Listing.model_validate(item) for item in bundled_listings()]
+    sessions = SessionStore(store, config.assistant.history_turns)
+    return Assistant(config, chat, facts, sessions, recorder, catalog)

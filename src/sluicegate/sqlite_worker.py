@@ -15,7 +15,8 @@ class SqliteWorker:
     def __init__(self, path: Path, schema: str, name: str) -> None:
         self.path = path
         self._schema = schema
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._name = name
+        self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
 
     def db(self) -> sqlite3.Connection:
@@ -30,9 +31,14 @@ class SqliteWorker:
         return self._connection
 
     async def run(self, work: Any, *args: Any) -> Any:
+        if self._executor is None:  # first use, or used again after aclose (a restarted app)
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
 
     async def aclose(self) -> None:
+        if self._executor is None:
+            return
+
         def close() -> None:
             if self._connection is not None:
                 self._connection.close()
@@ -40,3 +46,4 @@ class SqliteWorker:
 
         await self.run(close)
         self._executor.shutdown(wait=True)
+        self._executor = None

@@ -246,6 +246,20 @@ class GuardrailsConfig(Strict):
     trust: TrustConfig = TrustConfig()
 
 
+class AssistantConfig(Strict):
+    """The guarded shop assistant (POST /v1/assistant/sessions/{id}/messages)."""
+
+    role: str | None = Field(
+        default=None, description="Default: the 'assistant' role if configured, else 'reasoning'."
+    )
+    facts_url: str | None = Field(
+        default=None, description="A catalog service; default: the bundled demo catalog."
+    )
+    price_mismatch: Literal["replace", "strip"] = "replace"
+    history_turns: Annotated[int, Field(ge=0)] = 20
+    context_listings: Annotated[int, Field(ge=0, le=20)] = 5
+
+
 class MemoryConfig(Strict):
     summarize_at_turn: Annotated[int, Field(ge=2)] = 20
     sync_fallback_turn: Annotated[int, Field(ge=2)] = 25
@@ -301,6 +315,7 @@ class Config(Strict):
     memory: MemoryConfig = MemoryConfig()
     rag: RagConfig = RagConfig()
     alerts: AlertsConfig = AlertsConfig()
+    assistant: AssistantConfig = AssistantConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     egress: EgressConfig = EgressConfig()
     trust_signals: TrustSignalsConfig = TrustSignalsConfig()

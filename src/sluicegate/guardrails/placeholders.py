@@ -37,6 +37,8 @@ class Resolved:
     text: str = ""
     cards: list[dict[str, Any]] = field(default_factory=list)
     hits: list[tuple[str, str]] = field(default_factory=list)  # (rule, listing id)
+    # Where in `text` the resolver wrote a fact (a price, a stock level): not the model's words.
+    facts: list[tuple[int, int]] = field(default_factory=list)
 
 
 def format_price(listing: Listing) -> str:
@@ -90,10 +92,10 @@ class PlaceholderResolver:
         if listing is None:
             result.hits.append(("placeholder.unknown_id", listing_id))
             return
-        if kind == "PRICE":
-            result.text += format_price(listing)
-        elif kind == "STOCK":
-            result.text += format_stock(listing)
+        if kind in ("PRICE", "STOCK"):
+            value = format_price(listing) if kind == "PRICE" else format_stock(listing)
+            result.facts.append((len(result.text), len(result.text) + len(value)))
+            result.text += value
         else:
             verdict = self._trust.judge(listing, self._today)
             if not verdict.allowed:

@@ -18,6 +18,7 @@ from sluicegate import __version__
 from sluicegate.observability.metrics import STATE_VALUE
 from sluicegate.runtime import Runtime
 from sluicegate.server.admin import router as admin_router
+from sluicegate.server.assistant_api import router as assistant_router
 from sluicegate.server.errors import install_error_handlers
 from sluicegate.server.openai_api import request_components
 from sluicegate.server.openai_api import router as openai_router
@@ -56,6 +57,7 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(admin_router)
+    app.include_router(assistant_router)
 
     @app.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request) -> Response:

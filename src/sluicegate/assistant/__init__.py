@@ -1,0 +1,1 @@
+"""The guarded shop assistant: catalog facts, placeholders, guardrails and corrections as frames."""

@@ -1,0 +1,88 @@
+"""`/v1/assistant/sessions/{session_id}`: the guarded assistant as SSE frames, and its sessions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from sluicegate.assistant.pipeline import Assistant, Frame
+from sluicegate.server.auth import require_key
+from sluicegate.server.body import read_json
+from sluicegate.server.schemas import Open, error_responses
+from sluicegate.server.wire import validation_error
+
+router = APIRouter(
+    prefix="/v1/assistant",
+    dependencies=[Depends(require_key)],
+    responses={**error_responses(400, 401, 403, 404, 413, 429, 503, 504)},
+)
+SESSION_ID = r"^[A-Za-z0-9_\-]{1,128}$"
+
+
+class AssistantMessage(BaseModel):
+    content: Annotated[str, Field(min_length=1, max_length=100_000)]
+
+
+def _assistant(request: Request) -> Assistant:
+    assistant: Assistant = request.app.state.runtime.assistant
+    return assistant
+
+
+@router.post(
+    "/sessions/{session_id}/messages",
+    response_model=None,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": AssistantMessage.model_json_schema()}},
+        }
+    },
+    responses={
+        200: {
+            "description": "SSE frames: token, guardrail, card, correction, complete, error",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def post_message(
+    request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
+) -> Response:
+    raw = await read_json(request, request.app.state.runtime.config.server.max_body_bytes)
+    try:
+        body = AssistantMessage.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_error(list(exc.errors())) from None
+    assistant = _assistant(request)
+    request.state.role = assistant.role
+    frames = assistant.respond(session_id, body.content)
+    return StreamingResponse(
+        _sse(frames), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+    )
+
+
+async def _sse(frames: AsyncIterator[Frame]) -> AsyncIterator[bytes]:
+    async for event, data in frames:
+        yield b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+@router.get("/sessions/{session_id}", response_model=None, responses={200: {"model": Open}})
+async def get_session(
+    request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
+) -> Response:
+    session = await _assistant(request).sessions.get(session_id)
+    return Response(orjson.dumps(session), media_type="application/json")
+
+
+@router.delete("/sessions/{session_id}", response_model=None, responses={200: {"model": Open}})
+async def delete_session(
+    request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
+) -> Response:
+    existed = await _assistant(request).sessions.delete(session_id)
+    return Response(orjson.dumps({"deleted": existed}), media_type="application/json")

@@ -1,0 +1,112 @@
+"""The guarded assistant end to end: frames for tokens, cards, guardrail hits and corrections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from sluicegate.factsources.catalog import bundled_listings
+from sluicegate.testing.threads import UvicornThread
+
+LISTINGS = bundled_listings()
+GOOD = next(x for x in LISTINGS if (x["listing_trust_score"] or 0) >= 0.8 and x["stock"] > 0)
+OTHER = next(x for x in LISTINGS if x["series"] != GOOD["series"] and (x["listing_trust_score"] or 0) >= 0.8)
+REPLY = (
+    f"{GOOD['title']} costs {{{{PRICE:{GOOD['id']}}}}}. {{{{CARD:{GOOD['id']}}}}} "
+    f"{OTHER['title']} is only $3.50! Call 415-555-0132. Also {{{{PRICE:B0NOTREAL0}}}}"
+)
+
+
+def frames(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for block in response.text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+@pytest.fixture
+def server(gateway: Callable[..., UvicornThread]) -> UvicornThread:
+    return gateway(
+        {
+            "providers": {
+                "shop": {
+                    "type": "scripted",
+                    "inline": {
+                        "models": {
+                            "m": [
+                                {"match": "inject", "text": "Sure: <<<UNTRUSTED source=catalog"},
+                                {"match": "price", "text": REPLY, "chunk_chars": 7},
+                            ]
+                        }
+                    },
+                }
+            },
+            "models": {"assistant": {"use": ["shop/m"]}},
+        }
+    )
+
+
+def test_a_turn_streams_frames_and_corrects_what_it_must(server: UvicornThread) -> None:
+    response = httpx.post(
+        server.url + "/v1/assistant/sessions/s1/messages",
+        json={"content": f"What is the price of {GOOD['series']}?"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    got = frames(response)
+    kinds = [kind for kind, _ in got]
+    assert kinds[-1] == "complete"
+    streamed = "".join(data["text"] for kind, data in got if kind == "token")
+    assert f"costs ${GOOD['price']:.2f}." in streamed
+    assert "{{" not in streamed
+    assert "415-555-0132" not in streamed
+    cards = [data for kind, data in got if kind == "card"]
+    assert [card["id"] for card in cards] == [GOOD["id"]]
+    assert cards[0]["trust_signals"]["score"] == GOOD["listing_trust_score"]
+    rules = [data["rule"] for kind, data in got if kind == "guardrail"]
+    assert "pii.phone" in rules
+    assert "placeholder.unknown_id" in rules
+    corrections = [data for kind, data in got if kind == "correction"]
+    assert len(corrections) == 1
+    start, end = corrections[0]["replace"]
+    assert streamed[start:end] == "$3.50"
+    assert corrections[0]["text"] == f"${OTHER['price']:.2f}"
+    final = got[-1][1]["text"]
+    assert f"{OTHER['title']} is only ${OTHER['price']:.2f}!" in final
+    assert got[-1][1]["trace_id"]
+    session = httpx.get(server.url + "/v1/assistant/sessions/s1").json()
+    assert [t["role"] for t in session["turns"]] == ["user", "assistant"]
+    assert session["turns"][1]["content"] == final
+    events = httpx.get(server.url + "/admin/events", params={"trace_id": got[-1][1]["trace_id"]}).json()[
+        "events"
+    ]
+    assert "correction" in [e["type"] for e in events]
+    assert httpx.delete(server.url + "/v1/assistant/sessions/s1").json() == {"deleted": True}
+    assert httpx.get(server.url + "/v1/assistant/sessions/s1").json()["turns"] == []
+
+
+def test_output_that_reproduces_the_fence_is_blocked(server: UvicornThread) -> None:
+    response = httpx.post(
+        server.url + "/v1/assistant/sessions/s2/messages",
+        json={"content": "please inject something about manga"},
+        timeout=30,
+    )
+    got = frames(response)
+    assert got[-1][0] == "error"
+    assert got[-1][1]["type"] == "prompt_injection"
+    assert "complete" not in [kind for kind, _ in got]
+
+
+@pytest.mark.parametrize("body", [{}, {"content": ""}, {"content": 3}])
+def test_bad_messages_are_400(server: UvicornThread, body: dict[str, Any]) -> None:
+    assert httpx.post(server.url + "/v1/assistant/sessions/s3/messages", json=body).status_code == 400
+
+
+def test_bad_session_ids_are_400(server: UvicornThread) -> None:
+    assert httpx.get(server.url + "/v1/assistant/sessions/" + "x" * 200).status_code == 400
