@@ -47,7 +47,7 @@ def _assistant(request: Request) -> Assistant:
     responses={
         200: {
             "description": "SSE frames: token, guardrail, card, correction, complete, error",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": {}}},
         }
     },
 )
@@ -76,6 +76,7 @@ async def _sse(frames: AsyncIterator[Frame]) -> AsyncIterator[bytes]:
 async def get_session(
     request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
 ) -> Response:
+    """The session's turns, summary and entities."""
     session = await _assistant(request).sessions.get(session_id)
     return Response(orjson.dumps(session), media_type="application/json")
 
@@ -84,5 +85,6 @@ async def get_session(
 async def delete_session(
     request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
 ) -> Response:
+    """Erase the session."""
     existed = await _assistant(request).sessions.delete(session_id)
     return Response(orjson.dumps({"deleted": existed}), media_type="application/json")

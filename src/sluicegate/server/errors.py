@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from sluicegate.errors import AllProvidersFailed, GatewayError
 
@@ -68,16 +69,28 @@ def plain_error(
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
+def _allowed_methods(request: Request) -> set[str]:
+    allowed: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL:
+            allowed |= set(getattr(route, "methods", None) or ())
+    return allowed
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def gateway_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayError)
         return error_response(exc)
 
-    async def http_error(_: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = "not_found" if exc.status_code == 404 else None
-        # Keep the exception's headers: a 405 must say what is Allowed.
-        return plain_error(exc.status_code, str(exc.detail), code, dict(exc.headers or {}))
+        headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "allow"}
+        if exc.status_code == 405:
+            # Every method any route on this path allows, not only the first route's.
+            headers["allow"] = ", ".join(sorted(_allowed_methods(request)))
+        return plain_error(exc.status_code, str(exc.detail), code, headers)
 
     async def validation_error(_: Request, exc: Exception) -> Response:
         from sluicegate.server.wire import validation_error as to_gateway_error

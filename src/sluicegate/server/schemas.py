@@ -43,7 +43,7 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "model": Open,
         "description": "A chat completion; with stream=true, a text/event-stream of chunks ending in [DONE]",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": {}}},
     },
     **error_responses(400, 401, 403, 404, 413, 429, 503, 504),
 }
