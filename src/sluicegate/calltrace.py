@@ -44,6 +44,8 @@ class CallTrace:
     span: Any = None
     # Guardrail hits: {"stage", "rule", "action", "span"} as the frames and x_sluicegate show them.
     guardrails: list[dict[str, Any]] = field(default_factory=list)
+    # Post-stream findings on text already sent: {"replace": [start, end], "text", "reason"}.
+    corrections: list[dict[str, Any]] = field(default_factory=list)
 
 
 _current: contextvars.ContextVar[CallTrace | None] = contextvars.ContextVar("sluicegate_trace", default=None)

@@ -87,3 +87,31 @@ def test_block_ends_the_answer_as_content_filtered(start: Callable[..., UvicornT
     assert reply.choices[0].message.content == "Well damn, try Barnes & Noble."  # flagged, not changed
     flagged = reply.model_extra["x_sluicegate"]["guardrails"]  # type: ignore[index]
     assert {h["action"] for h in flagged} == {"flag"}
+
+
+def test_post_stream_findings_ride_on_the_final_chunk(
+    threaded_upstream: Callable[..., MockUpstream], gateway: Callable[..., UvicornThread]
+) -> None:
+    from sluicegate.factsources.catalog import bundled_listings
+
+    item = bundled_listings()[0]
+    upstream = threaded_upstream({"seller": [{"text": f"{item['title']} is just $1.25 today."}]})
+    server = gateway(
+        {
+            "providers": {"up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["seller"]}},
+            "models": {"seller": {"use": ["up/seller"]}},
+        }
+    )
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
+    chunks = list(
+        client.chat.completions.create(
+            model="seller", stream=True, messages=[{"role": "user", "content": "price?"}]
+        )
+    )
+    final = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+    found = final.model_extra["x_sluicegate"]["corrections"]  # type: ignore[index]
+    assert [(f["text"], f["reason"].split(":")[0]) for f in found] == [
+        (f"${item['price']:.2f}", f"price mismatch for {item['id']}")
+    ]
+    reply = client.chat.completions.create(model="seller", messages=[{"role": "user", "content": "price?"}])
+    assert reply.model_extra["x_sluicegate"]["corrections"][0]["text"] == f"${item['price']:.2f}"  # type: ignore[index]

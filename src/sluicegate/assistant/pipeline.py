@@ -122,11 +122,33 @@ class Assistant:
             },
         )
 
+    async def findings(self, text: str) -> list[dict[str, Any]]:
+        """The post-stream checks of an answer, as findings (for /v1/chat/completions, which
+        cannot rewrite text it already sent: the findings ride on its final chunk)."""
+        checker = PriceChecker(self.facts, self.catalog, self.config.assistant.price_mismatch)
+        trace = current_trace()
+        found = []
+        for correction in await checker.check(text):
+            span = (correction.start, correction.end)
+            self.recorder.audit.emit(trace.trace_id, CorrectionEvent(replace=span, reason=correction.reason))
+            found.append({"replace": list(span), "text": correction.text, "reason": correction.reason})
+        return found
+
     def _frames(self, part: Resolved, offset: int, _: list[dict[str, Any]]) -> list[Frame]:
         frames: list[Frame] = []
         trace = current_trace()
         for rule, listing_id in part.hits:
             self.recorder.guardrail(trace, "placeholder", rule, "block", (offset, offset))
+            if rule == "trust_filter":
+                self.recorder.audit.emit(
+                    trace.trace_id,
+                    TrustFilterEvent(
+                        listing_id=listing_id,
+                        score=None,
+                        threshold=self.config.guardrails.trust.threshold,
+                        reason="below the trust threshold: not carded",
+                    ),
+                )
             frames.append(
                 (
                     "guardrail",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -64,8 +64,10 @@ async def chat_completions(request: Request) -> Response:
     check_role(request, route.name)
     call = body.to_request(provider_model=body.model)
     headers = {"x-sluicegate-route": f"explicit/{route.name}"}
+    assistant = request.app.state.runtime.assistant
     if not body.stream:
         completion = await service.complete(route, call)
+        current_trace().corrections = await assistant.findings(completion.text)
         _cache_header(headers)
         return Response(
             orjson.dumps(_completion_body(body, completion, current_trace())),
@@ -84,7 +86,9 @@ async def chat_completions(request: Request) -> Response:
     headers["cache-control"] = "no-cache"
     _cache_header(headers)
     return StreamingResponse(
-        _sse(body, first, chunks, current_trace()), media_type="text/event-stream", headers=headers
+        _sse(body, first, chunks, current_trace(), assistant.findings),
+        media_type="text/event-stream",
+        headers=headers,
     )
 
 
@@ -140,16 +144,24 @@ def _completion_body(body: ChatCompletionRequest, completion: Completion, trace:
 
 
 async def _sse(
-    body: ChatCompletionRequest, first: Chunk, rest: AsyncIterator[Chunk], trace: CallTrace
+    body: ChatCompletionRequest,
+    first: Chunk,
+    rest: AsyncIterator[Chunk],
+    trace: CallTrace,
+    findings: Callable[[str], Awaitable[list[dict[str, Any]]]],
 ) -> AsyncIterator[bytes]:
     frame = _ChunkFrames(body, trace)
     yield frame.delta({"role": "assistant", "content": ""})
     chunk: Chunk | None = first
+    said: list[str] = []
     try:
         while chunk is not None:
             if chunk.text:
+                said.append(chunk.text)
                 yield frame.delta({"content": chunk.text})
             if chunk.finish_reason is not None:
+                # The text is already with the client: post-stream findings ride on the last chunk.
+                trace.corrections = await findings("".join(said))
                 yield frame.finish(chunk)
                 if body.include_usage:
                     yield frame.usage(chunk.usage or Usage())
@@ -203,6 +215,7 @@ def _extension(trace: CallTrace) -> dict[str, Any]:
         "trace_id": trace.trace_id,
         "served_by": trace.served_by,
         "guardrails": list(trace.guardrails),
+        "corrections": list(trace.corrections),
         "failover": [
             {"from": f.from_target, "to": f.to_target, "error": f.error, "after_chars": f.after_chars}
             for f in trace.failovers
