@@ -56,3 +56,10 @@ async def test_nearest_product_by_distance(checker: PriceChecker) -> None:
 async def test_unknown_ids_are_struck_out(checker: PriceChecker) -> None:
     corrections = await checker.check(f"Try B0NOTREAL0 or {ITEM.id}.")
     assert [c.reason for c in corrections] == ["unknown product id B0NOTREAL0"]
+
+
+@pytest.mark.parametrize("phrase", ["Volume {v} of {s}", "{s} vol. {v}", "{s}, Volume {v}"])
+async def test_series_and_volume_are_a_mention(checker: PriceChecker, phrase: str) -> None:
+    mention = phrase.format(v=ITEM.volume, s=ITEM.series.lower())
+    corrections = await checker.check(f"So {mention} is approximately $27.58 in dollars.")
+    assert [c.text for c in corrections] == [f"${ITEM.price:.2f}"]

@@ -89,7 +89,27 @@ class PriceChecker:
             position = lowered.find(listing.title.lower())
             if position >= 0:
                 mentions.append(Mention(position, position + len(listing.title), listing))
+        mentions += self._series_mentions(text)
         return mentions, corrections
+
+    def _series_mentions(self, text: str) -> list[Mention]:
+        """People (and models) say "volume 2 of Clockwork Fox" or "Clockwork Fox vol 2", not the
+        catalog's exact title: a series name with a volume number next to it is a mention too."""
+        by_series: dict[str, dict[int, Listing]] = {}
+        for listing in self._titles:
+            by_series.setdefault(listing.series.lower(), {})[listing.volume] = listing
+        found: list[Mention] = []
+        for series, volumes in by_series.items():
+            name = regex.escape(series)
+            pattern = regex.compile(
+                rf"(?:vol(?:ume)?\.?\s*(?P<before>\d+)\s+of\s+{name})|(?:{name}[,:]?\s+vol(?:ume)?\.?\s*(?P<after>\d+))",
+                regex.IGNORECASE,
+            )
+            for match in pattern.finditer(text):
+                volume = int(match.group("before") or match.group("after"))
+                if volume in volumes:
+                    found.append(Mention(match.start(), match.end(), volumes[volume]))
+        return found
 
 
 SENTENCE_BREAK = regex.compile(r"[.;!?\n](?:\s|$)")
