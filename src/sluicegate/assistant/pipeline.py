@@ -66,7 +66,9 @@ class Assistant:
         messages += [Message(t["role"], t["content"]) for t in session["turns"]]
         messages.append(Message("user", content))
         route = self.chat.resolve(self.role)
-        request = CompletionRequest(model=route.name, messages=tuple(messages))
+        request = CompletionRequest(
+            model=route.name, messages=tuple(messages), max_tokens=self.config.assistant.max_tokens
+        )
         resolver = PlaceholderResolver(self.facts, trust, today=today)
         delivered, facts, usage = "", [], Usage()
         seen_hits = 0

@@ -258,6 +258,7 @@ class AssistantConfig(Strict):
     price_mismatch: Literal["replace", "strip"] = "replace"
     history_turns: Annotated[int, Field(ge=0)] = 20
     context_listings: Annotated[int, Field(ge=0, le=20)] = 5
+    max_tokens: Annotated[int, Field(ge=1)] = 400
 
 
 class MemoryConfig(Strict):
