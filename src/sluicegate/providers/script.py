@@ -49,6 +49,8 @@ class Reply(BaseModel):
 
     text: str = ""
     echo: bool = False
+    # Which message `echo` repeats: the user's last one, or the system prompt (a model leaking it).
+    echo_role: Literal["user", "system"] = "user"
     match: str | None = None
     chunks: list[str] | None = None
     chunk_chars: Annotated[int, Field(ge=0)] = 0
@@ -63,6 +65,8 @@ class Reply(BaseModel):
 
     def reply_text(self, messages: Sequence[Message]) -> str:
         if self.echo:
+            if self.echo_role == "system":
+                return next((m.content for m in messages if m.role == "system"), "")
             return last_user_text(messages)
         return self.text
 
