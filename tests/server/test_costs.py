@@ -20,16 +20,23 @@ from sluicegate.testing import MockUpstream
 from sluicegate.testing.threads import LoopThread, UvicornThread
 
 ANSWER = "one two three four five"
-SCRIPT = {"m": [{"echo": True}], "fixed": [{"text": ANSWER}]}
+SCRIPT = {
+    "m": [{"echo": True}],
+    "fixed": [{"text": ANSWER}],
+    "slow": [{"text": " ".join(f"w{i}" for i in range(40)), "chunk_delay_s": 0.05}],
+}
 
 
 def make_config(upstream: MockUpstream, **extra: Any) -> dict[str, Any]:
     return {
-        "providers": {"up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["m", "fixed"]}},
+        "providers": {
+            "up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["m", "fixed", "slow"]}
+        },
         "models": {
             "reasoning": {"use": ["up/fixed"]},
             "echo": {"use": ["up/m"]},
             "other": {"use": ["up/fixed"]},
+            "slow": {"use": ["up/slow"]},
         },
         **extra,
     }
@@ -251,3 +258,32 @@ async def test_budget_token_pays_for_internal_calls(upstream_factory: Callable[.
     assert await summarize_or_fallback() == "(summary skipped: budget spent)"
     assert upstream.calls["fixed"] == 1  # the refused call never reached a model
     await runtime.aclose()
+
+
+def test_a_client_that_leaves_mid_stream_still_settles_its_budget(served: Callable[..., Any]) -> None:
+    server, runtime, _ = served(auth={"admin_key_env": "SG_TEST_ADMIN_KEY"})
+    secret = create_key(runtime, server, user="dora", tokens_per_hour=10_000)
+    body = {
+        "model": "slow",
+        "stream": True,
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "go"}],
+    }
+    admin = {"authorization": "Bearer admin-secret"}
+    with httpx.stream(
+        "POST", server.url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {secret}"}
+    ) as response:
+        lines = response.iter_lines()
+        next(lines)
+        next(lines)  # a first delta has arrived; now the client goes away
+    view: dict[str, Any] = {}
+    for _ in range(50):
+        view = httpx.get(server.url + "/admin/budgets", headers=admin).json()
+        dora = next((row for row in view["budgets"] if row["user"] == "dora"), None)
+        if dora and dora["reserved"] == 0:
+            break
+        time.sleep(0.1)
+    dora = next(row for row in view["budgets"] if row["user"] == "dora")
+    assert dora["reserved"] == 0
+    # Settled when the client left: the prompt and the few words said, not the 40 of a full answer.
+    assert 0 < dora["used"] < 40
