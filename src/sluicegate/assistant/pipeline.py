@@ -44,6 +44,9 @@ class Assistant:
     recorder: Recorder
     catalog: list[Listing]
 
+    def __post_init__(self) -> None:
+        self.checker = PriceChecker(self.facts, self.catalog, self.config.assistant.price_mismatch)
+
     @property
     def role(self) -> str:
         configured = self.config.assistant.role
@@ -101,8 +104,7 @@ class Assistant:
             self.recorder.guardrail(trace, "post", "canary", "block", (0, len(delivered)))
             yield "error", {"type": "prompt_injection", "message": exc.reason, "retryable": False}
             return
-        checker = PriceChecker(self.facts, self.catalog, self.config.assistant.price_mismatch)
-        corrections = await checker.check(delivered, facts)
+        corrections = await self.checker.check(delivered, facts)
         for correction in corrections:
             span = (correction.start, correction.end)
             self.recorder.audit.emit(trace.trace_id, CorrectionEvent(replace=span, reason=correction.reason))
@@ -127,10 +129,9 @@ class Assistant:
     async def findings(self, text: str) -> list[dict[str, Any]]:
         """The post-stream checks of an answer, as findings (for /v1/chat/completions, which
         cannot rewrite text it already sent: the findings ride on its final chunk)."""
-        checker = PriceChecker(self.facts, self.catalog, self.config.assistant.price_mismatch)
         trace = current_trace()
         found = []
-        for correction in await checker.check(text):
+        for correction in await self.checker.check(text):
             span = (correction.start, correction.end)
             self.recorder.audit.emit(trace.trace_id, CorrectionEvent(replace=span, reason=correction.reason))
             found.append({"replace": list(span), "text": correction.text, "reason": correction.reason})

@@ -42,10 +42,17 @@ class PriceChecker:
         on_mismatch: Literal["replace", "strip"] = "replace",
     ) -> None:
         self._facts = facts
-        self._titles = sorted(catalog_titles, key=lambda item: len(item.title), reverse=True)
+        self._titles = [(item.title.lower(), item) for item in catalog_titles]
         self._on_mismatch = on_mismatch
+        by_series: dict[str, dict[int, Listing]] = {}
+        for listing in catalog_titles:
+            by_series.setdefault(listing.series.lower(), {})[listing.volume] = listing
+        # Compiled once: the check runs on every answer.
+        self._series = [(_series_pattern(series), volumes) for series, volumes in by_series.items()]
 
     async def check(self, text: str, trusted_spans: Sequence[tuple[int, int]] = ()) -> list[Correction]:
+        if AMOUNT.search(text) is None and LISTING_ID.search(text) is None:
+            return []  # nothing to check: most answers quote no price and no product id
         mentions, corrections = await self._mentions(text)
         for found in AMOUNT.finditer(text):
             start, end = found.span()
@@ -85,26 +92,18 @@ class PriceChecker:
             else:
                 mentions.append(Mention(found.start(), found.end(), listing))
         lowered = text.lower()
-        for listing in self._titles:
-            position = lowered.find(listing.title.lower())
+        for title, listing in self._titles:
+            position = lowered.find(title)
             if position >= 0:
-                mentions.append(Mention(position, position + len(listing.title), listing))
+                mentions.append(Mention(position, position + len(title), listing))
         mentions += self._series_mentions(text)
         return mentions, corrections
 
     def _series_mentions(self, text: str) -> list[Mention]:
         """People (and models) say "volume 2 of Clockwork Fox" or "Clockwork Fox vol 2", not the
         catalog's exact title: a series name with a volume number next to it is a mention too."""
-        by_series: dict[str, dict[int, Listing]] = {}
-        for listing in self._titles:
-            by_series.setdefault(listing.series.lower(), {})[listing.volume] = listing
         found: list[Mention] = []
-        for series, volumes in by_series.items():
-            name = regex.escape(series)
-            pattern = regex.compile(
-                rf"(?:vol(?:ume)?\.?\s*(?P<before>\d+)\s+of\s+{name})|(?:{name}[,:]?\s+vol(?:ume)?\.?\s*(?P<after>\d+))",
-                regex.IGNORECASE,
-            )
+        for pattern, volumes in self._series:
             for match in pattern.finditer(text):
                 volume = int(match.group("before") or match.group("after"))
                 if volume in volumes:
@@ -113,6 +112,14 @@ class PriceChecker:
 
 
 SENTENCE_BREAK = regex.compile(r"[.;!?\n](?:\s|$)")
+
+
+def _series_pattern(series: str) -> regex.Pattern[str]:
+    name = regex.escape(series)
+    return regex.compile(
+        rf"(?:vol(?:ume)?\.?\s*(?P<before>\d+)\s+of\s+{name})|(?:{name}[,:]?\s+vol(?:ume)?\.?\s*(?P<after>\d+))",
+        regex.IGNORECASE,
+    )
 
 
 def _distance(text: str, mention: Mention, start: int, end: int) -> int:
