@@ -193,3 +193,9 @@ def test_models_shows_breaker_states_from_the_store(config_file: Path) -> None:
     result = run("models", "--config", str(config_file), cwd=cwd)
     assert "demo/down (open)" in result.stdout
     assert "demo/m (closed)" in result.stdout
+
+
+def test_workers_need_shared_state(config_file: Path) -> None:
+    result = run("serve", "--workers", "2", "--config", str(config_file), cwd=config_file.parent)
+    assert result.returncode == 2
+    assert "state.backend: redis" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,10 @@ def serve(
     settings = config_or_exit(config)
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
-    if (workers or settings.server.workers) > 1:
-        fail(
-            "--workers > 1 needs shared state (state.backend: redis), which this version does not provide yet"
-        )
+    count = workers or settings.server.workers
+    if count > 1 and settings.state.backend != "redis":
+        # Breakers, budgets, keys and the cache must be one across processes: Redis holds them.
+        fail("--workers > 1 needs state.backend: redis (each worker is a process of its own)")
     runtime = runtime_or_exit(settings)
     import uvicorn
 
@@ -52,6 +53,20 @@ def serve(
 
     configure_logging(settings.server.log_level)
     out.print(f"sluicegate listening on http://{bind_host}:{bind_port} (roles: {', '.join(settings.models)})")
+    if count > 1:
+        if config is not None:
+            os.environ["SLUICEGATE_CONFIG"] = str(config.resolve())
+        uvicorn.run(
+            "sluicegate.server.factory:app_from_environment",
+            factory=True,
+            workers=count,
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.server.log_level,
+            access_log=False,
+            log_config=None,
+        )
+        return
     uvicorn.run(
         create_app(runtime),
         host=bind_host,

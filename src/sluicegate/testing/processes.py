@@ -36,6 +36,7 @@ class GatewayProcess:
         *,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
@@ -53,6 +54,7 @@ class GatewayProcess:
                 str(self.config_path),
                 "--port",
                 str(self.port),
+                *args,
             ],
             cwd=workdir,
             env=environment,
