@@ -46,6 +46,17 @@ def redis_url() -> Iterator[str]:
         _unavailable(exc)
 
 
+@pytest.fixture
+def clean_redis_url(redis_url: str) -> str:
+    """The session's Redis server, emptied: no keys or budgets left by an earlier test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    return redis_url
+
+
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 async def state_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateStore]:
     """Every state backend in turn: in memory, a SQLite file, a real Redis server (emptied first)."""

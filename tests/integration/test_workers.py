@@ -13,13 +13,13 @@ from sluicegate.testing.processes import GatewayProcess
 
 
 def test_workers_serve_and_share_one_breaker(
-    threaded_upstream: Callable[..., MockUpstream], redis_url: str, tmp_path: Path
+    threaded_upstream: Callable[..., MockUpstream], clean_redis_url: str, tmp_path: Path
 ) -> None:
     upstream = threaded_upstream({"ok": [{"text": "fine"}], "down": [{"fault": "server_error"}]})
     config = {
         "providers": {"up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["ok", "down"]}},
         "models": {"r": {"use": ["up/ok"]}, "broken": {"use": ["up/down"]}},
-        "state": {"backend": "redis", "url": redis_url},
+        "state": {"backend": "redis", "url": clean_redis_url},
         "retry": {"attempts": 1},
         "audit": {"path": str(tmp_path / "audit.db")},
     }
