@@ -29,7 +29,7 @@ from sluicegate.providers.base import Provider
 from sluicegate.providers.registry import ProviderSetupError, build_providers
 from sluicegate.resilience.breaker import BreakerRegistry, Transition
 from sluicegate.routing.roles import RoleTable
-from sluicegate.security.egress import EgressPolicy, GuardedTransport
+from sluicegate.security.egress import EgressPolicy, GuardedConnector, GuardedTransport
 from sluicegate.service import ChatService
 from sluicegate.state.base import StateStore
 from sluicegate.webhooks import webhook
@@ -135,7 +135,7 @@ def build_runtime(
     built = (
         dict(providers)
         if providers is not None
-        else build_providers(config, transport=lambda: GuardedTransport(policy))
+        else build_providers(config, connector=lambda: GuardedConnector(policy))
     )
     telemetry = telemetry or Telemetry.configure(
         config.telemetry.otlp_endpoint, config.telemetry.service_name

@@ -1,14 +1,12 @@
-"""Wire-level edge cases that a script cannot express, through httpx's mock transport
-(the adapters take a transport, as httpx's own tests do), plus real sockets for refusals
-and hangs."""
+"""Wire-level edge cases that a script cannot express, against a loopback server that answers
+with fixed bytes, plus real sockets for refusals and hangs."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from sluicegate.errors import (
@@ -20,8 +18,10 @@ from sluicegate.errors import (
     TruncatedStream,
 )
 from sluicegate.providers.anthropic import AnthropicProvider
+from sluicegate.providers.base import close_stream
 from sluicegate.providers.http import parse_retry_after
 from sluicegate.providers.openai_compat import OpenAICompatibleProvider
+from sluicegate.testing.canned import CannedUpstream
 from sluicegate.testing.threads import free_port
 from sluicegate.types import CompletionRequest, Message
 
@@ -34,21 +34,28 @@ def sse(*events: str) -> bytes:
     return "".join(f"data: {e}\n\n" for e in events).encode()
 
 
-def openai_with(
-    body: bytes,
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-    seen: list[httpx.Request] | None = None,
-) -> OpenAICompatibleProvider:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        content_type = "text/event-stream" if body.startswith(b"data:") else "application/json"
-        return httpx.Response(status, content=body, headers={"content-type": content_type, **(headers or {})})
+Canned = Callable[..., Awaitable[CannedUpstream]]
 
-    return OpenAICompatibleProvider(
-        "o", base_url="http://upstream.test/v1", api_key="sk-test", transport=httpx.MockTransport(handler)
-    )
+
+@pytest.fixture
+async def canned() -> AsyncIterator[Canned]:
+    started: list[CannedUpstream] = []
+
+    async def start(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> CannedUpstream:
+        upstream = await CannedUpstream(status, body, headers).start()
+        started.append(upstream)
+        return upstream
+
+    yield start
+    for upstream in started:
+        await upstream.close()
+
+
+async def openai_with(
+    canned: Canned, body: bytes, status: int = 200, **headers: str
+) -> OpenAICompatibleProvider:
+    upstream = await canned(body, status, headers)
+    return OpenAICompatibleProvider("o", base_url=upstream.url + "/v1", api_key="sk-test")
 
 
 def delta(text: str, finish: str | None = None) -> str:
@@ -56,56 +63,86 @@ def delta(text: str, finish: str | None = None) -> str:
 
 
 async def drain(provider: Any, request: CompletionRequest = REQUEST) -> list[Any]:
-    return [c async for c in provider.stream(request)]
+    try:
+        return [c async for c in provider.stream(request)]
+    finally:
+        await provider.aclose()
 
 
-async def test_openai_stream_without_done_is_truncated() -> None:
-    provider = openai_with(sse(delta("Hel"), delta("lo", "stop")))
+async def test_openai_stream_without_done_is_truncated(canned: Canned) -> None:
+    provider = await openai_with(canned, sse(delta("Hel"), delta("lo", "stop")))
     with pytest.raises(TruncatedStream):
         await drain(provider)
 
 
-async def test_openai_stream_done_without_finish_reason_is_truncated() -> None:
-    provider = openai_with(sse(delta("Hel"), "[DONE]"))
+async def test_openai_stream_done_without_finish_reason_is_truncated(canned: Canned) -> None:
+    provider = await openai_with(canned, sse(delta("Hel"), "[DONE]"))
     with pytest.raises(TruncatedStream):
         await drain(provider)
 
 
-async def test_openai_stream_without_usage_gets_an_estimate() -> None:
-    chunks = await drain(openai_with(sse(delta("Hello there"), delta("", "stop"), "[DONE]")))
+async def test_openai_stream_without_usage_gets_an_estimate(canned: Canned) -> None:
+    chunks = await drain(await openai_with(canned, sse(delta("Hello there"), delta("", "stop"), "[DONE]")))
     assert chunks[-1].usage.prompt_tokens > 0
     assert chunks[-1].usage.completion_tokens == 2
 
 
-async def test_openai_in_band_error_is_classified() -> None:
-    provider = openai_with(
-        sse(delta("Hi"), json.dumps({"error": {"message": "slow down", "type": "rate_limit"}}))
+async def test_openai_in_band_error_is_classified(canned: Canned) -> None:
+    provider = await openai_with(
+        canned,
+        sse(delta("Hi"), json.dumps({"error": {"message": "slow down", "type": "rate_limit"}})),
     )
     with pytest.raises(ProviderRateLimited):
         await drain(provider)
 
 
-async def test_openai_malformed_body() -> None:
+async def test_openai_malformed_body(canned: Canned) -> None:
+    provider = await openai_with(canned, b'{"choices": "nope"}')
     with pytest.raises(MalformedResponse):
-        await openai_with(b'{"choices": "nope"}').generate(REQUEST)
+        await provider.generate(REQUEST)
+    await provider.aclose()
 
 
-async def test_openai_retry_after_ms_and_key_header() -> None:
-    seen: list[httpx.Request] = []
-    provider = openai_with(b'{"error": {"message": "busy"}}', 429, {"retry-after-ms": "1500"}, seen)
+async def test_openai_retry_after_ms_and_key_header(canned: Canned) -> None:
+    upstream = await canned(b'{"error": {"message": "busy"}}', 429, {"retry-after-ms": "1500"})
+    provider = OpenAICompatibleProvider("o", base_url=upstream.url + "/v1", api_key="sk-test")
     with pytest.raises(ProviderRateLimited) as caught:
         await provider.generate(REQUEST)
+    await provider.aclose()
     assert caught.value.retry_after == 1.5
-    assert seen[0].headers["authorization"] == "Bearer sk-test"
+    assert upstream.requests[0].headers["authorization"] == "Bearer sk-test"
     assert "sk-test" not in str(caught.value)
 
 
-async def test_redirects_are_not_followed() -> None:
-    seen: list[httpx.Request] = []
-    provider = openai_with(b"", 307, {"location": "http://elsewhere.test/steal"}, seen)
+async def test_redirects_are_not_followed(canned: Canned) -> None:
+    elsewhere = await canned(b'{"stolen": true}')
+    upstream = await canned(b"", 307, {"location": elsewhere.url + "/steal"})
+    provider = OpenAICompatibleProvider("o", base_url=upstream.url + "/v1", api_key="sk-test")
     with pytest.raises(ProviderServerError):
         await provider.generate(REQUEST)
-    assert [r.url.host for r in seen] == ["upstream.test"]
+    await provider.aclose()
+    assert [r.path for r in upstream.requests] == ["/v1/chat/completions"]
+    assert elsewhere.requests == []
+
+
+async def test_a_large_event_split_across_reads_is_decoded_whole(canned: Canned) -> None:
+    text = "é" * 50_000  # 100 kB of two-byte characters in one SSE line
+    chunks = await drain(await openai_with(canned, sse(delta(text, "stop"), "[DONE]")))
+    assert "".join(c.text for c in chunks) == text
+
+
+async def test_a_finished_stream_leaves_its_connection_for_the_next_call(canned: Canned) -> None:
+    upstream = await canned(sse(delta("Hi", "stop"), "[DONE]"))
+    provider = OpenAICompatibleProvider("o", base_url=upstream.url + "/v1")
+    for _ in range(3):
+        chunks = provider.stream(REQUEST)
+        async for chunk in chunks:
+            if chunk.finish_reason is not None:
+                break  # as the server does: it stops reading once the stream has finished
+        await close_stream(chunks)
+    await provider.aclose()
+    assert len(upstream.requests) == 3
+    assert upstream.connections == 1
 
 
 def test_retry_after_forms() -> None:
@@ -115,39 +152,36 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after({}) is None
 
 
-def anthropic_with(body: bytes, seen: list[dict[str, Any]]) -> AnthropicProvider:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(json.loads(request.content))
-        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
-
-    return AnthropicProvider(
-        "a", base_url="http://anthropic.test", api_key="k", transport=httpx.MockTransport(handler)
-    )
+async def anthropic_with(canned: Canned, body: bytes) -> tuple[AnthropicProvider, CannedUpstream]:
+    upstream = await canned(body)
+    return AnthropicProvider("a", base_url=upstream.url, api_key="k"), upstream
 
 
 def event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n"
 
 
-async def test_anthropic_stream_without_message_stop_is_truncated() -> None:
-    seen: list[dict[str, Any]] = []
+async def test_anthropic_stream_without_message_stop_is_truncated(canned: Canned) -> None:
     body = event(
         "message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 3}}}
     ) + event(
         "content_block_delta", {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hi"}}
     )
+    provider, upstream = await anthropic_with(canned, body.encode())
     with pytest.raises(TruncatedStream):
-        await drain(anthropic_with(body.encode(), seen))
+        await drain(provider)
+    seen = [json.loads(r.body) for r in upstream.requests]
     # System text goes to `system`, and consecutive user turns are merged.
     assert seen[0]["system"] == "S"
     assert seen[0]["messages"] == [{"role": "user", "content": "hi\n\nagain"}]
     assert seen[0]["max_tokens"] == 4096
 
 
-async def test_anthropic_overloaded_event_is_a_server_error() -> None:
+async def test_anthropic_overloaded_event_is_a_server_error(canned: Canned) -> None:
     body = event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    provider, _ = await anthropic_with(canned, body.encode())
     with pytest.raises(ProviderServerError):
-        await drain(anthropic_with(body.encode(), []))
+        await drain(provider)
 
 
 async def test_connection_refused_is_unavailable() -> None:

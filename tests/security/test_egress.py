@@ -1,13 +1,15 @@
 """SSRF: the egress guard against metadata addresses, loopback names, numeric tricks, DNS
-rebinding and unconfigured hosts — checked at connect time, refusals audited."""
+rebinding and unconfigured hosts — checked at connect time, refusals audited. Each check runs
+through both guarded clients: aiohttp's (providers) and httpx's (webhooks, fact sources)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
@@ -16,7 +18,12 @@ from sluicegate.config import ConfigError, load_config
 from sluicegate.config.schema import Config
 from sluicegate.errors import AllProvidersFailed, EgressBlocked
 from sluicegate.runtime import build_runtime
-from sluicegate.security.egress import EgressPolicy, GuardedTransport, loopback_names_for_tests
+from sluicegate.security.egress import (
+    EgressPolicy,
+    GuardedConnector,
+    GuardedTransport,
+    loopback_names_for_tests,
+)
 from sluicegate.testing import MockUpstream
 from sluicegate.types import CompletionRequest, Message
 
@@ -34,6 +41,29 @@ def resolver(answers: dict[str, list[list[str]]]) -> Callable[[str, int], Any]:
     return resolve
 
 
+Fetch = Callable[..., Awaitable[int]]
+
+
+@pytest.fixture(params=["aiohttp", "httpx"])
+def fetch(request: pytest.FixtureRequest) -> Fetch:
+    """`await fetch(policy, url, json=None)`: the status of a GET (or a POST with `json`) made
+    through one of the guarded clients."""
+
+    async def with_aiohttp(policy: EgressPolicy, url: str, json: Any = None) -> int:
+        async with aiohttp.ClientSession(connector=GuardedConnector(policy)) as session:
+            method = "POST" if json is not None else "GET"
+            async with session.request(method, url, json=json, allow_redirects=False) as response:
+                return response.status
+
+    async def with_httpx(policy: EgressPolicy, url: str, json: Any = None) -> int:
+        async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:
+            if json is not None:
+                return (await client.post(url, json=json)).status_code
+            return (await client.get(url)).status_code
+
+    return with_aiohttp if request.param == "aiohttp" else with_httpx
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
@@ -45,7 +75,7 @@ def resolver(answers: dict[str, list[list[str]]]) -> Callable[[str, int], Any]:
         ("http://sneaky.example/", "metadata address 169.254.169.254"),
     ],
 )
-async def test_internal_destinations_are_refused(url: str, reason: str) -> None:
+async def test_internal_destinations_are_refused(fetch: Fetch, url: str, reason: str) -> None:
     refusals: list[tuple[str, str]] = []
     dns = resolver(
         {
@@ -58,9 +88,8 @@ async def test_internal_destinations_are_refused(url: str, reason: str) -> None:
     policy = EgressPolicy.from_urls(
         [url], resolver=dns, on_refuse=lambda host, why: refusals.append((host, why))
     )
-    async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:
-        with pytest.raises(EgressBlocked) as caught:
-            await client.get(url)
+    with pytest.raises(EgressBlocked) as caught:
+        await fetch(policy, url)
     assert reason in str(caught.value)
     assert refusals
     assert reason in refusals[0][1]
@@ -72,48 +101,47 @@ async def test_unconfigured_hosts_are_refused() -> None:
         await policy.addresses("evil.example", 443)
 
 
-async def test_dns_rebinding_is_caught_at_connect_time() -> None:
+async def test_dns_rebinding_is_caught_at_connect_time(fetch: Fetch) -> None:
     dns = resolver({"rebind.example": [["93.184.216.34"], ["127.0.0.1"]]})
     policy = EgressPolicy.from_urls(["http://rebind.example/v1"], resolver=dns)
     assert await policy.addresses("rebind.example", 80) == ["93.184.216.34"]  # checked, no connection made
-    async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:
-        with pytest.raises(EgressBlocked, match=r"internal address 127\.0\.0\.1"):
-            await client.get("http://rebind.example/v1/models")
+    with pytest.raises(EgressBlocked, match=r"internal address 127\.0\.0\.1"):
+        await fetch(policy, "http://rebind.example/v1/models")
 
 
-async def test_literal_addresses_are_an_explicit_choice(upstream_factory: Callable[..., Any]) -> None:
+async def test_literal_addresses_are_an_explicit_choice(
+    fetch: Fetch, upstream_factory: Callable[..., Any]
+) -> None:
     upstream = await upstream_factory({"m": [{"text": "hi"}]})
     policy = EgressPolicy.from_urls([upstream.url, "http://[::1]:9/"])
     assert await policy.addresses("127.0.0.1", upstream.port) == ["127.0.0.1"]
     assert await policy.addresses("::1", 9) == ["::1"]
-    async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:
-        response = await client.post(
-            upstream.url + "/v1/chat/completions",
-            json={"model": "m", "messages": [{"role": "user", "content": "x"}]},
-        )
-    assert response.status_code == 200
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    assert await fetch(policy, upstream.url + "/v1/chat/completions", json=body) == 200
+    with pytest.raises(EgressBlocked, match="not a configured host"):
+        await fetch(policy, f"http://127.0.0.2:{upstream.port}/v1/chat/completions", json=body)
 
 
-async def test_names_resolving_to_loopback_need_the_test_switch(upstream_factory: Callable[..., Any]) -> None:
+async def test_names_resolving_to_loopback_need_the_test_switch(
+    fetch: Fetch, upstream_factory: Callable[..., Any]
+) -> None:
     upstream = await upstream_factory({"m": [{"text": "hi"}]})
     url = f"http://localhost:{upstream.port}"
     policy = EgressPolicy.from_urls([url], resolver=resolver({"localhost": [["127.0.0.1"]]}))
-    async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:
-        with pytest.raises(EgressBlocked):
-            await client.get(url + "/_mock/calls")
-        with loopback_names_for_tests():
-            assert (await client.get(url + "/_mock/calls")).status_code == 200
+    with pytest.raises(EgressBlocked):
+        await fetch(policy, url + "/_mock/calls")
+    with loopback_names_for_tests():
+        assert await fetch(policy, url + "/_mock/calls") == 200
 
 
-async def test_allow_lists_an_internal_name(upstream_factory: Callable[..., Any]) -> None:
+async def test_allow_lists_an_internal_name(fetch: Fetch, upstream_factory: Callable[..., Any]) -> None:
     upstream = await upstream_factory({"m": [{"text": "hi"}]})
     policy = EgressPolicy.from_urls(
         [f"http://models.lan:{upstream.port}"],
         allow=["models.lan"],
         resolver=resolver({"models.lan": [["127.0.0.1"]]}),
     )
-    async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:
-        assert (await client.get(f"http://models.lan:{upstream.port}/_mock/calls")).status_code == 200
+    assert await fetch(policy, f"http://models.lan:{upstream.port}/_mock/calls") == 200
 
 
 def test_the_test_switch_cannot_be_used_outside_pytest() -> None:

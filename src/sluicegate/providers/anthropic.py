@@ -6,15 +6,15 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-import httpx
-from httpx_sse import EventSource
-
 from sluicegate.errors import MalformedResponse, TruncatedStream
 from sluicegate.providers.base import Capabilities
 from sluicegate.providers.http import (
-    build_client,
+    ConnectorFactory,
+    HttpClient,
+    drain,
     error_for_status,
     event_json,
+    events,
     in_band_error,
     translated_errors,
 )
@@ -42,14 +42,14 @@ class AnthropicProvider:
         default_max_tokens: int = 4096,
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 600.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        connector: ConnectorFactory | None = None,
     ) -> None:
         self._name = name
         self._default_max_tokens = default_max_tokens
         all_headers = {"anthropic-version": anthropic_version, **(headers or {})}
         if api_key:
             all_headers["x-api-key"] = api_key
-        self._client = build_client(base_url, all_headers, timeout_s, transport)
+        self._client = HttpClient(base_url, all_headers, timeout_s, connector)
 
     @property
     def name(self) -> str:
@@ -60,11 +60,13 @@ class AnthropicProvider:
         return Capabilities(streaming=True, tools=True, json_mode=False, assistant_prefill=True)
 
     async def generate(self, request: CompletionRequest) -> Completion:
-        async with translated_errors(self._name):
-            response = await self._client.post("/v1/messages", json=self._payload(request, stream=False))
-            body = await response.aread()
-        if response.status_code != 200:
-            raise error_for_status(response.status_code, body, response.headers, self._name)
+        async with (
+            translated_errors(self._name),
+            self._client.post("/v1/messages", self._payload(request, stream=False)) as response,
+        ):
+            body = await response.read()
+        if response.status != 200:
+            raise error_for_status(response.status, body, response.headers, self._name)
         try:
             data = json.loads(body)
             text = "".join(block.get("text", "") for block in data["content"] if block.get("type") == "text")
@@ -76,17 +78,18 @@ class AnthropicProvider:
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         payload = self._payload(request, stream=True)
+        last: Chunk | None = None
         async with (
             translated_errors(self._name) as exchange,
-            self._client.stream("POST", "/v1/messages", json=payload) as response,
+            self._client.post("/v1/messages", payload) as response,
         ):
-            if response.status_code != 200:
-                body = await response.aread()
-                raise error_for_status(response.status_code, body, response.headers, self._name)
+            if response.status != 200:
+                body = await response.read()
+                raise error_for_status(response.status, body, response.headers, self._name)
             exchange.receiving = True
-            input_tokens = output_tokens = 0
-            finish: FinishReason | None = None
-            async for event in EventSource(response).aiter_sse():
+            state = _StreamState()
+            received = events(response)
+            async for event in received:
                 if event.event == "ping" or not event.data:
                     continue
                 data = event_json(event.data, self._name)
@@ -96,25 +99,18 @@ class AnthropicProvider:
                     raise in_band_error(
                         str(error.get("type", "api_error")), str(error.get("message", "")), self._name
                     )
-                if kind == "message_start":
-                    usage = (data.get("message") or {}).get("usage") or {}
-                    input_tokens = int(usage.get("input_tokens") or 0)
-                    output_tokens = int(usage.get("output_tokens") or 0)
-                elif kind == "content_block_delta":
-                    delta = data.get("delta") or {}
-                    if delta.get("type") == "text_delta" and delta.get("text"):
-                        yield Chunk(text=str(delta["text"]))
-                elif kind == "message_delta":
-                    delta = data.get("delta") or {}
-                    if delta.get("stop_reason"):
-                        finish = _STOP_REASONS.get(str(delta["stop_reason"]), "stop")
-                    usage = data.get("usage") or {}
-                    output_tokens = int(usage.get("output_tokens") or output_tokens)
-                    input_tokens = int(usage.get("input_tokens") or input_tokens)
-                elif kind == "message_stop":
-                    yield Chunk(finish_reason=finish or "stop", usage=Usage(input_tokens, output_tokens))
-                    return
-        raise TruncatedStream("stream ended without message_stop", provider=self._name)
+                if kind == "message_stop":
+                    last = state.final()
+                    break
+                text = state.apply(kind, data)
+                if text:
+                    yield Chunk(text=text)
+            if last is not None:
+                await drain(received)
+        if last is None:
+            raise TruncatedStream("stream ended without message_stop", provider=self._name)
+        # Yielded once the response is closed: a consumer that stops here leaves a reusable connection.
+        yield last
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         # No local Claude tokenizer ships in a package; the documented estimate errs high.
@@ -150,6 +146,36 @@ class AnthropicProvider:
         if request.user:
             payload["metadata"] = {"user_id": request.user}
         return payload
+
+
+class _StreamState:
+    """What the events of one Messages stream have said so far: usage and the stop reason."""
+
+    def __init__(self) -> None:
+        self.input_tokens = self.output_tokens = 0
+        self.finish: FinishReason | None = None
+
+    def apply(self, kind: str, data: dict[str, Any]) -> str:
+        """Take one event in; the text it carries, if any."""
+        if kind == "message_start":
+            usage = (data.get("message") or {}).get("usage") or {}
+            self.input_tokens = int(usage.get("input_tokens") or 0)
+            self.output_tokens = int(usage.get("output_tokens") or 0)
+        elif kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                return str(delta["text"])
+        elif kind == "message_delta":
+            delta = data.get("delta") or {}
+            if delta.get("stop_reason"):
+                self.finish = _STOP_REASONS.get(str(delta["stop_reason"]), "stop")
+            usage = data.get("usage") or {}
+            self.output_tokens = int(usage.get("output_tokens") or self.output_tokens)
+            self.input_tokens = int(usage.get("input_tokens") or self.input_tokens)
+        return ""
+
+    def final(self) -> Chunk:
+        return Chunk(finish_reason=self.finish or "stop", usage=Usage(self.input_tokens, self.output_tokens))
 
 
 def _alternating_turns(messages: Sequence[Message]) -> list[dict[str, str]]:

@@ -7,15 +7,15 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-import httpx
-from httpx_sse import EventSource
-
 from sluicegate.errors import MalformedResponse, TruncatedStream
 from sluicegate.providers.base import Capabilities
 from sluicegate.providers.http import (
-    build_client,
+    ConnectorFactory,
+    HttpClient,
+    drain,
     error_for_status,
     event_json,
+    events,
     in_band_error,
     translated_errors,
 )
@@ -44,13 +44,13 @@ class OpenAICompatibleProvider:
         api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 600.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        connector: ConnectorFactory | None = None,
     ) -> None:
         self._name = name
         all_headers = dict(headers or {})
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"
-        self._client = build_client(base_url, all_headers, timeout_s, transport)
+        self._client = HttpClient(base_url, all_headers, timeout_s, connector)
 
     @property
     def name(self) -> str:
@@ -61,11 +61,13 @@ class OpenAICompatibleProvider:
         return Capabilities(streaming=True, tools=True, json_mode=True)
 
     async def generate(self, request: CompletionRequest) -> Completion:
-        async with translated_errors(self._name):
-            response = await self._client.post("/chat/completions", json=self._payload(request, stream=False))
-            body = await response.aread()
-        if response.status_code != 200:
-            raise error_for_status(response.status_code, body, response.headers, self._name)
+        async with (
+            translated_errors(self._name),
+            self._client.post("/chat/completions", self._payload(request, stream=False)) as response,
+        ):
+            body = await response.read()
+        if response.status != 200:
+            raise error_for_status(response.status, body, response.headers, self._name)
         try:
             data = json.loads(body)
             choice = data["choices"][0]
@@ -78,24 +80,25 @@ class OpenAICompatibleProvider:
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         payload = self._payload(request, stream=True)
+        last: Chunk | None = None
         async with (
             translated_errors(self._name) as exchange,
-            self._client.stream("POST", "/chat/completions", json=payload) as response,
+            self._client.post("/chat/completions", payload) as response,
         ):
-            if response.status_code != 200:
-                body = await response.aread()
-                raise error_for_status(response.status_code, body, response.headers, self._name)
+            if response.status != 200:
+                body = await response.read()
+                raise error_for_status(response.status, body, response.headers, self._name)
             exchange.receiving = True
             finish: FinishReason | None = None
             usage: Usage | None = None
             parts: list[str] = []
-            async for event in EventSource(response).aiter_sse():
+            received = events(response)
+            async for event in received:
                 if event.data == "[DONE]":
-                    if finish is None:
-                        break
-                    usage = usage or await self._estimated_usage(request, "".join(parts))
-                    yield Chunk(finish_reason=finish, usage=usage)
-                    return
+                    if finish is not None:
+                        usage = usage or await self._estimated_usage(request, "".join(parts))
+                        last = Chunk(finish_reason=finish, usage=usage)
+                    break
                 data = event_json(event.data, self._name)
                 if "error" in data:
                     error = (
@@ -111,7 +114,12 @@ class OpenAICompatibleProvider:
                         yield Chunk(text=text)
                     if choice.get("finish_reason"):
                         finish = _FINISH.get(choice["finish_reason"], "stop")
-        raise TruncatedStream("stream ended without a finish reason and [DONE]", provider=self._name)
+            if last is not None:
+                await drain(received)
+        if last is None:
+            raise TruncatedStream("stream ended without a finish reason and [DONE]", provider=self._name)
+        # Yielded once the response is closed: a consumer that stops here leaves a reusable connection.
+        yield last
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         return tiktoken_message_tokens(messages)

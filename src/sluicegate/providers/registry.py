@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Mapping
-
-import httpx
+from collections.abc import Mapping
 
 from sluicegate.config.schema import (
     AnthropicProviderConfig,
@@ -16,6 +14,7 @@ from sluicegate.config.schema import (
     ScriptedProviderConfig,
 )
 from sluicegate.providers.base import Provider
+from sluicegate.providers.http import ConnectorFactory
 from sluicegate.security.secrets import SECRETS
 
 
@@ -26,13 +25,13 @@ class ProviderSetupError(Exception):
 def build_providers(
     config: Config,
     environ: Mapping[str, str] | None = None,
-    transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    connector: ConnectorFactory | None = None,
 ) -> dict[str, Provider]:
-    """Every configured provider; HTTP ones get a fresh transport from `transport` (the egress guard)."""
+    """Every configured provider; HTTP ones make their connections with `connector` (the egress guard)."""
     env = os.environ if environ is None else environ
     providers: dict[str, Provider] = {}
     for name, spec in config.providers.items():
-        providers[name] = build_provider(name, spec, env, transport)
+        providers[name] = build_provider(name, spec, env, connector)
     return providers
 
 
@@ -40,7 +39,7 @@ def build_provider(
     name: str,
     spec: OpenAIProviderConfig | AnthropicProviderConfig | LlamaCppProviderConfig | ScriptedProviderConfig,
     env: Mapping[str, str],
-    transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    connector: ConnectorFactory | None = None,
 ) -> Provider:
     if isinstance(spec, OpenAIProviderConfig):
         from sluicegate.providers.openai_compat import OpenAICompatibleProvider
@@ -51,7 +50,7 @@ def build_provider(
             api_key=_secret(name, spec, env),
             headers=spec.headers,
             timeout_s=spec.timeout_s,
-            transport=transport() if transport else None,
+            connector=connector,
         )
     if isinstance(spec, AnthropicProviderConfig):
         from sluicegate.providers.anthropic import AnthropicProvider
@@ -64,7 +63,7 @@ def build_provider(
             default_max_tokens=spec.default_max_tokens,
             headers=spec.headers,
             timeout_s=spec.timeout_s,
-            transport=transport() if transport else None,
+            connector=connector,
         )
     if isinstance(spec, LlamaCppProviderConfig):
         from sluicegate.providers.llamacpp import LlamaCppProvider

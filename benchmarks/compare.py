@@ -1,0 +1,532 @@
+"""sluicegate side by side with LiteLLM, on one machine, in one run.
+
+    python benchmarks/compare.py [--rounds 3] [--requests 300] [--no-profile]
+
+One fast mock OpenAI upstream (benchmarks/fast_upstream.py) serves three gateways, each with one
+worker: sluicegate (no cache, no guardrails), LiteLLM 1.106.2 (installed by this script into
+benchmarks/.cache/litellm-venv, never a dependency of ours; offline cost map, master key from the
+environment) and sluicegate with inline guardrails and per-user budgets on. For each, and for the
+mock called directly: latency at concurrency 1 (non-stream; stream time to first token),
+requests/s and p99 at concurrency 50, per-chunk streaming overhead (the slope between a 10-chunk
+and a 210-chunk stream), idle and peak RSS. Rounds alternate the targets (A B C D, then D C B A)
+and the medians are kept. A py-spy profile of sluicegate under load is summarised in the results.
+
+Writes benchmarks/results/compare.json and benchmarks/results/compare.md (the README's table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvloop
+import yaml
+from harness import RESULTS, write_results
+from load_client import Connection, drive
+
+from sluicegate.testing.processes import GatewayProcess
+from sluicegate.testing.threads import free_port
+
+LITELLM_VERSION = "1.106.2"
+LITELLM_VENV = Path(__file__).parent / ".cache" / "litellm-venv"
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
+SHORT, LONG = 10, 210  # stream lengths (chunks) whose difference gives the per-chunk cost
+
+Call = Callable[[Connection], Coroutine[Any, Any, float]]
+
+
+# ---------------------------------------------------------------- processes
+
+
+def ensure_litellm() -> Path:
+    """LiteLLM in a virtualenv of its own: the comparison must not make it our dependency."""
+    binary = LITELLM_VENV / "bin" / "litellm"
+    python = LITELLM_VENV / "bin" / "python"
+    if binary.exists():
+        version = subprocess.run(
+            [str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if version == LITELLM_VERSION:
+            return binary
+    print(f"installing litellm[proxy]=={LITELLM_VERSION} into {LITELLM_VENV} (a few minutes)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(LITELLM_VENV)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", f"litellm[proxy]=={LITELLM_VERSION}"], check=True
+    )
+    return binary
+
+
+class Server:
+    """A process we started, its log in a file (a pipe nobody reads would block it)."""
+
+    def __init__(self, args: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.log = log
+        with log.open("w") as sink:
+            self.process = subprocess.Popen(
+                args, cwd=cwd, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_upstream(workdir: Path) -> tuple[Server, str]:
+    port = free_port()
+    script = Path(__file__).parent / "fast_upstream.py"
+    server = Server(
+        [sys.executable, str(script), "--port", str(port)], env={}, cwd=workdir, log=workdir / "upstream.log"
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for(url + "/ready", server, ok=(404,))
+    return server, url
+
+
+def start_litellm(binary: Path, upstream: str, workdir: Path) -> tuple[Server, str]:
+    config = {
+        "model_list": [
+            {
+                "model_name": "m",
+                "litellm_params": {
+                    "model": "openai/m",
+                    "api_base": upstream + "/v1",
+                    "api_key": "sk-upstream",
+                },
+            }
+        ],
+        "general_settings": {"master_key": f"os.environ/{MASTER_KEY_ENV}"},
+    }
+    path = workdir / "litellm.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    env = {
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # offline: no cost map from the network
+        MASTER_KEY_ENV: os.environ.get(MASTER_KEY_ENV, "sk-bench-master"),
+        "LITELLM_LOG": "ERROR",
+    }
+    server = Server(
+        [
+            str(binary),
+            "--config",
+            str(path),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--num_workers",
+            "1",
+        ],
+        env=env,
+        cwd=workdir,
+        log=workdir / "litellm.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for(url + "/health/liveliness", server, timeout=180)
+    return server, url
+
+
+def sluicegate_config(upstream: str, *, guarded: bool) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "providers": {"up": {"type": "openai", "base_url": upstream + "/v1", "models": ["m"]}},
+        # The role is named like LiteLLM's model, so one request body serves every target.
+        "models": {"m": {"use": ["up/m"], "max_concurrency": 1000, "max_queue": 1000}},
+        "cache": {"enabled": False},
+        "server": {"log_level": "warning"},
+    }
+    if guarded:
+        config["budgets"] = {"tokens_per_hour_per_user": 10**12}
+    else:
+        config["guardrails"] = {"inline": {"pii": "off", "competitors": "off", "profanity": "off"}}
+    return config
+
+
+def wait_for(url: str, server: Server, *, timeout: float = 60, ok: tuple[int, ...] = (200,)) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited; see {server.log}")
+        try:
+            if httpx.get(url, timeout=2).status_code in ok:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready; see {server.log}")
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """RSS now and at its peak (VmHWM), summed over the process and its descendants."""
+    totals = {"rss_kib": 0, "peak_rss_kib": 0}
+    for each in [pid, *descendants(pid)]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                totals["rss_kib"] += int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                totals["peak_rss_kib"] += int(line.split()[1])
+    return totals
+
+
+def pause_all_but(running: int, gateways: list[int]) -> None:
+    """SIGSTOP every gateway but the one measured: no background work of one lands on another's
+    numbers (the upstream and the load client always run)."""
+    for pid in gateways:
+        signal_tree(pid, signal.SIGCONT if pid == running else signal.SIGSTOP)
+
+
+def signal_tree(pid: int, signum: int) -> None:
+    for each in [pid, *descendants(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signum)
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
+
+
+# ---------------------------------------------------------------- measures
+
+
+def body(*, stream: bool = False, max_tokens: int | None = None) -> bytes:
+    data: dict[str, Any] = {"model": "m", "messages": PROMPT}
+    if stream:
+        data["stream"] = True
+    if max_tokens is not None:
+        data["max_tokens"] = max_tokens
+    return json.dumps(data).encode()
+
+
+def call(payload: bytes, measure: str) -> Call:
+    async def one(connection: Connection) -> float:
+        reply = await connection.post("/chat/completions", payload)
+        if reply.status != 200:
+            raise RuntimeError(f"status {reply.status}: {reply.body[:200]!r}")
+        if measure == "ttft":
+            if not reply.first_content_s:
+                raise RuntimeError("the stream carried no content")
+            return reply.first_content_s * 1000
+        return reply.total_s * 1000
+
+    return one
+
+
+async def measure(url: str, headers: dict[str, str], requests: int, concurrency: int) -> dict[str, Any]:
+    plain, streamed = call(body(), "total"), call(body(stream=True, max_tokens=SHORT), "ttft")
+    await drive(url, plain, 30, 4, headers)  # warm-up: connections, lazy imports, caches
+    results = {
+        "c1_nonstream": await drive(url, plain, requests, 1, headers),
+        "c1_stream_ttft": await drive(url, streamed, requests, 1, headers),
+        "c50_nonstream": await drive(url, plain, requests * 5, concurrency, headers),
+    }
+    short = await drive(url, call(body(stream=True, max_tokens=SHORT), "total"), requests // 5, 1, headers)
+    long = await drive(url, call(body(stream=True, max_tokens=LONG), "total"), requests // 5, 1, headers)
+    results["stream_per_chunk_us"] = (long["p50_ms"] - short["p50_ms"]) / (LONG - SHORT) * 1000
+    return results
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for name, first in runs[0].items():
+        if isinstance(first, dict):
+            merged[name] = {stat: statistics.median(run[name][stat] for run in runs) for stat in first}
+        else:
+            merged[name] = statistics.median(run[name] for run in runs)
+    return merged
+
+
+# ---------------------------------------------------------------- profile
+
+
+def profile(pid: int, url: str, headers: dict[str, str], seconds: int, workdir: Path) -> dict[str, Any]:
+    """py-spy on the gateway while it serves concurrency 50: where its CPU goes."""
+    out = workdir / "profile.txt"
+    beside = Path(sys.executable).parent / "py-spy"
+    try:
+        spy = subprocess.Popen(
+            [
+                str(beside) if beside.exists() else "py-spy",
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(seconds),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        return {"skipped": "py-spy is not installed (pip install -e '.[bench]')"}
+    deadline = time.monotonic() + seconds
+
+    async def load() -> None:
+        plain = call(body(), "total")
+        while time.monotonic() < deadline:
+            await drive(url, plain, 500, 50, headers)
+
+    uvloop.run(load())
+    spy.wait(60)
+    if not out.exists():
+        return {"skipped": "py-spy wrote nothing (ptrace not permitted?)"}
+    return summarise_profile(out.read_text())
+
+
+def summarise_profile(raw: str) -> dict[str, Any]:
+    """Self time by function and inclusive time by package, as shares of all samples."""
+    own: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        own[frames[-1]] += count
+        for package in {package_of(frame) for frame in frames}:
+            packages[package] += count
+    if not total:
+        return {"samples": 0}
+    return {
+        "samples": total,
+        "self_top": [{"frame": f, "share": round(n / total, 4)} for f, n in own.most_common(15)],
+        "inclusive_by_package": {p: round(n / total, 4) for p, n in packages.most_common(15)},
+    }
+
+
+def package_of(frame: str) -> str:
+    """`send (httpcore/_async/http11.py:12)` -> `httpcore`; py-spy names files from their package."""
+    location = frame.rpartition("(")[2].rstrip(")")
+    path = location.rpartition(":")[0]
+    if "site-packages/" in path:
+        path = path.split("site-packages/")[1]
+    parts = Path(path).parts
+    if not parts:
+        return "?"
+    return parts[0].removesuffix(".py") if not parts[0].startswith("/") else parts[-1].removesuffix(".py")
+
+
+# ---------------------------------------------------------------- report
+
+
+TARGETS = {
+    "added_latency_ratio_max": 0.2,  # sluicegate's added latency ≤ 1/5 of LiteLLM's
+    "throughput_ratio_min": 3.0,
+    "idle_rss_ratio_max": 1 / 3,
+    "guarded_throughput_ratio_min": 2.0,
+}
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    sg, lite, guarded = results["sluicegate"], results["litellm"], results["sluicegate_guarded"]
+
+    def rps(side: dict[str, Any]) -> float:
+        return float(side["c50_nonstream"]["rps"])
+
+    found = {
+        "added_latency_ratio": sg["added"]["c1_nonstream_p50_ms"] / lite["added"]["c1_nonstream_p50_ms"],
+        "added_ttft_ratio": sg["added"]["c1_stream_ttft_p50_ms"] / lite["added"]["c1_stream_ttft_p50_ms"],
+        "throughput_ratio": rps(sg) / rps(lite),
+        "idle_rss_ratio": sg["memory"]["idle_rss_kib"] / lite["memory"]["idle_rss_kib"],
+        "guarded_throughput_ratio": rps(guarded) / rps(lite),
+        "per_chunk_ratio": sg["added"]["stream_per_chunk_us"]
+        / max(lite["added"]["stream_per_chunk_us"], 1e-9),
+    }
+    found["met"] = {
+        "added_latency": found["added_latency_ratio"] <= TARGETS["added_latency_ratio_max"],
+        "throughput": found["throughput_ratio"] >= TARGETS["throughput_ratio_min"],
+        "idle_rss": found["idle_rss_ratio"] <= TARGETS["idle_rss_ratio_max"],
+        "guarded_throughput": found["guarded_throughput_ratio"] >= TARGETS["guarded_throughput_ratio_min"],
+    }
+    return found
+
+
+def markdown(results: dict[str, Any]) -> str:
+    names = [
+        ("direct", "mock upstream, direct"),
+        ("sluicegate", "sluicegate"),
+        ("sluicegate_guarded", "sluicegate + guardrails + budgets"),
+        ("litellm", f"LiteLLM {LITELLM_VERSION}"),
+    ]
+    lines = [
+        "| | c=1 p50 ms (added) | c=1 p99 ms | c=1 TTFT p50 ms (added) | c=50 req/s | c=50 p99 ms "
+        "| per chunk µs (added) | idle RSS MiB | peak RSS MiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, label in names:
+        side = results[key]
+        added = side.get("added", {})
+        memory = side.get("memory", {})
+
+        def with_added(value: float, extra: float | None, unit: str = ".2f") -> str:
+            return f"{value:{unit}}" + (f" (+{extra:{unit}})" if extra is not None else "")
+
+        lines.append(
+            f"| {label} "
+            f"| {with_added(side['c1_nonstream']['p50_ms'], added.get('c1_nonstream_p50_ms'))} "
+            f"| {side['c1_nonstream']['p99_ms']:.2f} "
+            f"| {with_added(side['c1_stream_ttft']['p50_ms'], added.get('c1_stream_ttft_p50_ms'))} "
+            f"| {side['c50_nonstream']['rps']:.0f} | {side['c50_nonstream']['p99_ms']:.1f} "
+            f"| {with_added(side['stream_per_chunk_us'], added.get('stream_per_chunk_us'), '.1f')} "
+            f"| {memory.get('idle_rss_kib', 0) / 1024:.0f} | {memory.get('peak_rss_kib', 0) / 1024:.0f} |"
+        )
+    found = results["ratios"]
+    met = found["met"]
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    lines += [
+        "",
+        f"Ratios (same run): added latency {found['added_latency_ratio']:.2f}x LiteLLM's (target ≤ 0.20, "
+        f"{mark(met['added_latency'])}); throughput {found['throughput_ratio']:.1f}x (target ≥ 3, "
+        f"{mark(met['throughput'])}); idle RSS {found['idle_rss_ratio']:.2f}x (target ≤ 0.33, "
+        f"{mark(met['idle_rss'])}); with guardrails and budgets {found['guarded_throughput_ratio']:.1f}x "
+        f"(target ≥ 2, {mark(met['guarded_throughput'])}).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--profile-seconds", type=int, default=10)
+    parser.add_argument("--no-profile", action="store_true")
+    args = parser.parse_args()
+
+    litellm = ensure_litellm()
+    workdir = Path(tempfile.mkdtemp(prefix="sluicegate-compare-"))
+    master_key = os.environ.get(MASTER_KEY_ENV, "sk-bench-master")
+    upstream, upstream_url = start_upstream(workdir)
+    servers: list[Any] = [upstream]
+    try:
+        lite, lite_url = start_litellm(litellm, upstream_url, workdir)
+        servers.append(lite)
+        plain = GatewayProcess(sluicegate_config(upstream_url, guarded=False), workdir)
+        servers.append(plain)
+        guarded = GatewayProcess(sluicegate_config(upstream_url, guarded=True), workdir)
+        servers.append(guarded)
+        targets: dict[str, tuple[str, dict[str, str], int]] = {
+            "direct": (upstream_url + "/v1", {}, upstream.pid),
+            "sluicegate": (plain.url + "/v1", {}, plain.process.pid),
+            "litellm": (lite_url + "/v1", {"authorization": f"Bearer {master_key}"}, lite.pid),
+            "sluicegate_guarded": (guarded.url + "/v1", {}, guarded.process.pid),
+        }
+        idle: dict[str, dict[str, int]] = {}
+        for name, (url, headers, pid) in targets.items():
+            uvloop.run(drive(url, call(body(), "total"), 5, 1, headers))
+            idle[name] = memory_kib(pid)
+
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        order = list(targets)
+        gateways = [pid for name, (_, _, pid) in targets.items() if name != "direct"]
+        for round_index in range(args.rounds):
+            for name in order if round_index % 2 == 0 else reversed(order):
+                url, headers, pid = targets[name]
+                pause_all_but(pid, gateways)
+                print(f"round {round_index + 1}/{args.rounds}: {name}", flush=True)
+                runs[name].append(uvloop.run(measure(url, headers, args.requests, args.concurrency)))
+        for pid in gateways:
+            signal_tree(pid, signal.SIGCONT)
+
+        results: dict[str, Any] = {name: median_of(runs[name]) for name in targets}
+        direct = results["direct"]
+        for name, (_, _, pid) in targets.items():
+            peak = memory_kib(pid)
+            results[name]["memory"] = {
+                "idle_rss_kib": idle[name]["rss_kib"],
+                "peak_rss_kib": peak["peak_rss_kib"],
+            }
+            if name != "direct":
+                side = results[name]
+                side["added"] = {
+                    "c1_nonstream_p50_ms": side["c1_nonstream"]["p50_ms"] - direct["c1_nonstream"]["p50_ms"],
+                    "c1_nonstream_p99_ms": side["c1_nonstream"]["p99_ms"] - direct["c1_nonstream"]["p99_ms"],
+                    "c1_stream_ttft_p50_ms": side["c1_stream_ttft"]["p50_ms"]
+                    - direct["c1_stream_ttft"]["p50_ms"],
+                    "stream_per_chunk_us": side["stream_per_chunk_us"] - direct["stream_per_chunk_us"],
+                }
+        results["ratios"] = ratios(results)
+        if not args.no_profile:
+            url, headers, pid = targets["sluicegate_guarded"]
+            pause_all_but(pid, gateways)
+            results["profile_sluicegate_guarded_c50"] = profile(
+                pid, url, headers, args.profile_seconds, workdir
+            )
+    finally:
+        for server in reversed(servers):
+            # A stopped process acts on SIGTERM only once continued.
+            signal_tree(server.pid if isinstance(server, Server) else server.process.pid, signal.SIGCONT)
+            server.stop()
+
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    results["settings"] = {
+        "rounds": args.rounds,
+        "requests_c1": args.requests,
+        "requests_c50": args.requests * 5,
+        "concurrency": args.concurrency,
+        "litellm": LITELLM_VERSION,
+        "targets": TARGETS,
+    }
+    path = write_results("compare", results)
+    table = markdown(results)
+    (RESULTS / "compare.md").write_text(table)
+    print(table)
+    print(f"written to {path} and {RESULTS / 'compare.md'}")
+
+
+if __name__ == "__main__":
+    main()
