@@ -45,7 +45,8 @@ LITELLM_VERSION = "1.106.2"
 LITELLM_VENV = Path(__file__).parent / ".cache" / "litellm-venv"
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
-SHORT, LONG = 10, 210  # stream lengths (chunks) whose difference gives the per-chunk cost
+SHORT, LONG = 10, 210
+SETTLE_S = 3.0  # stream lengths (chunks) whose difference gives the per-chunk cost
 
 Call = Callable[[Connection], Coroutine[Any, Any, float]]
 
@@ -475,6 +476,9 @@ def main() -> None:
                 pause_all_but(pid, gateways)
                 print(f"round {round_index + 1}/{args.rounds}: {name}", flush=True)
                 runs[name].append(uvloop.run(measure(url, headers, args.requests, args.concurrency)))
+                # Let background work (audit writes after a burst) finish before the pause, or it
+                # would land on this target's next c=1 run.
+                time.sleep(SETTLE_S)
         for pid in gateways:
             signal_tree(pid, signal.SIGCONT)
 
