@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
-
-from sluicegate.testing.processes import GatewayProcess
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -57,31 +51,6 @@ def start_mock(models: dict[str, Any]) -> tuple[Process, str]:
     script.write_text(yaml.safe_dump({"models": models}))
     process = Process([sys.executable, "-m", "sluicegate.testing.mock_upstream", "--script", str(script)])
     return process, process.first_line()
-
-
-def start_gateway(config: dict[str, Any], port: int) -> GatewayProcess:
-    config = {**config, "server": {**config.get("server", {}), "log_level": "warning"}}
-    return GatewayProcess(config, Path(tempfile.mkdtemp()), port=port)
-
-
-async def run_load(call: Callable[[], Awaitable[float]], total: int, concurrency: int) -> dict[str, float]:
-    """`total` calls with `concurrency` in flight; latencies in ms and requests per second."""
-    latencies: list[float] = []
-    remaining = iter(range(total))
-
-    async def worker() -> None:
-        for _ in remaining:
-            latencies.append(await call())
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    return {
-        "p50_ms": statistics.median(latencies),
-        "p99_ms": percentile(latencies, 99),
-        "rps": total / elapsed,
-        "n": float(total),
-    }
 
 
 def write_results(name: str, data: dict[str, Any]) -> Path:

@@ -1,145 +1,93 @@
 """Added latency and throughput of the gateway over a direct call to a fast mock upstream.
 
-    python benchmarks/overhead.py [--requests 400] [--concurrency 50]
+    python benchmarks/overhead.py [--requests 300] [--rounds 3]
 
-Measures, for a direct call and through sluicegate (one worker, an `openai` provider):
-p50/p99 latency at concurrency 1 (non-stream, and stream time to first token), and
-requests/s and p99 at concurrency 50. Writes benchmarks/results/overhead.json.
+The mock (benchmarks/fast_upstream.py) and the load client (benchmarks/load_client.py) cost a few
+tens of microseconds a request, so what is measured is the gateway. Measured, for a direct call
+and through sluicegate (one worker, an `openai` provider, the default pipeline: SQLite state and
+audit, inline guardrails, metrics): p50/p99 latency at concurrency 1 (non-stream, and stream time
+to first token), requests/s and p99 at concurrency 50, per-chunk streaming cost. Rounds alternate
+direct and gateway (A B A B) and keep the medians. Writes benchmarks/results/overhead.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
+import os
 import platform
-import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-import httpx
-from harness import run_load, start_gateway, start_mock, write_results
+import uvloop
+from gateway_measures import added_over, measure, median_of, start_upstream
+from harness import write_results
 
-ANSWER = "The capital of France is Paris, a city on the Seine."
-BODY = {"model": "m", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
+from sluicegate.testing.processes import GatewayProcess
 
-
-async def measure(base: str, model: str, requests: int, concurrency: int) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-        body = {**BODY, "model": model}
-
-        async def whole() -> float:
-            started = time.perf_counter()
-            response = await client.post("/chat/completions", json=body)
-            response.raise_for_status()
-            return (time.perf_counter() - started) * 1000
-
-        async def first_token() -> float:
-            started = time.perf_counter()
-            elapsed = 0.0
-            async with client.stream("POST", "/chat/completions", json={**body, "stream": True}) as response:
-                async for line in response.aiter_lines():
-                    if not elapsed and has_content(line):
-                        elapsed = (time.perf_counter() - started) * 1000
-            if not elapsed:
-                raise RuntimeError("the stream carried no content")
-            return elapsed
-
-        for _ in range(50):  # warm-up: connections, caches, JIT-free but lazy imports
-            await whole()
-        return {
-            "c1_nonstream": await run_load(whole, requests, 1),
-            "c1_stream_ttft": await run_load(first_token, requests, 1),
-            "c50_nonstream": await run_load(whole, requests * 5, concurrency),
-        }
-
-
-def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per measure and statistic, the median over the rounds."""
-    return {
-        measure: {stat: statistics.median(run[measure][stat] for run in runs) for stat in runs[0][measure]}
-        for measure in runs[0]
-    }
-
-
-def has_content(line: str) -> bool:
-    if not line.startswith("data: {"):
-        return False
-    choices = json.loads(line[6:]).get("choices") or [{}]
-    return bool(choices[0].get("delta", {}).get("content"))
+TARGET_ADDED_P50_MS = 3.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    mock, mock_url = start_mock({"m": [{"text": ANSWER}]})
-    gateway = start_gateway(
-        {
-            "providers": {"up": {"type": "openai", "base_url": mock_url + "/v1", "models": ["m"]}},
-            "models": {"reasoning": {"use": ["up/m"], "max_concurrency": 1000}},
-            "server": {"log_level": "warning"},
-        },
-        args.port,
-    )
+    workdir = Path(tempfile.mkdtemp(prefix="sluicegate-overhead-"))
+    upstream, upstream_url = start_upstream(workdir)
+    config = {
+        "providers": {"up": {"type": "openai", "base_url": upstream_url + "/v1", "models": ["m"]}},
+        "models": {"m": {"use": ["up/m"], "max_concurrency": 1000, "max_queue": 1000}},
+        "server": {"log_level": "warning"},
+    }
+    gateway = GatewayProcess(config, workdir)
     try:
-        # A B A B: alternate direct and gateway runs and keep the medians, so a noisy moment on
-        # a shared machine does not land on one side only.
-        rounds: dict[str, list[dict[str, Any]]] = {"direct": [], "gateway": []}
+        targets = {"direct": upstream_url + "/v1", "gateway": gateway.url + "/v1"}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
         for _ in range(args.rounds):
-            rounds["direct"].append(
-                asyncio.run(measure(mock_url + "/v1", "m", args.requests, args.concurrency))
-            )
-            rounds["gateway"].append(
-                asyncio.run(
-                    measure(f"http://127.0.0.1:{args.port}/v1", "reasoning", args.requests, args.concurrency)
-                )
-            )
-        direct, through = median_of(rounds["direct"]), median_of(rounds["gateway"])
+            for name, url in targets.items():
+                runs[name].append(uvloop.run(measure(url, {}, args.requests, args.concurrency)))
+                time.sleep(2)  # the gateway's audit writes after a burst finish before the next run
     finally:
         gateway.stop()
-        mock.stop()
+        upstream.stop()
 
-    added = {
-        "c1_nonstream_p50_ms": through["c1_nonstream"]["p50_ms"] - direct["c1_nonstream"]["p50_ms"],
-        "c1_nonstream_p99_ms": through["c1_nonstream"]["p99_ms"] - direct["c1_nonstream"]["p99_ms"],
-        "c1_stream_ttft_p50_ms": through["c1_stream_ttft"]["p50_ms"] - direct["c1_stream_ttft"]["p50_ms"],
-        "c1_stream_ttft_p99_ms": through["c1_stream_ttft"]["p99_ms"] - direct["c1_stream_ttft"]["p99_ms"],
-        "c50_p50_ms": through["c50_nonstream"]["p50_ms"] - direct["c50_nonstream"]["p50_ms"],
-        "c50_p99_ms": through["c50_nonstream"]["p99_ms"] - direct["c50_nonstream"]["p99_ms"],
-    }
+    direct, through = median_of(runs["direct"]), median_of(runs["gateway"])
+    added = added_over(direct, through)
     results = {
         "machine": {
-            "cpus": __import__("os").cpu_count(),
+            "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "target": {"c1_nonstream_added_p50_ms_below": 3.0},
+        "target": {"c1_nonstream_added_p50_ms_below": TARGET_ADDED_P50_MS},
+        "met": added["c1_nonstream_p50_ms"] < TARGET_ADDED_P50_MS,
         "direct": direct,
         "gateway": through,
         "added": added,
         "gateway_c50_rps": through["c50_nonstream"]["rps"],
         "direct_c50_rps": direct["c50_nonstream"]["rps"],
+        "settings": {"rounds": args.rounds, "requests_c1": args.requests, "concurrency": args.concurrency},
     }
     path = write_results("overhead", results)
-    print(f"{'measure':<28}{'direct':>12}{'gateway':>12}{'added':>12}")
-    for key, label in [
-        ("c1_nonstream", "c=1 non-stream p50 ms"),
-        ("c1_stream_ttft", "c=1 stream TTFT p50 ms"),
-    ]:
-        d, g = direct[key]["p50_ms"], through[key]["p50_ms"]
-        print(f"{label:<28}{d:>12.2f}{g:>12.2f}{g - d:>12.2f}")
-    for key, label in [("c1_nonstream", "c=1 non-stream p99 ms"), ("c50_nonstream", "c=50 p99 ms")]:
-        d, g = direct[key]["p99_ms"], through[key]["p99_ms"]
-        print(f"{label:<28}{d:>12.2f}{g:>12.2f}{g - d:>12.2f}")
-    d, g = direct["c50_nonstream"]["rps"], through["c50_nonstream"]["rps"]
-    print(f"{'c=50 requests/s':<28}{d:>12.0f}{g:>12.0f}")
-    print(f"written to {path}")
+    print(f"{'measure':<30}{'direct':>10}{'gateway':>10}{'added':>10}")
+    rows = [
+        ("c=1 non-stream p50 ms", "c1_nonstream", "p50_ms"),
+        ("c=1 non-stream p99 ms", "c1_nonstream", "p99_ms"),
+        ("c=1 stream TTFT p50 ms", "c1_stream_ttft", "p50_ms"),
+        ("c=50 p99 ms", "c50_nonstream", "p99_ms"),
+        ("c=50 requests/s", "c50_nonstream", "rps"),
+    ]
+    for label, key, stat in rows:
+        d, g = direct[key][stat], through[key][stat]
+        print(f"{label:<30}{d:>10.2f}{g:>10.2f}{g - d:>10.2f}")
+    d, g = direct["stream_per_chunk_us"], through["stream_per_chunk_us"]
+    print(f"{'stream per chunk µs':<30}{d:>10.1f}{g:>10.1f}{g - d:>10.1f}")
+    verdict = "met" if results["met"] else "NOT met"
+    print(f"target: added c=1 p50 < {TARGET_ADDED_P50_MS} ms: {verdict}; written to {path}")
 
 
 if __name__ == "__main__":
