@@ -60,13 +60,7 @@ class AnthropicProvider:
         return Capabilities(streaming=True, tools=True, json_mode=False, assistant_prefill=True)
 
     async def generate(self, request: CompletionRequest) -> Completion:
-        async with (
-            translated_errors(self._name),
-            self._client.post("/v1/messages", self._payload(request, stream=False)) as response,
-        ):
-            body = await response.read()
-        if response.status != 200:
-            raise error_for_status(response.status, body, response.headers, self._name)
+        body = await self._client.call("/v1/messages", self._payload(request, stream=False), self._name)
         try:
             data = json.loads(body)
             text = "".join(block.get("text", "") for block in data["content"] if block.get("type") == "text")

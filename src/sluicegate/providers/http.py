@@ -82,6 +82,14 @@ class HttpClient:
     def post(self, path: str, payload: dict[str, Any]) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
         return self._current().post(self._base + path, data=orjson.dumps(payload), allow_redirects=False)
 
+    async def call(self, path: str, payload: dict[str, Any], provider: str) -> bytes:
+        """One whole (non-streamed) exchange: the body of a 200, else the error it stands for."""
+        async with translated_errors(provider), self.post(path, payload) as response:
+            body = await response.read()
+        if response.status != 200:
+            raise error_for_status(response.status, body, response.headers, provider)
+        return body
+
     async def aclose(self) -> None:
         session, self._session = self._session, None
         if session is not None and not session.closed and self._loop is asyncio.get_running_loop():

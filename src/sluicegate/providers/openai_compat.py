@@ -61,13 +61,7 @@ class OpenAICompatibleProvider:
         return Capabilities(streaming=True, tools=True, json_mode=True)
 
     async def generate(self, request: CompletionRequest) -> Completion:
-        async with (
-            translated_errors(self._name),
-            self._client.post("/chat/completions", self._payload(request, stream=False)) as response,
-        ):
-            body = await response.read()
-        if response.status != 200:
-            raise error_for_status(response.status, body, response.headers, self._name)
+        body = await self._client.call("/chat/completions", self._payload(request, stream=False), self._name)
         try:
             data = json.loads(body)
             choice = data["choices"][0]
