@@ -17,17 +17,23 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import uvloop
 from harness import percentile, start_mock, write_results
+from load_client import Connection, Reply
 
 from sluicegate.config.schema import Config
+from sluicegate.providers.base import Provider
 from sluicegate.providers.openai_compat import OpenAICompatibleProvider
 from sluicegate.resilience.breaker import CircuitState, Transition
+from sluicegate.resilience.wrapper import WrapperProvider
 from sluicegate.runtime import build_runtime
 from sluicegate.server import create_app
 from sluicegate.testing.threads import UvicornThread
+from sluicegate.types import Chunk, Completion, CompletionRequest
 
 ANSWER = "The capital of France is Paris, a city on the river Seine with many bridges."
 
@@ -45,16 +51,20 @@ def primary_script(seed: int, failure_rate: float = 0.3) -> list[dict[str, Any]]
     return replies
 
 
-class RecordingTransport(httpx.AsyncHTTPTransport):
+class RecordingProvider(WrapperProvider):
     """Notes which model each upstream call is for, and when it left the gateway."""
 
-    def __init__(self, sent: list[tuple[str, float]]) -> None:
-        super().__init__()
+    def __init__(self, inner: Provider, sent: list[tuple[str, float]]) -> None:
+        super().__init__(inner)
         self.sent = sent
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append((json.loads(request.content)["model"], time.monotonic()))
-        return await super().handle_async_request(request)
+    async def generate(self, request: CompletionRequest) -> Completion:
+        self.sent.append((request.model, time.monotonic()))
+        return await super().generate(request)
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        self.sent.append((request.model, time.monotonic()))
+        return super().stream(request)
 
 
 def open_intervals(transitions: list[Transition], target: str, end: float) -> list[tuple[float, float]]:
@@ -75,47 +85,51 @@ def open_intervals(transitions: list[Transition], target: str, end: float) -> li
 
 
 async def drive(url: str, total: int, concurrency: int) -> tuple[list[float], list[str]]:
+    """The load, from the lean client: an httpx client in this process would take the GIL from the
+    gateway thread for its own connection pool and measure itself."""
     latencies: list[float] = []
     failures: list[str] = []
     remaining = iter(range(total))
-    limits = httpx.Limits(max_connections=concurrency + 10)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
 
-        async def worker() -> None:
+    async def worker() -> None:
+        connection = Connection(url)
+        try:
             for index in remaining:
+                stream = index % 2 == 0
                 body = {
                     "model": "assistant",
-                    "stream": index % 2 == 0,
+                    "stream": stream,
                     "messages": [{"role": "user", "content": f"question {index}"}],
                 }
                 started = time.perf_counter()
                 try:
-                    text = await request(client, body)
+                    reply = await connection.post("/v1/chat/completions", json.dumps(body).encode())
+                    text = answer_text(reply, stream)
                     if text != ANSWER:
                         failures.append(f"wrong text: {text[:60]!r}")
-                except httpx.HTTPError as exc:
-                    failures.append(type(exc).__name__)
+                except (OSError, ValueError) as exc:
+                    failures.append(f"{type(exc).__name__}: {exc}"[:120])
                 latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            await connection.close()
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies, failures
 
 
-async def request(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
-    if not body["stream"]:
-        response = await client.post("/v1/chat/completions", json=body)
-        response.raise_for_status()
-        return str(response.json()["choices"][0]["message"]["content"])
+def answer_text(reply: Reply, stream: bool) -> str:
+    if reply.status != 200:
+        raise ValueError(f"status {reply.status}")
+    if not stream:
+        return str(json.loads(reply.body)["choices"][0]["message"]["content"])
     parts: list[str] = []
-    async with client.stream("POST", "/v1/chat/completions", json=body) as response:
-        response.raise_for_status()
-        async for line in response.aiter_lines():
-            if line.startswith("data: {"):
-                data = json.loads(line[6:])
-                if "error" in data:
-                    raise httpx.HTTPError(data["error"]["message"])
-                for choice in data.get("choices", []):
-                    parts.append(choice["delta"].get("content") or "")
+    for line in reply.body.decode().splitlines():
+        if line.startswith("data: {"):
+            data = json.loads(line[6:])
+            if "error" in data:
+                raise ValueError(data["error"]["message"])
+            for choice in data.get("choices", []):
+                parts.append(choice["delta"].get("content") or "")
     return "".join(parts)
 
 
@@ -149,14 +163,14 @@ def main() -> None:
     sent: list[tuple[str, float]] = []
     runtime = build_runtime(
         config,
-        {"up": OpenAICompatibleProvider("up", base_url=mock_url + "/v1", transport=RecordingTransport(sent))},
+        {"up": RecordingProvider(OpenAICompatibleProvider("up", base_url=mock_url + "/v1"), sent)},
     )
     transitions: list[Transition] = []
     runtime.chat.breakers.listeners.append(transitions.append)
     server = UvicornThread(create_app(runtime)).start()
     try:
         started = time.perf_counter()
-        latencies, failures = asyncio.run(drive(server.url, args.requests, args.concurrency))
+        latencies, failures = uvloop.run(drive(server.url, args.requests, args.concurrency))
         elapsed = time.perf_counter() - started
         arrivals = httpx.get(mock_url + "/_mock/arrivals").json()
     finally:
