@@ -3,7 +3,9 @@ with fixed bytes, plus real sockets for refusals and hangs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -19,9 +21,10 @@ from sluicegate.errors import (
 )
 from sluicegate.providers.anthropic import AnthropicProvider
 from sluicegate.providers.base import close_stream
-from sluicegate.providers.http import parse_retry_after
+from sluicegate.providers.http import DRAIN_GRACE_S, parse_retry_after
 from sluicegate.providers.openai_compat import OpenAICompatibleProvider
 from sluicegate.testing.canned import CannedUpstream
+from sluicegate.testing.http11 import HttpResponder, read_request
 from sluicegate.testing.threads import free_port
 from sluicegate.types import CompletionRequest, Message
 
@@ -198,3 +201,27 @@ async def test_hanging_upstream_times_out(upstream_factory: Callable[..., Any]) 
     with pytest.raises(ProviderTimeout):
         await provider.generate(REQUEST)
     await provider.aclose()
+
+
+async def test_an_upstream_that_lingers_after_done_costs_at_most_the_grace() -> None:
+    """[DONE] sent, the body never ended: the answer still finishes, one grace period later."""
+
+    async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        out = HttpResponder(writer)
+        out.start_chunked()
+        await out.chunk(sse(delta("Hi", "stop"), "[DONE]"))
+        await reader.read()  # the body never ends; the client hangs up once the grace is over
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(linger, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = OpenAICompatibleProvider("o", base_url=f"http://127.0.0.1:{port}/v1")
+    started = time.monotonic()
+    chunks = await drain(provider)
+    assert [c.text for c in chunks] == ["Hi", ""]
+    assert chunks[-1].finish_reason == "stop"
+    assert DRAIN_GRACE_S <= time.monotonic() - started < DRAIN_GRACE_S + 2
+    server.close()
+    await server.wait_closed()
