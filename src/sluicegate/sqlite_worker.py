@@ -11,6 +11,19 @@ from pathlib import Path
 from typing import Any
 
 
+def open_database(path: Path, schema: str) -> sqlite3.Connection:
+    """A connection in WAL mode, the schema created. The schema is written under BEGIN IMMEDIATE:
+    a write that starts as a read (CREATE ... IF NOT EXISTS) fails at once with "database is
+    locked" when another connection wrote first — two stores opening one new file do — since
+    SQLite never retries a stale snapshot; taking the write lock first waits for it instead."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+    return connection
+
+
 class SqliteWorker:
     def __init__(self, path: Path, schema: str, name: str) -> None:
         self.path = path
@@ -22,12 +35,7 @@ class SqliteWorker:
     def db(self) -> sqlite3.Connection:
         """The connection; only ever called on the worker thread."""
         if self._connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(self._schema)
-            self._connection = connection
+            self._connection = open_database(self.path, self._schema)
         return self._connection
 
     async def run(self, work: Any, *args: Any) -> Any:

@@ -206,6 +206,8 @@ async def test_hanging_upstream_times_out(upstream_factory: Callable[..., Any]) 
 async def test_an_upstream_that_lingers_after_done_costs_at_most_the_grace() -> None:
     """[DONE] sent, the body never ended: the answer still finishes, one grace period later."""
 
+    hung_up = asyncio.Event()
+
     async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         out = HttpResponder(writer)
@@ -214,6 +216,7 @@ async def test_an_upstream_that_lingers_after_done_costs_at_most_the_grace() -> 
         await reader.read()  # the body never ends; the client hangs up once the grace is over
         writer.close()
         await writer.wait_closed()
+        hung_up.set()
 
     server = await asyncio.start_server(linger, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -223,5 +226,6 @@ async def test_an_upstream_that_lingers_after_done_costs_at_most_the_grace() -> 
     assert [c.text for c in chunks] == ["Hi", ""]
     assert chunks[-1].finish_reason == "stop"
     assert DRAIN_GRACE_S <= time.monotonic() - started < DRAIN_GRACE_S + 2
+    await asyncio.wait_for(hung_up.wait(), 5)  # the client let the connection go
     server.close()
     await server.wait_closed()

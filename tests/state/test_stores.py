@@ -61,6 +61,20 @@ async def test_sqlite_survives_a_restart(tmp_path: Path) -> None:
     await second.aclose()
 
 
+async def test_many_sqlite_stores_opening_one_new_file_at_once(tmp_path: Path) -> None:
+    """Every store creates the schema on its first use; none may fail because another did first."""
+    for attempt in range(5):
+        stores = [SqliteStateStore(tmp_path / f"fresh-{attempt}.db") for _ in range(8)]
+
+        def increment(doc: Document | None) -> tuple[Document, None]:
+            return {"n": (doc or {}).get("n", 0) + 1}, None
+
+        await asyncio.gather(*(store.update("n", increment) for store in stores))
+        assert [await store.read("n") for store in stores] == [{"n": 8}] * 8
+        for store in stores:
+            await store.aclose()
+
+
 async def test_two_sqlite_stores_on_one_file_do_not_lose_updates(tmp_path: Path) -> None:
     stores = [SqliteStateStore(tmp_path / "shared.db") for _ in range(2)]
 

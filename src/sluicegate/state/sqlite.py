@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sluicegate.sqlite_worker import SqliteWorker
+from sluicegate.sqlite_worker import SqliteWorker, open_database
 from sluicegate.state.base import Change, Document, R, StateError
 
 SCHEMA = """
@@ -34,11 +34,7 @@ class SqliteStateStore:
         Writes stay on the worker."""
         try:
             if self._reader is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-                reader.execute("PRAGMA journal_mode=WAL")
-                reader.executescript(SCHEMA)
-                self._reader = reader
+                self._reader = open_database(self.path, SCHEMA)
             return self._reader.execute(sql, params).fetchone()
         except sqlite3.Error as exc:
             raise StateError(f"state store failed: {exc}") from exc

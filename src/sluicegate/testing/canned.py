@@ -21,6 +21,7 @@ class CannedUpstream:
         self.requests: list[HttpRequest] = []
         self.connections = 0
         self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
         self.port = 0
 
     @property
@@ -33,11 +34,19 @@ class CannedUpstream:
         return self
 
     async def close(self) -> None:
+        """Stop listening and end every connection still open (a keep-alive one waits for a next
+        request that will not come), so none outlives the event loop."""
         if self._server is not None:
             self._server.close()
+            for handler in list(self._handlers):
+                handler.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         self.connections += 1
         responder = HttpResponder(writer)
         streaming = self.body.startswith((b"data:", b"event:"))
@@ -50,6 +59,7 @@ class CannedUpstream:
         except ConnectionError:
             pass
         finally:
+            self._handlers.discard(handler)
             writer.close()
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
