@@ -6,9 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+BUSY_TIMEOUT_S = 30.0
+
+
+def _enter_wal_mode(connection: sqlite3.Connection) -> None:
+    """Switching a new file to WAL needs its exclusive lock, and SQLite answers "database is
+    locked" at once — without its busy handler — when another connection is switching the same
+    file at that moment; so the switch is retried here, within the same busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.001
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def open_database(path: Path, schema: str) -> sqlite3.Connection:
@@ -17,8 +37,10 @@ def open_database(path: Path, schema: str) -> sqlite3.Connection:
     locked" when another connection wrote first — two stores opening one new file do — since
     SQLite never retries a stale snapshot; taking the write lock first waits for it instead."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-    connection.execute("PRAGMA journal_mode=WAL")
+    connection = sqlite3.connect(
+        path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+    )
+    _enter_wal_mode(connection)
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
     return connection
