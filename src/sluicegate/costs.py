@@ -13,6 +13,7 @@ from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
 from sluicegate.observability.recorder import Recorder
 from sluicegate.routing.roles import RouteSpec
+from sluicegate.state.base import StateError
 from sluicegate.token_estimate import estimate_text_tokens
 from sluicegate.types import Completion, CompletionRequest, Usage
 
@@ -95,7 +96,14 @@ class CostControls:
             used = usage.total_tokens
         else:
             used = min(reservation.tokens, prompt_tokens + estimate_text_tokens(said))
-        await self.ledger.commit(reservation, used)
+        try:
+            await self.ledger.commit(reservation, used)
+        except StateError as exc:
+            # The answer is already the caller's: keep it. The reservation, the worst case, stays
+            # held until it expires (budgets.reservation_ttl_s), so the budget is never overspent.
+            held = reservation.tokens
+            log.error("budget commit failed for %s (%d tokens held until expiry): %s", trace.user, held, exc)
+            return
         self.recorder.audit.emit(
             trace.trace_id, BudgetDecision(user=trace.user, decision="committed", tokens=used)
         )

@@ -23,6 +23,7 @@
         ├── UpstreamRejected           400, the upstream refused the request itself
         ├── Overloaded                 429, the role's concurrency limit and queue are full
         ├── AllProvidersFailed         503, lists each attempt (provider, model, error type)
+        ├── StateUnavailable           503, the state store failed (a full disk, Redis gone)
         └── GatewayTimeout             504
 
 Business logic catches only these, never an SDK's or an HTTP client's exceptions.
@@ -206,6 +207,22 @@ class AllProvidersFailed(GatewayError):
         super().__init__(f"Every provider failed ({summary}).")
         self.attempts = attempts
         self.retry_after = retry_after
+
+
+class StateUnavailable(GatewayError):
+    """The state store (keys, budgets, sessions) failed: a full disk, an unreachable Redis. The
+    request was refused before a model was asked, so nothing was spent."""
+
+    status = 503
+    error_type = "service_unavailable"
+    code = "state_unavailable"
+    retry_after = 5.0
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The gateway could not use its state store ({reason}); the request was not served "
+            "and nothing was spent. Try again later."
+        )
 
 
 class UpstreamRejected(GatewayError):

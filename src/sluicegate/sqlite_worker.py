@@ -37,9 +37,7 @@ def open_database(path: Path, schema: str) -> sqlite3.Connection:
     locked" when another connection wrote first — two stores opening one new file do — since
     SQLite never retries a stale snapshot; taking the write lock first waits for it instead."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(
-        path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
-    )
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
     _enter_wal_mode(connection)
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")

@@ -119,3 +119,26 @@ def test_bad_messages_are_400(server: UvicornThread, body: dict[str, Any]) -> No
 
 def test_bad_session_ids_are_400(server: UvicornThread) -> None:
     assert httpx.get(server.url + "/v1/assistant/sessions/" + "x" * 200).status_code == 400
+
+
+def test_without_an_assistant_or_reasoning_role_the_turn_ends_in_an_error_frame(
+    gateway: Callable[..., UvicornThread],
+) -> None:
+    """The stream has begun when the role is looked up: the refusal must be a frame, not a cut."""
+    server = gateway(
+        {
+            "providers": {"shop": {"type": "scripted", "inline": {"models": {"m": [{"echo": True}]}}}},
+            "models": {"coding": {"use": ["shop/m"]}},
+        }
+    )
+    response = httpx.post(
+        server.url + "/v1/assistant/sessions/s1/messages", json={"content": "hi"}, timeout=30
+    )
+    assert response.status_code == 200
+    assert frames(response) == [
+        (
+            "error",
+            {"type": "model_not_found", "message": frames(response)[0][1]["message"], "retryable": False},
+        )
+    ]
+    assert "reasoning" in frames(response)[0][1]["message"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,7 +25,7 @@ from sluicegate.config.schema import CircuitBreakerConfig
 from sluicegate.errors import ProviderError, ProviderRateLimited
 from sluicegate.providers.base import Provider
 from sluicegate.resilience.wrapper import WrapperProvider
-from sluicegate.state.base import Document, StateStore
+from sluicegate.state.base import Document, StateError, StateStore
 from sluicegate.types import Chunk, Completion, CompletionRequest
 
 log = logging.getLogger("sluicegate.breaker")
@@ -245,11 +245,16 @@ class BreakerRegistry:
 
 
 class BreakerProvider(WrapperProvider):
-    """A provider that asks its breaker before every call and reports every outcome."""
+    """A provider that asks its breaker before every call and reports every outcome.
+
+    The breaker guards the provider; it must not become the outage. When its state cannot be
+    read or written (a full disk, Redis gone) the call goes through as if there were no breaker
+    (fail open) and the outcome is not recorded; one warning says so until the store recovers."""
 
     def __init__(self, inner: Provider, breaker: CircuitBreaker) -> None:
         super().__init__(inner)
         self.breaker = breaker
+        self._store_failing = False
 
     async def generate(self, request: CompletionRequest) -> Completion:
         await self._admit()
@@ -259,9 +264,9 @@ class BreakerProvider(WrapperProvider):
             await self._judge(exc)
             raise
         except BaseException:
-            await asyncio.shield(self.breaker.release())
+            await asyncio.shield(self._keep(self.breaker.release()))
             raise
-        await self.breaker.record_success()
+        await self._keep(self.breaker.record_success())
         return completion
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
@@ -271,7 +276,7 @@ class BreakerProvider(WrapperProvider):
             async for chunk in self.inner.stream(request):
                 if chunk.finish_reason is not None:
                     verdict = True
-                    await self.breaker.record_success()
+                    await self._keep(self.breaker.record_success())
                 yield chunk
         except ProviderError as exc:
             verdict = True
@@ -279,15 +284,33 @@ class BreakerProvider(WrapperProvider):
             raise
         finally:
             if not verdict:
-                await asyncio.shield(self.breaker.release())
+                await asyncio.shield(self._keep(self.breaker.release()))
 
     async def _admit(self) -> None:
-        if not await self.breaker.admit():
-            raise CircuitOpen(self.breaker.target, await self.breaker.retry_after())
+        try:
+            if await self.breaker.admit():
+                self._store_failing = False
+                return
+            retry_after = await self.breaker.retry_after()
+        except StateError as exc:
+            self._state_lost(exc)
+            return
+        raise CircuitOpen(self.breaker.target, retry_after)
 
     async def _judge(self, error: ProviderError) -> None:
         if error.counts_as_failure:
-            await self.breaker.record_failure(error)
+            await self._keep(self.breaker.record_failure(error))
         else:
             # The caller's own mistake (a 4xx) shows the provider alive: it answered.
-            await self.breaker.record_success()
+            await self._keep(self.breaker.record_success())
+
+    async def _keep(self, bookkeeping: Awaitable[None]) -> None:
+        try:
+            await bookkeeping
+        except StateError as exc:
+            self._state_lost(exc)
+
+    def _state_lost(self, exc: StateError) -> None:
+        if not self._store_failing:
+            log.warning("breaker %s works without its state (calls go through): %s", self.breaker.target, exc)
+        self._store_failing = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -13,10 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from sluicegate.assistant.pipeline import Assistant, Frame
+from sluicegate.errors import GatewayError
 from sluicegate.server.auth import require_key
 from sluicegate.server.body import read_json
+from sluicegate.server.errors import state_unavailable
 from sluicegate.server.schemas import Open, error_responses
 from sluicegate.server.wire import validation_error
+from sluicegate.state.base import StateError
+
+log = logging.getLogger("sluicegate.server")
 
 router = APIRouter(
     prefix="/v1/assistant",
@@ -68,8 +74,24 @@ async def post_message(
 
 
 async def _sse(frames: AsyncIterator[Frame]) -> AsyncIterator[bytes]:
-    async for event, data in frames:
-        yield b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    try:
+        async for event, data in frames:
+            yield _frame(event, data)
+    except (GatewayError, StateError) as exc:
+        # The stream has begun (a role that is not configured, a session that could not be read
+        # or saved, a budget not reserved): the refusal is a frame.
+        if isinstance(exc, StateError):
+            log.error("state store failed in the assistant: %s", exc)
+        error = exc if isinstance(exc, GatewayError) else state_unavailable(exc)
+        retryable = error.status >= 500 or error.status == 429
+        yield _frame(
+            "error",
+            {"type": error.code or error.error_type, "message": error.message, "retryable": retryable},
+        )
+
+
+def _frame(event: str, data: object) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 @router.get("/sessions/{session_id}", response_model=None, responses={200: {"model": Open}})

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 
-from sluicegate.errors import AllProvidersFailed, GatewayError
+from sluicegate.errors import AllProvidersFailed, GatewayError, StateUnavailable
+from sluicegate.state.base import StateError
 
 log = logging.getLogger("sluicegate.server")
 
@@ -98,6 +99,12 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(to_gateway_error(list(exc.errors())))
 
+    async def state_error(_: Request, exc: Exception) -> Response:
+        # Whatever needed the store (a key, a budget, a session) could not be had: an honest 503.
+        log.error("state store failed: %s", exc)
+        assert isinstance(exc, StateError)
+        return error_response(state_unavailable(exc))
+
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return plain_error(
@@ -109,4 +116,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StateError, state_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def state_unavailable(exc: StateError) -> StateUnavailable:
+    """The answer to a failed state store, with what it said in a few words and no paths
+    ("database or disk is full")."""
+    text = str(exc).removeprefix("state store failed: ")
+    reason = text if len(text) <= 80 and "/" not in text else type(exc.__cause__ or exc).__name__
+    return StateUnavailable(reason)
