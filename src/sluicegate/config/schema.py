@@ -85,6 +85,14 @@ class LlamaCppProviderConfig(_ProviderBase):
     # SmolLM2 answers best with no system message of our own (its template default derails the
     # Q4_1 build); a caller's system message is always used.
     system_prompt: str = ""
+    # Sampling when a request names none. llama.cpp's own defaults (0.8, 0.95) make the 135M model
+    # wander off ("La femme de France…" for the capital of France); SmolLM2's card recommends these.
+    temperature: Annotated[float, Field(ge=0, le=2)] = Field(
+        default=0.2, description="Temperature when the request gives none."
+    )
+    top_p: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.9, description="top_p when the request gives none."
+    )
 
 
 class ScriptedProviderConfig(_ProviderBase):

@@ -14,6 +14,7 @@ import importlib.metadata
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,14 @@ def chatml_prompt(messages: Sequence[Message], default_system: str, assistant_pr
     return "".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """What the model samples with when a request says nothing (SmolLM2's recommended values)."""
+
+    temperature: float = 0.2
+    top_p: float = 0.9
+
+
 class LlamaCppProvider:
     def __init__(
         self,
@@ -67,8 +76,10 @@ class LlamaCppProvider:
         n_ctx: int = 2048,
         n_threads: int | None = None,
         system_prompt: str = "",
+        sampling: Sampling | None = None,
     ) -> None:
         self._name = name
+        self._sampling = sampling or Sampling()
         self._model_ref = model
         self._n_ctx = n_ctx
         self._n_threads = n_threads
@@ -109,7 +120,7 @@ class LlamaCppProvider:
 
         def produce() -> None:
             try:
-                for item in _completion(llama, prompt, request, max_tokens, cancelled):
+                for item in _completion(llama, prompt, request, self._sampling, max_tokens, cancelled):
                     loop.call_soon_threadsafe(queue.put_nowait, item)
             except Exception as exc:  # noqa: BLE001 - llama.cpp raises plain exceptions; translated below
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
@@ -172,17 +183,20 @@ def _count(llama: Any, prompt: str) -> int:
 
 
 def _completion(
-    llama: Any, prompt: str, request: CompletionRequest, max_tokens: int, cancelled: threading.Event
+    llama: Any,
+    prompt: str,
+    request: CompletionRequest,
+    sampling: Sampling,
+    max_tokens: int,
+    cancelled: threading.Event,
 ) -> Iterator[tuple[str, str | None]]:
     options: dict[str, Any] = {
         "max_tokens": max_tokens,
         "stop": CHATML_STOP + list(request.stop),
         "stream": True,
+        "temperature": sampling.temperature if request.temperature is None else request.temperature,
+        "top_p": sampling.top_p if request.top_p is None else request.top_p,
     }
-    if request.temperature is not None:
-        options["temperature"] = request.temperature
-    if request.top_p is not None:
-        options["top_p"] = request.top_p
     if request.seed is not None:
         options["seed"] = request.seed
     stream = llama.create_completion(prompt, **options)

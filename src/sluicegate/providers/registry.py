@@ -66,7 +66,7 @@ def build_provider(
             connector=connector,
         )
     if isinstance(spec, LlamaCppProviderConfig):
-        from sluicegate.providers.llamacpp import LlamaCppProvider
+        from sluicegate.providers.llamacpp import LlamaCppProvider, Sampling
 
         return LlamaCppProvider(
             name,
@@ -74,6 +74,7 @@ def build_provider(
             n_ctx=spec.n_ctx,
             n_threads=spec.n_threads,
             system_prompt=spec.system_prompt,
+            sampling=Sampling(temperature=spec.temperature, top_p=spec.top_p),
         )
     from sluicegate.providers.script import ScriptError, load_script
     from sluicegate.providers.scripted import ScriptedProvider
