@@ -7,8 +7,13 @@ import pytest
 
 from sluicegate.config.schema import CircuitBreakerConfig
 from sluicegate.errors import ProviderBadRequest, ProviderRateLimited, ProviderServerError, ProviderTimeout
-from sluicegate.resilience.breaker import CircuitBreaker, CircuitState, Transition
+from sluicegate.providers.script import Script
+from sluicegate.providers.scripted import ScriptedProvider
+from sluicegate.resilience.breaker import BreakerProvider, CircuitBreaker, CircuitState, Transition
 from sluicegate.state.base import StateStore
+from sluicegate.state.redis import RedisStateStore
+from sluicegate.testing.threads import free_port
+from sluicegate.types import CompletionRequest, Message
 
 SETTINGS = CircuitBreakerConfig(failure_threshold=3, window_s=60, reset_timeout_s=30, half_open_max=1)
 FAIL = ProviderServerError("boom")
@@ -140,3 +145,25 @@ async def test_two_instances_share_one_breaker(store: StateStore, clock: Clock) 
 def test_bad_requests_are_not_failures() -> None:
     assert not ProviderBadRequest("bad").counts_as_failure
     assert ProviderTimeout("t").counts_as_failure
+
+
+async def test_a_breaker_whose_store_is_gone_lets_calls_through(caplog: pytest.LogCaptureFixture) -> None:
+    """Redis down (nothing listens on the port): the breaker cannot read or write its state, so
+    it neither blocks traffic nor hides the provider's own answers and errors."""
+    gone = RedisStateStore(f"redis://127.0.0.1:{free_port()}/0")
+    provider = ScriptedProvider(
+        "s", Script.parse({"models": {"up": [{"text": "fine"}], "down": [{"fault": "server_error"}]}})
+    )
+    up = BreakerProvider(provider, CircuitBreaker("s/up", SETTINGS, gone))
+    down = BreakerProvider(provider, CircuitBreaker("s/down", SETTINGS, gone))
+    request = CompletionRequest(model="up", messages=(Message("user", "hi"),))
+    try:
+        assert (await up.generate(request)).text == "fine"
+        assert "".join([c.text async for c in up.stream(request)]) == "fine"
+        for _ in range(SETTINGS.failure_threshold + 2):  # never opens: nothing could be recorded
+            with pytest.raises(ProviderServerError):
+                await down.generate(CompletionRequest(model="down", messages=request.messages))
+    finally:
+        await gone.aclose()
+    warnings = [r for r in caplog.records if "works without its state" in r.getMessage()]
+    assert [r.getMessage().split()[1] for r in warnings] == ["s/up", "s/down"]  # once each, not per call

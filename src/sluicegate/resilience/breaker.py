@@ -249,7 +249,7 @@ class BreakerProvider(WrapperProvider):
 
     The breaker guards the provider; it must not become the outage. When its state cannot be
     read or written (a full disk, Redis gone) the call goes through as if there were no breaker
-    (fail open) and the outcome is not recorded; one warning says so until the store recovers."""
+    (fail open) and the outcome is not recorded; one warning says so until bookkeeping works again."""
 
     def __init__(self, inner: Provider, breaker: CircuitBreaker) -> None:
         super().__init__(inner)
@@ -289,7 +289,6 @@ class BreakerProvider(WrapperProvider):
     async def _admit(self) -> None:
         try:
             if await self.breaker.admit():
-                self._store_failing = False
                 return
             retry_after = await self.breaker.retry_after()
         except StateError as exc:
@@ -309,6 +308,8 @@ class BreakerProvider(WrapperProvider):
             await bookkeeping
         except StateError as exc:
             self._state_lost(exc)
+        else:
+            self._store_failing = False
 
     def _state_lost(self, exc: StateError) -> None:
         if not self._store_failing:
