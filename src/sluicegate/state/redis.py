@@ -1,12 +1,19 @@
 """Redis state, for many gateway instances. `update` is a WATCH/MULTI transaction: if another
 writer touched the key between the read and the write, the transaction is discarded and the
-change is run again on the fresh document."""
+change is run again on the fresh document.
+
+Writers of one key in one process take turns first (a lock per key): otherwise every one of N
+concurrent updates would WATCH the same version and all but one would be discarded and rerun,
+N² round trips for N updates (200 budget reservations for one user took 10 s). WATCH is then
+left to settle what only another process can interleave."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sluicegate.state.base import Change, Document, R, StateError
@@ -21,6 +28,7 @@ class RedisStateStore:
 
         self._errors = _redis_errors()
         self._redis = client or aioredis.from_url(url, max_connections=512)
+        self._turns = KeyedLocks()
 
     async def get(self, key: str) -> bytes | None:
         try:
@@ -55,7 +63,7 @@ class RedisStateStore:
         name = DOC_PREFIX + key
         conflicts = 0
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
+            async with self._turns.hold(name), self._redis.pipeline(transaction=True) as pipe:
                 while True:
                     try:
                         await pipe.watch(name)
@@ -92,6 +100,30 @@ class RedisStateStore:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+
+class KeyedLocks:
+    """One lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            _, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 def _redis_errors() -> tuple[type[Exception], ...]:
