@@ -112,6 +112,14 @@ def test_models_lists_roles_and_ids(client: openai.OpenAI) -> None:
     assert {"reasoning", "writer", "up/gpt-test", "claude/claude-test"} <= ids
 
 
+def test_models_retrieve_finds_roles_and_ids(client: openai.OpenAI) -> None:
+    assert client.models.retrieve("reasoning").id == "reasoning"
+    assert client.models.retrieve("up/gpt-test").owned_by == "up"
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("no-such-role")
+    assert caught.value.code == "model_not_found"
+
+
 def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         ask(client, "no-such-role")

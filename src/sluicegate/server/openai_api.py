@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from sluicegate.calltrace import CallTrace, current_trace
-from sluicegate.errors import GatewayError
+from sluicegate.errors import GatewayError, ModelNotFound
 from sluicegate.providers.base import close_stream
 from sluicegate.server.auth import check_role, require_key
 from sluicegate.server.body import read_json
@@ -94,7 +94,29 @@ async def chat_completions(request: Request) -> Response:
 
 @router.get("/v1/models", response_model=None, responses={200: {"model": Open}, **error_responses(400, 401)})
 async def list_models(request: Request) -> Response:
-    roles = _chat(request).roles
+    return Response(
+        orjson.dumps({"object": "list", "data": _model_entries(_chat(request))}),
+        media_type="application/json",
+    )
+
+
+@router.get(
+    "/v1/models/{model:path}",
+    response_model=None,
+    responses={200: {"model": Open}, **error_responses(401, 404)},
+)
+async def retrieve_model(request: Request, model: str) -> Response:
+    """One entry of the list (the official client's `models.retrieve`); ids may hold a slash."""
+    service = _chat(request)
+    entry = next((e for e in _model_entries(service) if e["id"] == model), None)
+    if entry is None:
+        service.resolve(model)  # raises the 404 that names what may be asked for
+        raise ModelNotFound(f"The model '{model}' does not exist.", param="model")
+    return Response(orjson.dumps(entry), media_type="application/json")
+
+
+def _model_entries(service: ChatService) -> list[dict[str, Any]]:
+    roles = service.roles
     data: list[dict[str, Any]] = [
         {
             "id": name,
@@ -115,7 +137,7 @@ async def list_models(request: Request) -> Response:
         }
         for model_id in roles.model_ids
     ]
-    return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
+    return data
 
 
 def _cache_header(headers: dict[str, str]) -> None:
