@@ -98,6 +98,12 @@ async def test_max_tokens_stops_with_length(provider: Provider) -> None:
     assert len([c for c in chunks if c.text]) == 3
 
 
+async def test_a_stop_sequence_ends_the_answer_before_it(provider: Provider) -> None:
+    chunks = await drain(provider, ask("ok", stop=("Paris", "nowhere")))
+    assert "".join(c.text for c in chunks) == "The capital of France is "
+    assert chunks[-1].finish_reason == "stop"
+
+
 async def test_assistant_prefix_is_continued(provider: Provider) -> None:
     chunks = await drain(provider, ask("continue", assistant_prefix="The capital of France "))
     assert "".join(c.text for c in chunks).strip() == "is Paris."

@@ -138,6 +138,21 @@ class ScriptPlayer:
         return reply
 
 
+def shaped(
+    reply: Reply, text: str, stop: Sequence[str], max_tokens: int | None
+) -> tuple[list[str], Literal["stop", "length"]]:
+    """The reply's chunks as a model gives them: cut before the first stop sequence (not said),
+    then at `max_tokens`, one chunk standing for one token."""
+    finish = reply.finish_reason
+    cuts = [at for at in (text.find(sequence) for sequence in stop if sequence) if at >= 0]
+    if cuts:
+        text, finish = text[: min(cuts)], "stop"
+    chunks = reply.split(text)
+    if max_tokens is not None and len(chunks) > max_tokens:
+        chunks, finish = chunks[:max_tokens], "length"
+    return chunks, finish
+
+
 def continuation(text: str, prefix: str) -> str:
     """What is left of a scripted `text` once `prefix` was already said."""
     if prefix and text.startswith(prefix):

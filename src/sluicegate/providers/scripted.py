@@ -16,7 +16,7 @@ from sluicegate.errors import (
     TruncatedStream,
 )
 from sluicegate.providers.base import Capabilities, collect
-from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, continuation
+from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, continuation, shaped
 from sluicegate.providers.tokens import estimate_message_tokens, estimate_text_tokens
 from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
 
@@ -42,11 +42,7 @@ class ScriptedProvider:
             raise ProviderBadRequest(f"model '{request.model}' is not in the script", provider=self._name)
         reply = self.player.next_reply(request.model, request.messages)
         text = continuation(reply.reply_text(request.messages), request.assistant_prefix)
-        chunks = reply.split(text)
-        finish = reply.finish_reason
-        if request.max_tokens is not None and len(chunks) > request.max_tokens:
-            # One chunk stands for one token, so max_tokens cuts like a real model would.
-            chunks, finish = chunks[: request.max_tokens], "length"
+        chunks, finish = shaped(reply, text, request.stop, request.max_tokens)
         await asyncio.sleep(reply.first_delay_s)
         for index, piece in enumerate(chunks):
             if reply.fault is not None and index == reply.fault_after_chunks:

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, continuation
+from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, continuation, shaped
 from sluicegate.providers.tokens import estimate_message_tokens
 from sluicegate.testing.http11 import HttpRequest, HttpResponder, read_request
 from sluicegate.types import Message, Role
@@ -102,11 +102,10 @@ class MockUpstream:
         reply = self.player.next_reply(model, messages)
         prefix = _assistant_prefix(payload, wire)
         text = continuation(reply.reply_text(messages), prefix)
-        chunks = reply.split(text)
         max_tokens = payload.get("max_tokens")
-        finish = reply.finish_reason
-        if isinstance(max_tokens, int) and len(chunks) > max_tokens:
-            chunks, finish = chunks[:max_tokens], "length"
+        chunks, finish = shaped(
+            reply, text, _stop_sequences(payload, wire), max_tokens if isinstance(max_tokens, int) else None
+        )
         usage = (estimate_message_tokens(messages), len(chunks))
         await asyncio.sleep(reply.first_delay_s)
         credentials = _credentials(request.headers) if reply.echo_credentials else ""
@@ -345,6 +344,14 @@ def _messages(payload: dict[str, Any]) -> list[Message]:
         role: Role = raw["role"] if raw["role"] in ("system", "user", "assistant", "tool") else "user"
         messages.append(Message(role, str(content or "")))
     return messages
+
+
+def _stop_sequences(payload: dict[str, Any], wire: str) -> list[str]:
+    """OpenAI's `stop` (a string or a list) or Anthropic's `stop_sequences`."""
+    stop = payload.get("stop") if wire == "openai" else payload.get("stop_sequences")
+    if isinstance(stop, str):
+        return [stop]
+    return [s for s in stop if isinstance(s, str)] if isinstance(stop, list) else []
 
 
 def _assistant_prefix(payload: dict[str, Any], wire: str) -> str:
