@@ -5,6 +5,7 @@
     │   ├── ProviderTimeout            (retryable)
     │   ├── ProviderUnavailable        connection refused/reset, DNS failure (retryable)
     │   ├── ProviderServerError        5xx or an in-band error event (retryable)
+    │   │   └── WorkerCrashed          the embedded model's worker process died (retryable)
     │   ├── ProviderRateLimited        429, carries retry_after (retryable)
     │   ├── TruncatedStream            the stream ended without a finish reason (retryable)
     │   ├── MalformedResponse          unparseable body or event (retryable)
@@ -81,6 +82,13 @@ class ProviderUnavailable(ProviderError):
 
 class ProviderServerError(ProviderError):
     pass
+
+
+class WorkerCrashed(ProviderServerError):
+    """The worker process running an embedded model died (a native crash, an OOM kill); the
+    supervisor restarts it, and the failure counts against the target's breaker."""
+
+    kind_name = "worker_crashed"
 
 
 class ProviderRateLimited(ProviderError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sluicegate.alerts import Alerter
 from sluicegate.assistant.pipeline import Assistant
 from sluicegate.assistant.sessions import SessionStore
-from sluicegate.audit.events import AlertEvent, BreakerTransition, EgressRefused
+from sluicegate.audit.events import AlertEvent, BreakerTransition, EgressRefused, WorkerExited
 from sluicegate.audit.log import AuditTrail, EventLog
 from sluicegate.budgets import BudgetLedger
 from sluicegate.cache import ResponseCache
@@ -26,6 +26,7 @@ from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.recorder import Recorder
 from sluicegate.observability.tracing import Telemetry
 from sluicegate.providers.base import Provider
+from sluicegate.providers.llamacpp_process import ModelWorker, WorkerExit, WorkerState
 from sluicegate.providers.registry import ProviderSetupError, build_providers
 from sluicegate.resilience.breaker import BreakerRegistry, Transition
 from sluicegate.routing.roles import RoleTable
@@ -35,6 +36,17 @@ from sluicegate.state.base import StateStore
 from sluicegate.webhooks import webhook
 
 log = logging.getLogger("sluicegate.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    state: WorkerState
+    error: str | None
+
+    @property
+    def serving(self) -> bool:
+        # not_started: loaded on first use (warm-up off); it can still serve.
+        return self.state in ("ready", "not_started")
 
 
 @dataclass
@@ -56,6 +68,15 @@ class Runtime:
             warm = getattr(provider, "warm", None)
             if warm is not None:
                 await warm()
+
+    def worker_states(self) -> dict[str, WorkerStatus]:
+        """The model worker of each provider that runs one (the embedded model), as it is now."""
+        states: dict[str, WorkerStatus] = {}
+        for name, provider in self.providers.items():
+            worker = getattr(provider, "worker", None)
+            if isinstance(worker, ModelWorker):
+                states[name] = WorkerStatus(worker.state, worker.last_error)
+        return states
 
     async def aclose(self) -> None:
         await self.chat.alerter.aclose()
@@ -161,6 +182,28 @@ def build_runtime(
         )
 
     breakers.listeners.append(on_transition)
+
+    def on_worker_exit(report: WorkerExit) -> None:
+        metrics.worker_exits.labels(report.provider, report.cause).inc()
+        audit.emit(
+            current_trace().trace_id,
+            WorkerExited(
+                provider=report.provider,
+                pid=report.pid,
+                exit_code=report.exit_code,
+                signal=report.signal,
+                in_flight=report.in_flight,
+                during_start=report.during_start,
+                restarts_in_window=report.restarts_in_window,
+                action=report.action,
+                restart_in_s=report.restart_in_s,
+            ),
+        )
+
+    for provider in built.values():
+        worker = getattr(provider, "worker", None)
+        if isinstance(worker, ModelWorker):
+            worker.listeners.append(on_worker_exit)
     url = config.alerts.webhook_url
     alerter = Alerter(
         webhook(url, GuardedTransport(policy)) if url else None,

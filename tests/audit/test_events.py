@@ -36,6 +36,13 @@ SAMPLES = {
     "shadow_pair": {"production": "a", "candidate": "b", "differs": True},
     "alert": {"alert": "outage", "role": "reasoning"},
     "egress_refused": {"host": "169.254.169.254", "reason": "metadata address"},
+    "worker_exited": {
+        "provider": "local",
+        "pid": 4242,
+        "signal": "SIGSEGV",
+        "in_flight": 1,
+        "action": "restart",
+    },
 }
 
 

@@ -195,6 +195,16 @@ def test_models_shows_breaker_states_from_the_store(config_file: Path) -> None:
     assert "demo/m (closed)" in result.stdout
 
 
+def test_workers_never_load_the_embedded_model_once_per_process(tmp_path: Path) -> None:
+    config = tmp_path / "sluicegate.yaml"
+    config.write_text(
+        yaml.safe_dump({"state": {"backend": "redis", "url": "redis://127.0.0.1:9/0"}}), encoding="utf-8"
+    )
+    result = run("serve", "--workers", "3", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "would load the embedded model (local) 3 times" in result.stderr
+
+
 def test_workers_need_shared_state(config_file: Path) -> None:
     result = run("serve", "--workers", "2", "--config", str(config_file), cwd=config_file.parent)
     assert result.returncode == 2

@@ -42,6 +42,34 @@ def test_no_file_is_the_embedded_default(tmp_path: Path, monkeypatch: pytest.Mon
     assert config.state.backend == "sqlite"
 
 
+def test_a_file_without_providers_or_models_keeps_the_embedded_roles(tmp_path: Path) -> None:
+    """A sluicegate.yaml that only tunes the assistant once left the gateway with no roles at all."""
+    config = load_config(write(tmp_path, "assistant: {max_tokens: 120}\n"), environ={})
+    assert config.assistant.max_tokens == 120
+    assert set(STANDARD_ROLES) <= set(config.models)
+    assert config.models["reasoning"].use == ["local/smollm2-135m"]
+    assert config.providers["local"].type == "llamacpp"
+
+
+def test_a_file_with_its_own_providers_or_models_keeps_only_those(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD), environ={})
+    assert set(config.providers) == {"up"}
+    assert set(config.models) == {"reasoning"}
+    only_providers = load_config(write(tmp_path, "providers:\n  up: {type: openai}\n"), environ={})
+    assert set(only_providers.providers) == {"up"}
+    assert only_providers.models == {}
+
+
+def test_cpu_extra_buffers_is_a_closed_choice(tmp_path: Path) -> None:
+    text = "providers:\n  local: {type: llamacpp, cpu_extra_buffers: %s}\n"
+    assert (
+        load_config(write(tmp_path, text % "off"), environ={}).providers["local"].cpu_extra_buffers == "off"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text % "maybe"), environ={})
+    assert caught.value.key == "providers.local.cpu_extra_buffers"
+
+
 def test_starter_file_is_valid(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, STARTER_CONFIG), environ={})
     assert "reasoning" in config.models

@@ -123,6 +123,21 @@ class EgressRefused(Payload):
     reason: str
 
 
+class WorkerExited(Payload):
+    """A model worker process ended without being asked to (a native crash, an OOM kill)."""
+
+    provider: str
+    pid: int
+    exit_code: int | None = None
+    signal: str | None = None
+    in_flight: int = 0
+    during_start: bool = False
+    restarts_in_window: int = 0
+    # restart | crash_loop | fallback_without_extra_buffers
+    action: str
+    restart_in_s: float | None = None
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "request_received": RequestReceived,
     "request_completed": RequestCompleted,
@@ -140,6 +155,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "shadow_pair": ShadowPair,
     "alert": AlertEvent,
     "egress_refused": EgressRefused,
+    "worker_exited": WorkerExited,
 }
 EventType = Literal[
     "request_received",
@@ -158,6 +174,7 @@ EventType = Literal[
     "shadow_pair",
     "alert",
     "egress_refused",
+    "worker_exited",
 ]
 
 

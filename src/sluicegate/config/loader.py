@@ -56,9 +56,19 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         source = "<embedded default>"
     else:
         source = str(chosen)
-        raw = _read_yaml(Path(chosen))
+        raw = with_embedded_models(_read_yaml(Path(chosen)))
     _apply_env_overrides(raw, env, source)
     return validate(raw, source)
+
+
+def with_embedded_models(raw: dict[str, Any]) -> dict[str, Any]:
+    """A file that defines no providers and no models keeps the embedded default's (ARCHITECTURE
+    §6): a file that only tunes the assistant or the budgets still has roles to serve. A file that
+    defines either keeps only its own."""
+    if "providers" in raw or "models" in raw:
+        return raw
+    default = embedded_default().model_dump(mode="json", exclude_unset=True)
+    return {**raw, "providers": default["providers"], "models": default["models"]}
 
 
 def validate(raw: object, source: str) -> Config:

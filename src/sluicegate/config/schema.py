@@ -74,6 +74,18 @@ class AnthropicProviderConfig(_HttpProviderBase):
     default_max_tokens: Annotated[int, Field(ge=1)] = 4096
 
 
+class WorkerSupervisionConfig(Strict):
+    max_restarts: Annotated[int, Field(ge=0)] = Field(
+        default=5, description="Unexpected exits tolerated within restart_window_s; beyond: a crash loop."
+    )
+    restart_window_s: Annotated[float, Field(gt=0)] = 60.0
+    backoff_s: Annotated[float, Field(ge=0)] = Field(
+        default=0.5, description="Wait before the first restart; doubles with each exit in the window."
+    )
+    max_backoff_s: Annotated[float, Field(ge=0)] = 30.0
+    start_timeout_s: Annotated[float, Field(gt=0)] = 120.0
+
+
 class LlamaCppProviderConfig(_ProviderBase):
     type: Literal["llamacpp"]
     model: str = Field(
@@ -92,6 +104,25 @@ class LlamaCppProviderConfig(_ProviderBase):
     )
     top_p: Annotated[float, Field(gt=0, le=1)] = Field(
         default=0.9, description="top_p when the request gives none."
+    )
+    cpu_extra_buffers: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="llama.cpp's extra CPU buffer types (repacked weights, AMX tiles). auto: off where "
+        "the CPU advertises AMX (that path faults on some hosts), on elsewhere, and off after a worker "
+        "dies during its start-up probe with them on.",
+    )
+
+    @field_validator("cpu_extra_buffers", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `on` / `off` as a boolean.
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
+
+    worker: WorkerSupervisionConfig = Field(
+        default_factory=lambda: WorkerSupervisionConfig(),
+        description="Restarts of the worker process that runs the model.",
     )
 
 

@@ -74,6 +74,12 @@ class Metrics:
         self.budget_rejections = Counter(
             "sluicegate_budget_rejections", "Requests refused by a token budget.", ["user"], registry=r
         )
+        self.worker_exits = Counter(
+            "sluicegate_model_worker_exits",
+            "Unexpected exits of a model worker process.",
+            ["provider", "cause"],
+            registry=r,
+        )
         self.events_written = Counter("sluicegate_audit_events_written", "Audit events written.", registry=r)
         self.events_dropped = Counter(
             "sluicegate_audit_events_dropped",

@@ -67,6 +67,7 @@ def build_provider(
         )
     if isinstance(spec, LlamaCppProviderConfig):
         from sluicegate.providers.llamacpp import LlamaCppProvider, Sampling
+        from sluicegate.providers.llamacpp_process import Supervision
 
         return LlamaCppProvider(
             name,
@@ -75,6 +76,8 @@ def build_provider(
             n_threads=spec.n_threads,
             system_prompt=spec.system_prompt,
             sampling=Sampling(temperature=spec.temperature, top_p=spec.top_p),
+            cpu_extra_buffers=spec.cpu_extra_buffers,
+            supervision=Supervision(**spec.worker.model_dump()),
         )
     from sluicegate.providers.script import ScriptError, load_script
     from sluicegate.providers.scripted import ScriptedProvider
