@@ -20,6 +20,8 @@
         ├── Forbidden                  403, a role the key may not use
         ├── PolicyRefused              403, the tier-0 gate's rule and reason
         ├── PayloadTooLarge            413
+        ├── UnsupportedMediaType       415, a body that is not application/json
+        ├── SessionNotFound            404, no such session for this caller (another's looks the same)
         ├── ModelNotFound              404
         ├── UpstreamRejected           400, the upstream refused the request itself
         ├── Overloaded                 429, the role's concurrency limit and queue are full
@@ -187,6 +189,21 @@ class PayloadTooLarge(GatewayError):
     status = 413
     error_type = "invalid_request_error"
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    error_type = "invalid_request_error"
+    code = "unsupported_media_type"
+
+
+class SessionNotFound(GatewayError):
+    """No session of this caller has the id: another user's session answers the same, so that a
+    guessed id confirms nothing."""
+
+    status = 404
+    error_type = "invalid_request_error"
+    code = "session_not_found"
 
 
 class ModelNotFound(GatewayError):

@@ -15,6 +15,8 @@ CONFIG = {
     "models": {"reasoning": {"use": ["demo/m"]}},
     "state": {"backend": "memory"},
     "audit": {"enabled": False},
+    # schemathesis's ASGI client sends Host: testserver.
+    "server": {"allowed_hosts": ["testserver"]},
 }
 app = create_app(build_runtime(Config.model_validate(CONFIG)), warm=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)

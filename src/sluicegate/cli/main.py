@@ -41,6 +41,8 @@ def serve(
     settings = config_or_exit(config)
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
+    # The Host allow-list defaults by the address really listened on.
+    settings = settings.model_copy(update={"server": settings.server.model_copy(update={"host": bind_host})})
     count = workers or settings.server.workers
     if count > 1 and settings.state.backend != "redis":
         # Breakers, budgets, keys and the cache must be one across processes: Redis holds them.

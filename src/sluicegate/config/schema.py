@@ -179,6 +179,16 @@ class ServerConfig(Strict):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     workers: Annotated[int, Field(ge=1)] = 1
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    cors_allow_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port], or *) whose web pages may call the API; "
+        "a request from any other Origin is refused with 403 before any work.",
+    )
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        description="Host header values served (names or addresses, port ignored; * for any). "
+        "Default: loopback names when listening on a loopback address (DNS rebinding), else any.",
+    )
 
 
 class CacheConfig(Strict):

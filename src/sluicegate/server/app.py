@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,6 +21,7 @@ from sluicegate.runtime import Runtime
 from sluicegate.server.admin import router as admin_router
 from sluicegate.server.assistant_api import router as assistant_router
 from sluicegate.server.errors import install_error_handlers
+from sluicegate.server.guard import RequestGuard
 from sluicegate.server.openai_api import request_components
 from sluicegate.server.openai_api import router as openai_router
 from sluicegate.server.schemas import Open
@@ -44,6 +46,17 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
         title="sluicegate", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
     )
     app.state.runtime = runtime
+    # Innermost first: the guard refuses foreign hosts and origins before any work; CORS answers
+    # preflights for the origins allowed; the observer (outermost) gives every answer a trace id.
+    app.add_middleware(RequestGuard, settings=runtime.config.server)
+    if runtime.config.server.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=runtime.config.server.cors_allow_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type"],
+            expose_headers=["x-sluicegate-trace-id", "x-sluicegate-route", "x-sluicegate-cache"],
+        )
     app.add_middleware(ObservedRequestMiddleware)
     install_error_handlers(app)
     app.include_router(openai_router)

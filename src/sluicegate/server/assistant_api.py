@@ -27,7 +27,7 @@ log = logging.getLogger("sluicegate.server")
 router = APIRouter(
     prefix="/v1/assistant",
     dependencies=[Depends(require_key)],
-    responses={**error_responses(400, 401, 403, 404, 413, 429, 503, 504)},
+    responses={**error_responses(400, 401, 403, 404, 413, 415, 429, 503, 504)},
 )
 SESSION_ID = r"^[A-Za-z0-9_\-]{1,128}$"
 

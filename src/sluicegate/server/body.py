@@ -7,10 +7,18 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from sluicegate.errors import InvalidRequest, PayloadTooLarge
+from sluicegate.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 
 async def read_json(request: Request, limit: int) -> Any:
+    # Only application/json: a text/plain or form POST is what a foreign web page can send without
+    # a CORS preflight, so accepting it would let any page a local user visits spend tokens.
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        shown = media_type or "none"
+        raise UnsupportedMediaType(
+            f"The request body must be JSON sent as Content-Type: application/json (got {shown})."
+        )
     declared = request.headers.get("content-length")
     if declared is not None:
         try:

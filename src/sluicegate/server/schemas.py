@@ -29,9 +29,10 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Malformed JSON, invalid UTF-8, or a missing or invalid field (named in the message)",
         401: "No or a bad API key",
-        403: "Refused by policy",
+        403: "Refused by policy, or a Host or Origin that is not allowed",
         404: "Unknown model",
         413: "Request body over the size limit",
+        415: "The body is not sent as Content-Type: application/json",
         429: "Budget or role capacity exceeded (see Retry-After)",
         503: "Every provider failed (each attempt listed)",
         504: "No answer within the role's timeout",
@@ -45,5 +46,5 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "A chat completion; with stream=true, a text/event-stream of chunks ending in [DONE]",
         "content": {"text/event-stream": {"schema": {}}},
     },
-    **error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+    **error_responses(400, 401, 403, 404, 413, 415, 429, 503, 504),
 }
