@@ -46,6 +46,7 @@ class VirtualKey:
 class KeyRing:
     def __init__(self, store: StateStore) -> None:
         self.store = store
+        self._ever_created = False
 
     async def create(
         self, user: str, tokens_per_hour: int | None = None, roles: list[str] | None = None
@@ -67,16 +68,29 @@ class KeyRing:
         return secret, VirtualKey.from_doc(digest, doc)
 
     async def authenticate(self, secret: str) -> VirtualKey | None:
+        """The key if it is ours and not revoked."""
+        key = await self.lookup(secret)
+        return key if key is not None and not key.revoked else None
+
+    async def lookup(self, secret: str) -> VirtualKey | None:
+        """The key if it is ours, revoked or not (a revoked key must be refused, never ignored)."""
         digest = key_hash(secret)
         doc = await self.store.read(f"key:{digest}")
         # The lookup is by hash; the comparison is constant-time all the same.
-        if doc is None or not hmac.compare_digest(str(doc.get("hash", "")), digest) or doc.get("revoked"):
+        if doc is None or not hmac.compare_digest(str(doc.get("hash", "")), digest):
             return None
         return VirtualKey.from_doc(digest, doc)
 
     async def any_active(self) -> bool:
         meta = await self.store.read("keys:meta")
         return bool(meta and meta.get("active", 0) > 0)
+
+    async def ever_created(self) -> bool:
+        """True once any key has been created, revoked or not: what closes auth in `auto` mode.
+        (The counter document is written by the first creation and never deleted.)"""
+        if not self._ever_created:
+            self._ever_created = await self.store.read("keys:meta") is not None
+        return self._ever_created
 
     async def list(self) -> list[VirtualKey]:
         found = await self.store.scan("key:")

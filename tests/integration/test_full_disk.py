@@ -6,7 +6,6 @@ again once space returns, with nothing committed before lost."""
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -131,15 +130,12 @@ def test_a_full_disk_refuses_what_needs_a_budget_with_503_and_recovers(
         client.chat.completions.create(model="r", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     assert raised.value.status_code == 503
 
-    # The assistant's stream has begun when its session is read: the refusal is an error frame.
-    with httpx.stream(
-        "POST", url + "/v1/assistant/sessions/s1/messages", json={"content": "hello"}, timeout=30
-    ) as frames:
-        body = frames.read().decode()
-    assert "event: error" in body
-    error_data = json.loads(body.split("event: error\ndata: ", 1)[1].split("\n", 1)[0])
-    assert error_data["type"] == "state_unavailable"
-    assert error_data["retryable"] is True
+    # The assistant writes the session (claims it for its owner) before a model is asked: a store
+    # that cannot write refuses the turn with nothing spent, before any frame.
+    turn = httpx.post(url + "/v1/assistant/sessions/s1/messages", json={"content": "hello"}, timeout=30)
+    assert turn.status_code == 503
+    assert turn.json()["error"]["code"] == "state_unavailable"
+    assert "nothing was spent" in turn.json()["error"]["message"]
 
     assert httpx.get(url + "/healthz", timeout=10).status_code == 200
     assert used_tokens(url) == spent  # what was committed before the disk filled is still there

@@ -89,7 +89,8 @@ def test_a_turn_streams_frames_and_corrects_what_it_must(server: UvicornThread) 
     ]
     assert "correction" in [e["type"] for e in events]
     assert httpx.delete(server.url + "/v1/assistant/sessions/s1").json() == {"deleted": True}
-    assert httpx.get(server.url + "/v1/assistant/sessions/s1").json()["turns"] == []
+    # Gone: the same 404 as a session that never existed (or another user's).
+    assert httpx.get(server.url + "/v1/assistant/sessions/s1").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from sluicegate.calltrace import CallTrace, end_trace, start_trace
 from sluicegate.cli.audit import audit_app
-from sluicegate.cli.common import config_or_exit, fail, runtime_or_exit
+from sluicegate.cli.common import config_or_exit, err, fail, runtime_or_exit
 from sluicegate.cli.keys import keys_app
 from sluicegate.cli.starter import STARTER_CONFIG
 from sluicegate.config.schema import Config
@@ -28,6 +28,25 @@ out = Console(highlight=False)
 ConfigOption = typer.Option(
     None, "--config", "-c", help="Config file (default: $SLUICEGATE_CONFIG or ./sluicegate.yaml)."
 )
+
+
+def auth_summary(settings: Config) -> str:
+    mode = settings.auth.required
+    if mode is True:
+        return "auth: required (every API call needs a virtual key)"
+    if mode is False:
+        return "auth: optional (auth.required: false; a key, if sent, must be valid)"
+    return "auth: auto (open until the first virtual key is created, then closed for good)"
+
+
+def admin_open_warning(settings: Config) -> str | None:
+    variable = settings.auth.admin_key_env
+    if variable and os.environ.get(variable):
+        return None
+    reason = f"${variable} is not set" if variable else "auth.admin_key_env is not set"
+    if settings.auth.required is True:
+        return f"no admin key ({reason}): /admin/* is closed to everyone"
+    return f"no admin key ({reason}): /admin/* is open to anyone who can reach this port while auth is open"
 
 
 @app.command()
@@ -63,6 +82,9 @@ def serve(
 
     configure_logging(settings.server.log_level)
     out.print(f"sluicegate listening on http://{bind_host}:{bind_port} (roles: {', '.join(settings.models)})")
+    out.print(auth_summary(settings))
+    if admin_open_warning(settings):
+        err.print(f"[yellow]warning:[/yellow] {admin_open_warning(settings)}", soft_wrap=True)
     if count > 1:
         if config is not None:
             os.environ["SLUICEGATE_CONFIG"] = str(config.resolve())

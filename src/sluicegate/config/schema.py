@@ -205,7 +205,12 @@ class BudgetsConfig(Strict):
 
 
 class AuthConfig(Strict):
-    required: bool = Field(default=False, description="Require a virtual key even before any key exists.")
+    required: bool | Literal["auto"] = Field(
+        default="auto",
+        description="true: every API call needs a virtual key; false: keys are optional (a bad or "
+        "revoked one is still refused); auto: open until the first key is created, closed from then "
+        "on, also after every key is revoked.",
+    )
     admin_key_env: str | None = Field(default=None, description="The variable holding the admin key.")
 
 

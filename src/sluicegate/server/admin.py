@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends
+from fastapi import Path as PathParam
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sluicegate.errors import SessionNotFound
 from sluicegate.runtime import Runtime
+from sluicegate.server.assistant_api import SESSION_ID
 from sluicegate.server.auth import require_admin
 from sluicegate.server.schemas import Open, error_responses
 
@@ -97,3 +100,15 @@ async def budgets_view(runtime: Runtime) -> list[dict[str, Any]]:
 async def budgets(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     return Response(orjson.dumps({"budgets": await budgets_view(runtime)}), media_type="application/json")
+
+
+@router.get("/sessions/{session_id}", response_model=None, responses={**error_responses(404)})
+async def any_session(
+    request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
+) -> Response:
+    """Any user's assistant session, with its owner: the operator's read."""
+    runtime: Runtime = request.app.state.runtime
+    doc = await runtime.assistant.sessions.read_any(session_id)
+    if doc is None:
+        raise SessionNotFound(f"No session '{session_id}'.")
+    return Response(orjson.dumps(doc), media_type="application/json")

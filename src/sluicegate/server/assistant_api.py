@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from sluicegate.assistant.pipeline import Assistant, Frame
-from sluicegate.errors import GatewayError
-from sluicegate.server.auth import require_key
+from sluicegate.errors import GatewayError, SessionNotFound
+from sluicegate.server.auth import caller_user, require_key
 from sluicegate.server.body import read_json
 from sluicegate.server.errors import state_unavailable
 from sluicegate.server.schemas import Open, error_responses
@@ -67,6 +67,8 @@ async def post_message(
         raise validation_error(list(exc.errors())) from None
     assistant = _assistant(request)
     request.state.role = assistant.role
+    if not await assistant.sessions.claim(session_id, caller_user(request)):
+        raise _not_found(session_id)
     frames = assistant.respond(session_id, body.content)
     return StreamingResponse(
         _sse(frames), media_type="text/event-stream", headers={"cache-control": "no-cache"}
@@ -74,19 +76,24 @@ async def post_message(
 
 
 async def _sse(frames: AsyncIterator[Frame]) -> AsyncIterator[bytes]:
+    answered = False
     try:
         async for event, data in frames:
+            answered = answered or event == "token"
             yield _frame(event, data)
     except (GatewayError, StateError) as exc:
-        # The stream has begun (a role that is not configured, a session that could not be read
-        # or saved, a budget not reserved): the refusal is a frame.
+        # The stream has begun (a role that is not configured, a budget not reserved, a session
+        # that could not be saved): the refusal is a frame.
         if isinstance(exc, StateError):
             log.error("state store failed in the assistant: %s", exc)
         error = exc if isinstance(exc, GatewayError) else state_unavailable(exc)
+        message = error.message
+        if answered and isinstance(exc, StateError):
+            # The model has answered and its tokens were counted: "nothing was spent" would be false.
+            message = f"The answer above could not be saved to the session ({exc}); its tokens were spent."
         retryable = error.status >= 500 or error.status == 429
         yield _frame(
-            "error",
-            {"type": error.code or error.error_type, "message": error.message, "retryable": retryable},
+            "error", {"type": error.code or error.error_type, "message": message, "retryable": retryable}
         )
 
 
@@ -94,12 +101,23 @@ def _frame(event: str, data: object) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
+@router.post("/sessions", response_model=None, responses={201: {"model": Open}})
+async def create_session(request: Request) -> Response:
+    """A new session with an id made by the server (unguessable), owned by the caller's key."""
+    sessions = _assistant(request).sessions
+    session_id = sessions.new_id()
+    await sessions.claim(session_id, caller_user(request))
+    return Response(orjson.dumps({"session_id": session_id}), status_code=201, media_type="application/json")
+
+
 @router.get("/sessions/{session_id}", response_model=None, responses={200: {"model": Open}})
 async def get_session(
     request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
 ) -> Response:
-    """The session's turns, summary and entities."""
-    session = await _assistant(request).sessions.get(session_id)
+    """The session's turns, summary and entities; 404 unless it is the caller's."""
+    session = await _assistant(request).sessions.owned(session_id, caller_user(request))
+    if session is None:
+        raise _not_found(session_id)
     return Response(orjson.dumps(session), media_type="application/json")
 
 
@@ -107,6 +125,12 @@ async def get_session(
 async def delete_session(
     request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
 ) -> Response:
-    """Erase the session."""
-    existed = await _assistant(request).sessions.delete(session_id)
-    return Response(orjson.dumps({"deleted": existed}), media_type="application/json")
+    """Erase the caller's session; 404 unless it is theirs."""
+    if not await _assistant(request).sessions.delete(session_id, caller_user(request)):
+        raise _not_found(session_id)
+    return Response(orjson.dumps({"deleted": True}), media_type="application/json")
+
+
+def _not_found(session_id: str) -> SessionNotFound:
+    # The same answer whether the session does not exist or belongs to another user.
+    return SessionNotFound(f"No session '{session_id}' for this key.")

@@ -1,5 +1,8 @@
-"""Who is calling. With any virtual key in existence (or `auth.required`), every API call needs
-`Authorization: Bearer <key>`; `/admin/*` needs the admin key from `auth.admin_key_env`."""
+"""Who is calling. `auth.required`: true, every API call needs `Authorization: Bearer <key>`;
+false, a key is optional; auto (the default), open until the first virtual key is created and
+closed from then on, revoking every key included. A revoked key is refused in every mode, never
+served as an anonymous caller; a key that is not ours is refused once auth is closed. `/admin/*` needs the admin key
+from `auth.admin_key_env`, and is open without one only while auth is open."""
 
 from __future__ import annotations
 
@@ -20,21 +23,37 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+async def auth_closed(runtime: Runtime) -> bool:
+    """Whether a caller without a key is refused."""
+    mode = runtime.config.auth.required
+    if mode == "auto":
+        return await runtime.keys.ever_created()
+    return bool(mode)
+
+
 async def require_key(request: Request) -> None:
     runtime: Runtime = request.app.state.runtime
     secret = _bearer(request)
-    required = runtime.config.auth.required or await runtime.keys.any_active()
-    if not required:
-        return
-    if secret is None:
-        raise Unauthorized("Missing API key: send Authorization: Bearer <key>.")
-    key = await runtime.keys.authenticate(secret)
+    key = await runtime.keys.lookup(secret) if secret is not None else None
+    if key is not None and key.revoked:
+        raise Unauthorized("This API key has been revoked.")
     if key is None:
-        raise Unauthorized("Invalid or revoked API key.")
+        if await auth_closed(runtime):
+            detail = "Invalid API key." if secret else "Missing API key: send Authorization: Bearer <key>."
+            raise Unauthorized(detail)
+        # Open: served anonymously. Clients that must send some key (the official OpenAI client
+        # does) send a placeholder, which is not ours and names nobody.
+        return
     trace = current_trace()
     trace.user = key.user
     trace.key_budget = key.tokens_per_hour
     request.state.key = key
+
+
+def caller_user(request: Request) -> str | None:
+    """The user of the caller's virtual key; None for an anonymous caller (auth open)."""
+    key: VirtualKey | None = getattr(request.state, "key", None)
+    return key.user if key is not None else None
 
 
 def check_role(request: Request, role: str) -> None:
@@ -48,7 +67,7 @@ async def require_admin(request: Request) -> None:
     variable = runtime.config.auth.admin_key_env
     expected = os.environ.get(variable) if variable else None
     if not expected:
-        if runtime.config.auth.required or await runtime.keys.any_active():
+        if await auth_closed(runtime):
             raise Unauthorized("The admin API is closed: no admin key is configured (auth.admin_key_env).")
         return
     given = _bearer(request) or ""

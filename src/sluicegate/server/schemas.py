@@ -30,7 +30,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "Malformed JSON, invalid UTF-8, or a missing or invalid field (named in the message)",
         401: "No or a bad API key",
         403: "Refused by policy, or a Host or Origin that is not allowed",
-        404: "Unknown model",
+        404: "Unknown model, or no such session for this key",
         413: "Request body over the size limit",
         415: "The body is not sent as Content-Type: application/json",
         429: "Budget or role capacity exceeded (see Retry-After)",
