@@ -159,6 +159,42 @@ async def test_deadline_is_respected(runtime_for: MakeRuntime, upstream_factory:
         assert time.monotonic() - started < 2.0  # the 0.4 s deadline, not the 60 s default
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_hang_on_a_roles_only_target_counts_until_the_breaker_opens(
+    runtime_for: MakeRuntime, upstream_factory: Start, stream: bool
+) -> None:
+    """The role's deadline cancels the attempt; that cancellation is a failure of the target, or a
+    role whose only target hangs waits out its timeout on every call, forever."""
+    upstream = await upstream_factory({"slow": [{"fault": "hang"}]})
+    runtime = runtime_for(upstream, {"r": {"use": ["up/slow"], "default_timeout": 0.2}})
+    for _ in range(3):  # the failure threshold
+        with pytest.raises(GatewayTimeout):
+            await call(runtime, "r", stream=stream)
+    [snapshot] = await runtime.chat.breakers.snapshots()
+    assert snapshot.state.value == "open"
+    started = time.monotonic()
+    with pytest.raises(AllProvidersFailed) as refused:
+        await call(runtime, "r", stream=stream)
+    assert time.monotonic() - started < 0.15  # failed fast, no wait for the deadline
+    assert [a.error for a in refused.value.attempts] == ["circuit_open"]
+    assert upstream.calls["slow"] == 3
+
+
+async def test_a_caller_that_goes_away_says_nothing_about_the_provider(
+    runtime_for: MakeRuntime, upstream_factory: Start
+) -> None:
+    upstream = await upstream_factory({"slow": [{"fault": "hang"}]})
+    runtime = runtime_for(upstream, {"r": {"use": ["up/slow"], "default_timeout": 30}})
+    for _ in range(4):
+        task = asyncio.create_task(call(runtime, "r"))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    [snapshot] = await runtime.chat.breakers.snapshots()
+    assert (snapshot.state.value, snapshot.recent_failures) == ("closed", 0)
+
+
 async def test_outage_alerts_once_and_recovery_is_reported(
     runtime_for: MakeRuntime, upstream_factory: Start
 ) -> None:

@@ -21,8 +21,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import CircuitBreakerConfig
-from sluicegate.errors import ProviderError, ProviderRateLimited
+from sluicegate.errors import ProviderError, ProviderRateLimited, ProviderTimeout
 from sluicegate.providers.base import Provider
 from sluicegate.resilience.wrapper import WrapperProvider
 from sluicegate.state.base import Document, StateError, StateStore
@@ -264,7 +265,7 @@ class BreakerProvider(WrapperProvider):
             await self._judge(exc)
             raise
         except BaseException:
-            await asyncio.shield(self._keep(self.breaker.release()))
+            await asyncio.shield(self._keep(self._no_verdict()))
             raise
         await self._keep(self.breaker.record_success())
         return completion
@@ -284,7 +285,7 @@ class BreakerProvider(WrapperProvider):
             raise
         finally:
             if not verdict:
-                await asyncio.shield(self._keep(self.breaker.release()))
+                await asyncio.shield(self._keep(self._no_verdict()))
 
     async def _admit(self) -> None:
         try:
@@ -295,6 +296,18 @@ class BreakerProvider(WrapperProvider):
             self._state_lost(exc)
             return
         raise CircuitOpen(self.breaker.target, retry_after)
+
+    async def _no_verdict(self) -> None:
+        """A call that ended without an answer or an error: cancelled by the request's deadline (a
+        hang, which must count, or a role whose only target hangs never opens) or by its caller
+        going away (which says nothing about the provider)."""
+        deadline = current_trace().deadline
+        if deadline is not None and time.monotonic() >= deadline:
+            await self.breaker.record_failure(
+                ProviderTimeout("no answer before the request's deadline", provider=self.breaker.target)
+            )
+        else:
+            await self.breaker.release()
 
     async def _judge(self, error: ProviderError) -> None:
         if error.counts_as_failure:
