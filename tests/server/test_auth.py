@@ -13,7 +13,7 @@ import pytest
 from sluicegate.keys import KeyRing
 from sluicegate.runtime import Runtime, build_state_store
 from sluicegate.testing.processes import GatewayProcess
-from tests.server.test_costs import create_key, post, served  # noqa: F401 - the fixture is used by name
+from tests.server.test_costs import create_key, post
 
 ADMIN = {"authorization": "Bearer admin-secret"}
 

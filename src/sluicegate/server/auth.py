@@ -1,8 +1,8 @@
 """Who is calling. `auth.required`: true, every API call needs `Authorization: Bearer <key>`;
 false, a key is optional; auto (the default), open until the first virtual key is created and
 closed from then on, revoking every key included. A revoked key is refused in every mode, never
-served as an anonymous caller; a key that is not ours is refused once auth is closed. `/admin/*` needs the admin key
-from `auth.admin_key_env`, and is open without one only while auth is open."""
+served as an anonymous caller; a key that is not ours is refused once auth is closed. `/admin/*`
+needs the admin key from `auth.admin_key_env`, and is open without one only while auth is open."""
 
 from __future__ import annotations
 
