@@ -39,6 +39,7 @@ from sluicegate.resilience.limiter import ConcurrencyLimiter
 from sluicegate.resilience.retry import RetryingProvider
 from sluicegate.resilience.timeouts import AttemptTimeout
 from sluicegate.routing.roles import RoleTable, RouteSpec, Target
+from sluicegate.token_estimate import estimate_text_tokens
 from sluicegate.types import Chunk, Completion, CompletionRequest, Usage
 
 
@@ -70,6 +71,7 @@ class ChatService:
         self.breakers = breakers
         self.alerter = alerter or Alerter()
         self._stacks: dict[str, RouteStack] = {}
+        self._finishing: set[asyncio.Future[None]] = set()
 
     @property
     def roles(self) -> RoleTable:
@@ -150,7 +152,8 @@ class ChatService:
         trace = current_trace()
         self._recorder.received(trace, endpoint, route.name, True, request.messages)
         said: list[str] = []
-        outcome: str = "cancelled"
+        # What it stays if the stream ends neither with an answer nor an error: the caller left.
+        outcome: str = "client_disconnected"
         usage: Usage | None = None
         reservation: Reservation | None = None
         prompt_tokens = 0
@@ -185,12 +188,32 @@ class ChatService:
             outcome = exc.code or "error"
             raise
         finally:
-            settle = self._costs.settle(
-                trace, reservation, usage, prompt_tokens=prompt_tokens, said="".join(said)
+            # A task of its own: when the caller goes away, its cancellation must not stop the
+            # usage being committed nor the completion record being written.
+            finish = asyncio.ensure_future(
+                self._finish_stream(trace, route, reservation, usage, prompt_tokens, "".join(said), outcome)
             )
-            # A client that goes away must still have its usage committed.
-            await asyncio.shield(settle)
-            self._recorder.completed(trace, role=route.name, outcome=outcome, usage=usage, text="".join(said))
+            self._finishing.add(finish)
+            finish.add_done_callback(self._finishing.discard)
+            await asyncio.shield(finish)
+
+    async def _finish_stream(
+        self,
+        trace: CallTrace,
+        route: RouteSpec,
+        reservation: Reservation | None,
+        usage: Usage | None,
+        prompt_tokens: int,
+        said: str,
+        outcome: str,
+    ) -> None:
+        try:
+            await self._costs.settle(trace, reservation, usage, prompt_tokens=prompt_tokens, said=said)
+        finally:
+            if usage is None and prompt_tokens:
+                # Cut short: no usage was reported; record what was asked and said, as settled.
+                usage = Usage(prompt_tokens, estimate_text_tokens(said))
+            self._recorder.completed(trace, role=route.name, outcome=outcome, usage=usage, text=said)
 
     async def _stream(
         self, route: RouteSpec, request: CompletionRequest, trace: CallTrace

@@ -287,3 +287,27 @@ def test_a_client_that_leaves_mid_stream_still_settles_its_budget(served: Callab
     assert dora["reserved"] == 0
     # Settled when the client left: the prompt and the few words said, not the 40 of a full answer.
     assert 0 < dora["used"] < 40
+
+
+def test_a_client_that_leaves_mid_stream_still_gets_one_completion_record(served: Callable[..., Any]) -> None:
+    server, _, _ = served(budgets={"tokens_per_hour_per_user": 100_000})
+    body = {"model": "slow", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.stream("POST", server.url + "/v1/chat/completions", json=body, timeout=30) as response:
+        trace_id = response.headers["x-sluicegate-trace-id"]
+        for line in response.iter_lines():
+            if line.startswith("data: ") and "w3" in line:
+                break  # the client goes away after a few words
+    deadline = time.monotonic() + 10
+    while True:
+        events = httpx.get(server.url + "/admin/events", params={"trace_id": trace_id}).json()["events"]
+        completed = [e for e in events if e["type"] == "request_completed"]
+        if completed or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    [record] = completed
+    assert record["payload"]["outcome"] == "client_disconnected"
+    assert record["payload"]["prompt_tokens"] > 0
+    assert record["payload"]["completion_tokens"] > 0
+    assert "budget_decision" in [e["type"] for e in events]
+    metrics = httpx.get(server.url + "/metrics").text
+    assert 'sluicegate_tokens_total{kind="completion",role="slow",user="anonymous"}' in metrics
