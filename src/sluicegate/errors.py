@@ -20,6 +20,8 @@
         ├── Forbidden                  403, a role the key may not use
         ├── PolicyRefused              403, the tier-0 gate's rule and reason
         ├── PayloadTooLarge            413
+        ├── RequestTimeout             408, the request body did not arrive in time
+        ├── ClientDisconnected         499 (nginx's), the client left before its request was read
         ├── UnsupportedMediaType       415, a body that is not application/json
         ├── SessionNotFound            404, no such session for this caller (another's looks the same)
         ├── ModelNotFound              404
@@ -189,6 +191,25 @@ class PayloadTooLarge(GatewayError):
     status = 413
     error_type = "invalid_request_error"
     code = "payload_too_large"
+
+
+class RequestTimeout(GatewayError):
+    status = 408
+    error_type = "invalid_request_error"
+    code = "request_timeout"
+
+    def headers(self) -> dict[str, str]:
+        # The rest of the body may still come: the connection cannot carry another request.
+        return {**super().headers(), "connection": "close"}
+
+
+class ClientDisconnected(GatewayError):
+    """The client went away before its request was read: nobody reads the answer, but the request
+    is counted and logged as what it was rather than as a server error."""
+
+    status = 499
+    error_type = "invalid_request_error"
+    code = "client_disconnected"
 
 
 class UnsupportedMediaType(GatewayError):

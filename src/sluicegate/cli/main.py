@@ -79,6 +79,7 @@ def serve(
 
     from sluicegate.logs import configure_logging
     from sluicegate.server import create_app
+    from sluicegate.server.http_protocol import uvicorn_options
 
     configure_logging(settings.server.log_level)
     out.print(f"sluicegate listening on http://{bind_host}:{bind_port} (roles: {', '.join(settings.models)})")
@@ -97,6 +98,7 @@ def serve(
             log_level=settings.server.log_level,
             access_log=False,
             log_config=None,
+            **uvicorn_options(settings.server),
         )
         return
     uvicorn.run(
@@ -106,6 +108,7 @@ def serve(
         log_level=settings.server.log_level,
         access_log=False,
         log_config=None,
+        **uvicorn_options(settings.server),
     )
 
 

@@ -179,6 +179,16 @@ class ServerConfig(Strict):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     workers: Annotated[int, Field(ge=1)] = 1
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    header_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        default=10.0, description="A connection whose request headers are not complete by then is closed."
+    )
+    body_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        default=30.0, description="A request body not received whole by then is answered 408."
+    )
+    keep_alive_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    max_connections: Annotated[int, Field(ge=1)] = Field(
+        default=1000, description="Connections and requests in flight; beyond, 503 at once."
+    )
     cors_allow_origins: list[str] = Field(
         default_factory=list,
         description="Origins (scheme://host[:port], or *) whose web pages may call the API; "

@@ -27,7 +27,7 @@ log = logging.getLogger("sluicegate.server")
 router = APIRouter(
     prefix="/v1/assistant",
     dependencies=[Depends(require_key)],
-    responses={**error_responses(400, 401, 403, 404, 413, 415, 429, 503, 504)},
+    responses={**error_responses(400, 401, 403, 404, 408, 413, 415, 429, 503, 504)},
 )
 SESSION_ID = r"^[A-Za-z0-9_\-]{1,128}$"
 
@@ -60,7 +60,7 @@ def _assistant(request: Request) -> Assistant:
 async def post_message(
     request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
 ) -> Response:
-    raw = await read_json(request, request.app.state.runtime.config.server.max_body_bytes)
+    raw = await read_json(request, request.app.state.runtime.config.server)
     try:
         body = AssistantMessage.model_validate(raw)
     except ValidationError as exc:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from sluicegate.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from sluicegate.config.schema import ServerConfig
+from sluicegate.errors import (
+    ClientDisconnected,
+    InvalidRequest,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+)
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, settings: ServerConfig) -> Any:
+    limit = settings.max_body_bytes
     # Only application/json: a text/plain or form POST is what a foreign web page can send without
     # a CORS preflight, so accepting it would let any page a local user visits spend tokens.
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -28,10 +37,19 @@ async def read_json(request: Request, limit: int) -> Any:
         if declared_size > limit:
             raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
     received = bytearray()
-    async for piece in request.stream():
-        received += piece
-        if len(received) > limit:
-            raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+    try:
+        # A body that trickles in (or never ends) must not hold a connection for ever.
+        async with asyncio.timeout(settings.body_timeout_s):
+            async for piece in request.stream():
+                received += piece
+                if len(received) > limit:
+                    raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body was not received within {settings.body_timeout_s:g} s."
+        ) from None
+    except ClientDisconnect:
+        raise ClientDisconnected("The client went away before its request body was read.") from None
     if not received:
         raise InvalidRequest("The request body is empty; a JSON object is required.")
     try:

@@ -10,9 +10,11 @@ from sluicegate.config import load_config
 from sluicegate.logs import configure_logging
 from sluicegate.runtime import build_runtime
 from sluicegate.server.app import create_app
+from sluicegate.server.http_protocol import uvicorn_options
 
 
 def app_from_environment() -> FastAPI:
     config = load_config()
     configure_logging(config.server.log_level)
+    uvicorn_options(config.server)  # this process's header deadline
     return create_app(build_runtime(config))

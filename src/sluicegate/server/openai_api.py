@@ -52,8 +52,7 @@ def _chat(request: Request) -> ChatService:
     "/v1/chat/completions", openapi_extra=_REQUEST_SCHEMA, response_model=None, responses=CHAT_RESPONSES
 )
 async def chat_completions(request: Request) -> Response:
-    limit: int = request.app.state.runtime.config.server.max_body_bytes
-    raw = await read_json(request, limit)
+    raw = await read_json(request, request.app.state.runtime.config.server)
     try:
         body = ChatCompletionRequest.model_validate(raw)
     except ValidationError as exc:

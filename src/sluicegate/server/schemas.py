@@ -31,6 +31,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "No or a bad API key",
         403: "Refused by policy, or a Host or Origin that is not allowed",
         404: "Unknown model, or no such session for this key",
+        408: "The request body did not arrive within server.body_timeout_s",
         413: "Request body over the size limit",
         415: "The body is not sent as Content-Type: application/json",
         429: "Budget or role capacity exceeded (see Retry-After)",
@@ -46,5 +47,5 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "A chat completion; with stream=true, a text/event-stream of chunks ending in [DONE]",
         "content": {"text/event-stream": {"schema": {}}},
     },
-    **error_responses(400, 401, 403, 404, 413, 415, 429, 503, 504),
+    **error_responses(400, 401, 403, 404, 408, 413, 415, 429, 503, 504),
 }

@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from sluicegate.server.http_protocol import uvicorn_options
+
 
 class LoopThread:
     """An event loop in a thread; `call(coro)` runs a coroutine there and returns its result."""
@@ -45,8 +47,17 @@ class UvicornThread:
 
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
+        runtime = getattr(getattr(app, "state", None), "runtime", None)
+        # Our own app is served as `sluicegate serve` serves it: header deadline, connection limit.
+        options = uvicorn_options(runtime.config.server) if runtime is not None else {}
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", access_log=False
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            **options,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True, name="sluicegate-uvicorn")
