@@ -33,6 +33,14 @@ class BudgetExceeded(GatewayError):
         self.retry_after = retry_after
 
 
+class RequestOverBudget(GatewayError):
+    """The request needs more tokens than the user's whole hourly budget: waiting cannot help."""
+
+    status = 400
+    error_type = "invalid_request_error"
+    code = "request_exceeds_budget"
+
+
 @dataclass(frozen=True, slots=True)
 class Reservation:
     user: str

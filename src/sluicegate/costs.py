@@ -7,7 +7,7 @@ import logging
 from dataclasses import replace
 
 from sluicegate.audit.events import BudgetDecision, CacheHit
-from sluicegate.budgets import BudgetExceeded, BudgetLedger, Reservation
+from sluicegate.budgets import BudgetExceeded, BudgetLedger, RequestOverBudget, Reservation
 from sluicegate.cache import ResponseCache, cacheable, carries_pii
 from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
@@ -18,6 +18,8 @@ from sluicegate.token_estimate import estimate_text_tokens
 from sluicegate.types import Completion, CompletionRequest, Usage
 
 log = logging.getLogger("sluicegate.costs")
+# Commits kept for a later try; beyond, the reservation's expiry is the bound (never an overspend).
+MAX_UNSETTLED = 10_000
 
 
 class CostControls:
@@ -28,6 +30,9 @@ class CostControls:
         self.ledger = ledger
         self.cache = cache
         self.recorder = recorder
+        # Commits the store refused (a full disk): retried before each later reservation, so the
+        # real usage is counted once the store works again, not lost when the reservation expires.
+        self._unsettled: list[tuple[str, Reservation, int]] = []
 
     def limit_for(self, trace: CallTrace) -> int | None:
         return trace.key_budget or self.config.budgets.tokens_per_hour_per_user
@@ -60,11 +65,21 @@ class CostControls:
         limit = self.limit_for(trace)
         if limit is None:
             return None, request
+        if self._unsettled:
+            await self.settle_earlier()
         explicit = request.max_tokens or route.limits.max_tokens
         allowance = explicit or self.config.budgets.default_completion_tokens
         worst = prompt_tokens + allowance
         # A request that names max_tokens needs all of it; one that does not gets what is left (at least 1).
         at_least = None if explicit else prompt_tokens + 1
+        needed = worst if at_least is None else at_least
+        if needed > limit:
+            asked = f"max_tokens {allowance}" if explicit else "at least 1 completion token"
+            raise RequestOverBudget(
+                f"This request needs {needed} tokens (a {prompt_tokens}-token prompt and {asked}); the "
+                f"budget allows {limit} per hour, so it can never be served. Shorten the prompt or lower "
+                "max_tokens."
+            )
         try:
             reservation = await self.ledger.reserve(
                 trace.user, worst, limit, self.config.budgets.reservation_ttl_s, at_least=at_least
@@ -100,10 +115,26 @@ class CostControls:
             await self.ledger.commit(reservation, used)
         except StateError as exc:
             # The answer is already the caller's: keep it. The reservation, the worst case, stays
-            # held until it expires (budgets.reservation_ttl_s), so the budget is never overspent.
+            # held until it expires (budgets.reservation_ttl_s), so the budget is never overspent;
+            # the commit is tried again before the next reservation.
             held = reservation.tokens
-            log.error("budget commit failed for %s (%d tokens held until expiry): %s", trace.user, held, exc)
+            log.error("budget commit failed for %s (%d tokens held; retried): %s", trace.user, held, exc)
+            if len(self._unsettled) < MAX_UNSETTLED:
+                self._unsettled.append((trace.trace_id, reservation, used))
             return
         self.recorder.audit.emit(
             trace.trace_id, BudgetDecision(user=trace.user, decision="committed", tokens=used)
         )
+
+    async def settle_earlier(self) -> None:
+        """Commit what the store refused before, oldest first, while it accepts."""
+        while self._unsettled:
+            trace_id, reservation, used = self._unsettled[0]
+            try:
+                await self.ledger.commit(reservation, used)
+            except StateError:
+                return
+            self._unsettled.pop(0)
+            self.recorder.audit.emit(
+                trace_id, BudgetDecision(user=reservation.user, decision="committed", tokens=used)
+            )

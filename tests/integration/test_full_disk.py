@@ -6,6 +6,7 @@ again once space returns, with nothing committed before lost."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -65,13 +66,20 @@ def config(disk: SmallDisk, *, budget: int | None) -> dict[str, Any]:
         "providers": {
             "demo": {
                 "type": "scripted",
-                "inline": {"models": {"m": [{"echo": True}], "down": [{"fault": "server_error"}]}},
+                "inline": {
+                    "models": {
+                        "m": [{"echo": True}],
+                        "down": [{"fault": "server_error"}],
+                        "slow": [{"text": " ".join(f"w{i}" for i in range(30)), "chunk_delay_s": 0.03}],
+                    }
+                },
             }
         },
         "models": {
             "r": {"use": ["demo/m"]},
             "assistant": {"use": ["demo/m"]},
             "down": {"use": ["demo/down"]},
+            "slow": {"use": ["demo/slow"]},
         },
         "retry": {"attempts": 1},
         "state": {"backend": "sqlite", "path": str(disk.root / "state.db")},
@@ -147,6 +155,33 @@ def test_a_full_disk_refuses_what_needs_a_budget_with_503_and_recovers(
     _, stderr = budgeted_gateway.stop()
     assert "Traceback" not in stderr
     assert "database or disk is full" in stderr  # the operator is told why
+
+
+def test_a_commit_refused_by_a_full_disk_is_counted_once_space_returns(
+    budgeted_gateway: GatewayProcess, small_disk: SmallDisk
+) -> None:
+    url = budgeted_gateway.url
+    before = used_tokens(url)
+    body = {
+        "model": "slow",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "go"}],
+    }
+    usage = None
+    with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=30) as response:
+        assert response.status_code == 200
+        for number, line in enumerate(response.iter_lines()):
+            if number == 2:
+                small_disk.fill()  # reserved already; the commit at the end will be refused
+            if line.startswith("data: {") and '"usage"' in line and '"total_tokens"' in line:
+                usage = json.loads(line[6:])["usage"]
+    assert usage is not None
+    small_disk.free()
+    after = chat(url, "space is back")
+    assert after.status_code == 200
+    assert used_tokens(url) == before + usage["total_tokens"] + after.json()["usage"]["total_tokens"]
 
 
 def test_a_full_disk_without_budgets_still_answers(small_disk: SmallDisk, tmp_path: Path) -> None:

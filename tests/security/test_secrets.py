@@ -129,3 +129,16 @@ def test_a_planted_key_leaks_nowhere(threaded_upstream: Callable[..., MockUpstre
     assert "[REDACTED]" in everything  # ...and it was scrubbed
     assert CANARY not in everything
     assert CANARY[:20] not in everything
+
+
+def test_a_short_key_is_scrubbed_where_it_stands_alone() -> None:
+    from sluicegate.security.secrets import MASK, SecretRegistry
+
+    registry = SecretRegistry()
+    registry.register("k3y9")
+    registry.register("sk-long-secret-value")
+    assert registry.scrub("Incorrect API key provided: k3y9.") == f"Incorrect API key provided: {MASK}."
+    assert registry.scrub('{"key": "k3y9"}') == f'{{"key": "{MASK}"}}'
+    # Inside a longer word it is not the key: ordinary text stays as it was.
+    assert registry.scrub("k3y99 and xk3y9") == "k3y99 and xk3y9"
+    assert registry.scrub("prefix-sk-long-secret-value-suffix") == f"prefix-{MASK}-suffix"

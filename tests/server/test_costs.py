@@ -311,3 +311,14 @@ def test_a_client_that_leaves_mid_stream_still_gets_one_completion_record(served
     assert "budget_decision" in [e["type"] for e in events]
     metrics = httpx.get(server.url + "/metrics").text
     assert 'sluicegate_tokens_total{kind="completion",role="slow",user="anonymous"}' in metrics
+
+
+def test_a_request_that_can_never_fit_the_budget_is_a_400_not_a_wait(served: Callable[..., Any]) -> None:
+    server, _, upstream = served(budgets={"tokens_per_hour_per_user": 100})
+    for body in ({"max_tokens": 500}, {"messages": [{"role": "user", "content": "word " * 400}]}):
+        answer = post(server.url, **body)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "request_exceeds_budget"
+        assert "retry-after" not in answer.headers
+    assert post(server.url, max_tokens=5).status_code == 200
+    assert upstream.calls["fixed"] == 1

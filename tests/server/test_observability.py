@@ -143,3 +143,36 @@ def test_logs_are_json_lines_carrying_the_trace_id(
     assert completed[0]["trace_id"] == trace_id
     assert completed[0]["role"] == "shaky"
     assert completed[0]["failovers"] == 1
+
+
+def test_admin_events_refuse_out_of_range_numbers_with_400(gateway: Callable[..., Any]) -> None:
+    server = gateway(
+        {
+            "providers": {"demo": {"type": "scripted", "inline": {"models": {"m": [{"text": "hi"}]}}}},
+            "models": {"r": {"use": ["demo/m"]}},
+            "state": {"backend": "memory"},
+        }
+    )
+    for params in ({"after_id": str(2**63)}, {"after_id": "-1"}, {"limit": "0"}, {"limit": "100000"}):
+        answer = httpx.get(server.url + "/admin/events", params=params)
+        assert answer.status_code == 400, (params, answer.text)
+        assert answer.headers["x-sluicegate-trace-id"]
+
+
+def test_an_unexpected_error_is_a_500_that_carries_the_trace_id() -> None:
+    config = {"providers": {}, "models": {}, "state": {"backend": "memory"}, "audit": {"enabled": False}}
+    app = create_app(build_runtime(Config.model_validate(config)), warm=False)
+
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)
+    server = UvicornThread(app).start()
+    try:
+        answer = httpx.get(server.url + "/broken")
+        assert answer.status_code == 500
+        assert answer.json()["error"]["code"] == "internal_error"
+        assert answer.headers["x-sluicegate-trace-id"]
+        assert "a bug" not in answer.text
+    finally:
+        server.stop()

@@ -156,6 +156,26 @@ def test_bad_field_is_400_naming_it(client: openai.OpenAI) -> None:
     assert "temperature" in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"stream": "yes"}, "stream"),
+        ({"max_tokens": "10"}, "max_tokens"),
+        ({"temperature": "0.5"}, "temperature"),
+        ({"stream": True, "stream_options": {"include_usage": "true"}}, "stream_options.include_usage"),
+        ({"stop": 7}, "stop"),
+        ({"messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
+    ],
+)
+def test_a_wrongly_typed_field_is_refused_not_coerced_and_named(
+    served: tuple[UvicornThread, MockUpstream], fields: dict[str, object], param: str
+) -> None:
+    body = {"model": "reasoning", "messages": [{"role": "user", "content": "hi"}], **fields}
+    response = httpx.post(served[0].url + "/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+
+
 def test_missing_messages_is_400(served: tuple[UvicornThread, MockUpstream]) -> None:
     response = httpx.post(served[0].url + "/v1/chat/completions", json={"model": "reasoning"})
     assert response.status_code == 400

@@ -10,8 +10,16 @@ from collections.abc import MutableMapping
 from typing import Any
 
 MASK = "[REDACTED]"
-# Too short to be a key; scrubbing it would mangle ordinary text.
-MIN_SECRET_LENGTH = 8
+# Shorter keys are still secrets (an upstream echoed one back verbatim), but inside words they
+# would mangle ordinary text: they are scrubbed where they stand alone, longer ones anywhere.
+SHORT_SECRET_LENGTH = 8
+
+
+def _pattern_of(secret: str) -> str:
+    escaped = re.escape(secret)
+    if len(secret) >= SHORT_SECRET_LENGTH:
+        return escaped
+    return rf"(?<![A-Za-z0-9_\-]){escaped}(?![A-Za-z0-9_\-])"
 
 
 class SecretRegistry:
@@ -21,13 +29,13 @@ class SecretRegistry:
         self._lock = threading.Lock()
 
     def register(self, secret: str | None) -> None:
-        if not secret or len(secret) < MIN_SECRET_LENGTH:
+        if not secret:
             return
         with self._lock:
             if secret not in self._secrets:
                 self._secrets.add(secret)
                 ordered = sorted(self._secrets, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+                self._pattern = re.compile("|".join(_pattern_of(s) for s in ordered))
 
     def scrub(self, text: str) -> str:
         pattern = self._pattern

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from starlette.requests import Request
 from starlette.responses import Response
@@ -58,8 +58,8 @@ async def events(
     request: Request,
     trace_id: str | None = None,
     type: str | None = None,
-    after_id: int = 0,
-    limit: int = 100,
+    after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
     store = runtime.audit.store
@@ -68,9 +68,7 @@ async def events(
             orjson.dumps({"events": [], "note": "audit is disabled"}), media_type="application/json"
         )
     await runtime.audit.flush()
-    found = await store.query(
-        trace_id=trace_id, type=type, after_id=max(0, after_id), limit=min(max(1, limit), 1000)
-    )
+    found = await store.query(trace_id=trace_id, type=type, after_id=after_id, limit=limit)
     body = {"events": [{"id": item.id, **item.event.model_dump(mode="json")} for item in found]}
     return Response(orjson.dumps(body), media_type="application/json")
 

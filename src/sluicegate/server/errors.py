@@ -107,17 +107,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return plain_error(
-            500,
-            "Internal error; the trace id in x-sluicegate-trace-id finds it in the logs.",
-            "internal_error",
-        )
+        return internal_error()
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StateError, state_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def internal_error() -> Response:
+    return plain_error(
+        500, "Internal error; the trace id in x-sluicegate-trace-id finds it in the logs.", "internal_error"
+    )
 
 
 def state_unavailable(exc: StateError) -> StateUnavailable:

@@ -3,12 +3,16 @@ an OpenTelemetry span when tracing is on, and the request count and latency metr
 
 from __future__ import annotations
 
+import logging
 import time
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sluicegate.calltrace import CallTrace, end_trace, start_trace
+from sluicegate.server.errors import internal_error
+
+log = logging.getLogger("sluicegate.server")
 
 TRACE_HEADER = b"x-sluicegate-trace-id"
 
@@ -30,10 +34,12 @@ class ObservedRequestMiddleware:
             trace.trace_id, f"{scope['method']} {scope['path']}", {"http.method": scope["method"]}
         )
 
+        started_response = False
+
         async def send_observed(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
@@ -41,6 +47,13 @@ class ObservedRequestMiddleware:
         log_context = structlog.contextvars.bind_contextvars(trace_id=trace.trace_id)
         try:
             await self.app(scope, receive, send_observed)
+        except Exception:
+            # Starlette would answer from outside this middleware, without the trace id that finds
+            # the traceback in the log: answer here instead.
+            if started_response:
+                raise
+            log.exception("unhandled error")
+            await internal_error()(scope, receive, send_observed)
         finally:
             structlog.contextvars.reset_contextvars(**log_context)
             end_trace(token)

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 from sluicegate.errors import InvalidRequest
 from sluicegate.types import CompletionRequest, Message, Role
 
 MAX_INT32 = 2**31 - 1
+# A number must be sent as a number and a boolean as a boolean: "10" or "yes" would otherwise be
+# coerced without a word, and a client with such a bug would never learn of it.
+StrictFloat = Annotated[float, Strict()]
+
+# The names pydantic gives union members and validators in an error's location (not field names).
+_TYPE_IN_LOCATION = re.compile(
+    r"^(str|int|float|bool|none|list\[.*\]|dict\[.*\]|function-[a-z-]+\[.*\]|tagged-union\[.*\]"
+    r"|constrained-[a-z]+|literal\[.*\]|[A-Z][A-Za-z0-9]*)$"
+)
 
 
 class TextPart(BaseModel):
@@ -39,7 +57,7 @@ class WireMessage(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ResponseFormat(BaseModel):
@@ -55,23 +73,29 @@ class ChatCompletionRequest(BaseModel):
 
     model: Annotated[str, Field(min_length=1, max_length=256)]
     messages: Annotated[list[WireMessage], Field(min_length=1)]
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    max_tokens: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    n: Annotated[int, Field(ge=1, le=1)] = 1
+    max_tokens: Annotated[StrictInt, Field(ge=1, le=MAX_INT32)] | None = None
+    max_completion_tokens: Annotated[StrictInt, Field(ge=1, le=MAX_INT32)] | None = None
+    temperature: Annotated[StrictFloat, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[StrictFloat, Field(ge=0, le=1)] | None = None
+    n: Annotated[StrictInt, Field(ge=1, le=1)] = 1
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
     # JSON-safe integers: beyond 2**53, clients and parsers disagree about the value.
-    seed: Annotated[int, Field(ge=-(2**53 - 1), le=2**53 - 1)] | None = None
+    seed: Annotated[StrictInt, Field(ge=-(2**53 - 1), le=2**53 - 1)] | None = None
     response_format: ResponseFormat | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
     # Documented as an empty list: tool calling is not proxied yet, and a schema must not promise it.
     tools: Annotated[list[dict[str, Any]], Field(max_length=0)] | None = None
-    cache: bool | None = Field(
+    cache: StrictBool | None = Field(
         default=None, description="sluicegate: cache this request even if not deterministic."
     )
+
+    @field_validator("max_tokens", "max_completion_tokens", "n", "seed", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        # JSON has one number type: 10.0 is the integer 10 by JSON Schema's rules; "10" is not.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -105,6 +129,6 @@ def validation_error(errors: list[Any]) -> InvalidRequest:
     first = errors[0]
     loc = [str(part) for part in first.get("loc", ()) if part not in ("body",)]
     # Union members and literal tags show up in the location; the field path is what users need.
-    field = ".".join(p for p in loc if not p.startswith(("list[", "str", "function-", "tagged-union")))
+    field = ".".join(p for p in loc if not _TYPE_IN_LOCATION.match(p))
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     return InvalidRequest(f"Invalid field '{field}': {message}" if field else message, param=field or None)
