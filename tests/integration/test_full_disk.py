@@ -78,6 +78,7 @@ def config(disk: SmallDisk, *, budget: int | None) -> dict[str, Any]:
         "models": {
             "r": {"use": ["demo/m"]},
             "assistant": {"use": ["demo/m"]},
+            "slow_assistant": {"use": ["demo/slow"]},
             "down": {"use": ["demo/down"]},
             "slow": {"use": ["demo/slow"]},
         },
@@ -182,6 +183,33 @@ def test_a_commit_refused_by_a_full_disk_is_counted_once_space_returns(
     after = chat(url, "space is back")
     assert after.status_code == 200
     assert used_tokens(url) == before + usage["total_tokens"] + after.json()["usage"]["total_tokens"]
+
+
+def test_an_answer_the_assistant_could_not_save_is_never_reported_as_not_spent(
+    small_disk: SmallDisk, tmp_path: Path
+) -> None:
+    settings = config(small_disk, budget=None)
+    settings["assistant"] = {"role": "slow_assistant"}
+    gateway = GatewayProcess(settings, tmp_path, env={"SG_ADMIN_KEY": ADMIN_KEY})
+    try:
+        frames = []
+        with httpx.stream(
+            "POST", gateway.url + "/v1/assistant/sessions/s2/messages", json={"content": "hi"}, timeout=30
+        ) as response:
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                frames.append(line)
+                if len(frames) == 4:
+                    small_disk.fill()  # the session was claimed; saving the turn at the end fails
+        body = "\n".join(frames)
+        assert "event: token" in body
+        error = json.loads(body.split("event: error\ndata: ", 1)[1].split("\n", 1)[0])
+        assert error["type"] == "state_unavailable"
+        assert "nothing was spent" not in error["message"]
+        assert "spent" in error["message"]
+    finally:
+        small_disk.free()
+        gateway.stop()
 
 
 def test_a_full_disk_without_budgets_still_answers(small_disk: SmallDisk, tmp_path: Path) -> None:
