@@ -140,3 +140,16 @@ def test_serve_says_its_auth_mode_and_warns_when_admin_is_open(
         assert warned in stderr
     else:
         assert "admin" not in stderr
+
+
+def test_a_key_limited_to_one_role_cannot_use_the_assistant_which_runs_another(
+    served: Callable[..., Any], tmp_path: Path
+) -> None:
+    server, runtime, upstream = served(**sqlite_state(tmp_path))
+    coder = create_key(runtime, server, user="cody", roles=["other"])
+    refused = turn(server.url, "s9", coder)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    assert upstream.calls["fixed"] == 0
+    allowed = create_key(runtime, server, user="ann", roles=["reasoning"])
+    assert turn(server.url, "s9", allowed).status_code == 200

@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 
 from sluicegate.assistant.pipeline import Assistant, Frame
 from sluicegate.errors import GatewayError, SessionNotFound
-from sluicegate.server.auth import caller_user, require_key
+from sluicegate.server.auth import caller_user, check_role, require_key
 from sluicegate.server.body import read_json
 from sluicegate.server.errors import state_unavailable
 from sluicegate.server.schemas import Open, error_responses
@@ -67,6 +67,7 @@ async def post_message(
         raise validation_error(list(exc.errors())) from None
     assistant = _assistant(request)
     request.state.role = assistant.role
+    check_role(request, assistant.role)
     if not await assistant.sessions.claim(session_id, caller_user(request)):
         raise _not_found(session_id)
     frames = assistant.respond(session_id, body.content)
