@@ -34,11 +34,17 @@ async def auth_closed(runtime: Runtime) -> bool:
 async def require_key(request: Request) -> None:
     runtime: Runtime = request.app.state.runtime
     secret = _bearer(request)
+    mode = runtime.config.auth.required
+    if not await runtime.keys.ever_created():
+        # No key exists, so none can match or be revoked: one read of the store, as before any key.
+        if mode is True:
+            raise Unauthorized("Missing or invalid API key: send Authorization: Bearer <key>.")
+        return
     key = await runtime.keys.lookup(secret) if secret is not None else None
     if key is not None and key.revoked:
         raise Unauthorized("This API key has been revoked.")
     if key is None:
-        if await auth_closed(runtime):
+        if mode is not False:  # auto, with a key in existence, is closed for good
             detail = "Invalid API key." if secret else "Missing API key: send Authorization: Bearer <key>."
             raise Unauthorized(detail)
         # Open: served anonymously. Clients that must send some key (the official OpenAI client
