@@ -255,6 +255,27 @@ async def test_100_identical_requests_reach_the_upstream_once(
     assert sum(trace.coalesced for _, trace in streams) == 99
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_coalesced_requests_each_keep_their_own_trace(
+    runtime_for: MakeRuntime, upstream_factory: Start, stream: bool
+) -> None:
+    """The shared call once wrote into the first caller's trace only: the others had no served_by
+    and no attempts, and their audit events were missing."""
+    upstream = await upstream_factory(
+        {"down": [{"fault": "server_error"}], "m": [{"text": ANSWER, "first_delay_s": 0.1}]}
+    )
+    runtime = runtime_for(upstream, {"r": {"use": ["up/down", "up/m"]}}, retry={"attempts": 1})
+    results = await asyncio.gather(
+        *(call(runtime, "r", request(temperature=0), stream=stream) for _ in range(4))
+    )
+    assert upstream.calls["m"] == 1
+    traces = [trace for _, trace in results]
+    assert len({trace.trace_id for trace in traces}) == 4
+    assert [trace.served_by for trace in traces] == ["up/m"] * 4
+    assert all([a.error for a in trace.attempts] == ["server_error"] for trace in traces)
+    assert sum(trace.coalesced for trace in traces) == 3
+
+
 async def test_a_cancelled_first_caller_does_not_cancel_the_others(
     runtime_for: MakeRuntime, upstream_factory: Start
 ) -> None:

@@ -4,11 +4,16 @@ requests share one upstream call.
 The upstream call runs in a task of its own, so the first caller going away does not cancel
 the others; it is cancelled only when no subscriber is left. Every streaming subscriber
 receives the whole stream from its first chunk, however late it joined.
+
+The shared call keeps its own trace (its attempts, failovers and who served it); each subscriber
+copies those into its own trace when the call ends, so every response carries its own trace id
+with the same `served_by`, and each trace's audit events are its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -16,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from sluicegate.calltrace import current_trace
+from sluicegate.calltrace import CallTrace, current_trace, start_trace
 from sluicegate.providers.base import Provider
 from sluicegate.resilience.wrapper import WrapperProvider
 from sluicegate.types import Chunk, Completion, CompletionRequest
@@ -32,8 +37,30 @@ def coalescible(request: CompletionRequest) -> bool:
     return request.deterministic or bool(request.extra.get("cache"))
 
 
+def _shared_context() -> tuple[contextvars.Context, CallTrace]:
+    """A context for the shared call, with a trace of its own (the caller's deadline and user)."""
+    caller = current_trace()
+    shared = CallTrace(
+        trace_id=caller.trace_id, deadline=caller.deadline, user=caller.user, key_budget=caller.key_budget
+    )
+    context = contextvars.copy_context()
+    context.run(start_trace, shared)
+    return context, shared
+
+
+def _adopt(shared: CallTrace) -> None:
+    """What the shared call did, told to this subscriber's own trace."""
+    mine = current_trace()
+    if mine is shared:
+        return
+    mine.attempts.extend(shared.attempts)
+    mine.failovers.extend(shared.failovers)
+    mine.served_by = shared.served_by
+
+
 class _Flight:
     def __init__(self) -> None:
+        self.trace = CallTrace()
         self.chunks: list[Chunk] = []
         self.done = False
         self.error: BaseException | None = None
@@ -59,7 +86,16 @@ class CoalescingProvider(WrapperProvider):
         self.scope = scope
         self._streams: dict[str, _Flight] = {}
         self._calls: dict[str, asyncio.Future[Completion]] = {}
+        self._traces: dict[str, CallTrace] = {}
         self.upstream_calls = 0
+
+    @staticmethod
+    async def _wait(call: asyncio.Future[Completion], shared: CallTrace) -> Completion:
+        try:
+            return await asyncio.shield(call)
+        finally:
+            if call.done():
+                _adopt(shared)
 
     async def generate(self, request: CompletionRequest) -> Completion:
         if not coalescible(request):
@@ -68,13 +104,15 @@ class CoalescingProvider(WrapperProvider):
         pending = self._calls.get(key)
         if pending is not None:
             current_trace().coalesced = True
-            return await asyncio.shield(pending)
+            return await self._wait(pending, self._traces[key])
         self.upstream_calls += 1
-        task = asyncio.ensure_future(self.inner.generate(request))
+        context, shared = _shared_context()
+        task = asyncio.get_running_loop().create_task(self.inner.generate(request), context=context)
         self._calls[key] = task
-        task.add_done_callback(lambda _: self._calls.pop(key, None))
+        self._traces[key] = shared
+        task.add_done_callback(lambda _: (self._calls.pop(key, None), self._traces.pop(key, None)))
         # Shielded: a caller that goes away stops waiting, the shared call goes on for the others.
-        return await asyncio.shield(task)
+        return await self._wait(task, shared)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         if not coalescible(request):
@@ -86,7 +124,10 @@ class CoalescingProvider(WrapperProvider):
         if flight is None:
             flight = self._streams[key] = _Flight()
             self.upstream_calls += 1
-            flight.task = asyncio.create_task(self._pump(key, flight, request))
+            context, flight.trace = _shared_context()
+            flight.task = asyncio.get_running_loop().create_task(
+                self._pump(key, flight, request), context=context
+            )
         else:
             current_trace().coalesced = True
         flight.subscribers += 1
@@ -94,9 +135,13 @@ class CoalescingProvider(WrapperProvider):
             index = 0
             while True:
                 while index < len(flight.chunks):
-                    yield flight.chunks[index]
+                    chunk = flight.chunks[index]
+                    if chunk.finish_reason is not None:
+                        _adopt(flight.trace)
+                    yield chunk
                     index += 1
                 if flight.error is not None:
+                    _adopt(flight.trace)
                     raise flight.error
                 if flight.done:
                     return
@@ -104,6 +149,8 @@ class CoalescingProvider(WrapperProvider):
         finally:
             flight.subscribers -= 1
             if flight.subscribers == 0 and not flight.done and flight.task is not None:
+                # The deadline the last subscriber left by tells a hang from a caller gone away.
+                flight.trace.deadline = current_trace().deadline
                 flight.task.cancel()
                 self._streams.pop(key, None)
 
