@@ -77,3 +77,108 @@ class Completion:
     usage: Usage
     model: str
     provider: str
+
+
+# -- frames: what a guarded answer is made of, as a client sees it (ARCHITECTURE §4) -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFrame:
+    """Text that has passed the inline guardrails (placeholders resolved)."""
+
+    text: str
+    event: Literal["token"] = "token"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailFrame:
+    """A guardrail acted; `span` is its place in the scanned stream."""
+
+    stage: str
+    rule: str
+    action: str
+    span: tuple[int, int]
+    listing: str | None = None
+    event: Literal["guardrail"] = "guardrail"
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionFrame:
+    """Text already streamed was wrong: the client replaces `replace` (in token-text coordinates)."""
+
+    replace: tuple[int, int]
+    text: str
+    reason: str
+    event: Literal["correction"] = "correction"
+
+
+@dataclass(frozen=True, slots=True)
+class CardFrame:
+    """A resolved entity card (a product with price, stock and trust signals)."""
+
+    card: dict[str, Any]
+    event: Literal["card"] = "card"
+
+
+@dataclass(frozen=True, slots=True)
+class ElementFrame:
+    """One validated element of a structured output."""
+
+    element: dict[str, Any]
+    event: Literal["element"] = "element"
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteFrame:
+    trace_id: str
+    route: str
+    usage: Usage
+    text: str | None = None
+    object: dict[str, Any] | None = None
+    event: Literal["complete"] = "complete"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorFrame:
+    type: str
+    message: str
+    retryable: bool
+    event: Literal["error"] = "error"
+
+
+Frame = TokenFrame | GuardrailFrame | CorrectionFrame | CardFrame | ElementFrame | CompleteFrame | ErrorFrame
+
+
+def frame_data(frame: Frame) -> dict[str, Any]:
+    """A frame's JSON `data`, the one serialisation every door uses."""
+    match frame:
+        case TokenFrame(text=text):
+            return {"text": text}
+        case GuardrailFrame(stage=stage, rule=rule, action=action, span=span, listing=listing):
+            data: dict[str, Any] = {"stage": stage, "rule": rule, "action": action, "span": list(span)}
+            if listing is not None:
+                data["listing"] = listing
+            return data
+        case CorrectionFrame(replace=span, text=text, reason=reason):
+            return {"replace": list(span), "text": text, "reason": reason}
+        case CardFrame(card=card):
+            return card
+        case ElementFrame(element=element):
+            return element
+        case CompleteFrame(trace_id=trace_id, route=route, usage=usage, text=text, object=value):
+            body: dict[str, Any] = {
+                "usage": {
+                    "prompt_tokens": usage.prompt_tokens,
+                    "completion_tokens": usage.completion_tokens,
+                    "total_tokens": usage.total_tokens,
+                },
+                "trace_id": trace_id,
+                "route": route,
+            }
+            if value is not None:
+                body["object"] = value
+            else:
+                body["text"] = text
+            return body
+        case ErrorFrame(type=kind, message=message, retryable=retryable):
+            return {"type": kind, "message": message, "retryable": retryable}

@@ -21,17 +21,26 @@ from sluicegate.audit.events import Correction as CorrectionEvent
 from sluicegate.audit.events import TrustFilter as TrustFilterEvent
 from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import Config
-from sluicegate.errors import GatewayError
-from sluicegate.guardrails.facts import FactSource, FactSourceError, Listing
-from sluicegate.guardrails.fence import FenceViolation, FenceWrapper
+from sluicegate.errors import FactSourceError, FenceViolation, GatewayError, error_frame
+from sluicegate.guardrails.facts import FactSource, Listing
+from sluicegate.guardrails.fence import FenceWrapper
 from sluicegate.guardrails.placeholders import SYSTEM_PROMPT, PlaceholderResolver, Resolved
 from sluicegate.guardrails.poststream import LISTING_ID, PriceChecker, apply
 from sluicegate.guardrails.trust import TrustFilter
 from sluicegate.observability.recorder import Recorder
 from sluicegate.service import ChatService
-from sluicegate.types import CompletionRequest, Message, Usage
+from sluicegate.types import (
+    CardFrame,
+    CompleteFrame,
+    CompletionRequest,
+    CorrectionFrame,
+    Frame,
+    GuardrailFrame,
+    Message,
+    TokenFrame,
+    Usage,
+)
 
-Frame = tuple[str, dict[str, Any]]
 PERSONA = "You are the shop assistant of a manga store. Answer briefly and only about the store's products."
 
 
@@ -63,7 +72,7 @@ class Assistant:
         try:
             context = await self._context(content, trust, today, fence)
         except FenceViolation as exc:
-            yield "error", {"type": "prompt_injection", "message": exc.reason, "retryable": False}
+            yield error_frame(exc)
             return
         messages = [Message("system", f"{PERSONA}\n{SYSTEM_PROMPT}\n{fence.instructions()}\n{context}")]
         messages += [Message(t["role"], t["content"]) for t in session["turns"]]
@@ -78,7 +87,7 @@ class Assistant:
         try:
             async for chunk in self.chat.stream(route, request, endpoint="/v1/assistant"):
                 for hit in trace.guardrails[seen_hits:]:
-                    yield "guardrail", hit
+                    yield _guardrail(hit)
                 seen_hits = len(trace.guardrails)
                 part = await resolver.feed(chunk.text) if chunk.text else Resolved()
                 if chunk.finish_reason is not None:
@@ -91,40 +100,25 @@ class Assistant:
                 facts += [(len(delivered) + s, len(delivered) + e) for s, e in part.facts]
                 delivered += part.text
         except GatewayError as exc:
-            yield (
-                "error",
-                {"type": exc.code or exc.error_type, "message": exc.message, "retryable": exc.status >= 500},
-            )
+            yield error_frame(exc)
             return
         for hit in trace.guardrails[seen_hits:]:
-            yield "guardrail", hit
+            yield _guardrail(hit)
         try:
             fence.check_output(delivered)
         except FenceViolation as exc:
             self.recorder.guardrail(trace, "post", "canary", "block", (0, len(delivered)))
-            yield "error", {"type": "prompt_injection", "message": exc.reason, "retryable": False}
+            yield error_frame(exc)
             return
         corrections = await self.checker.check(delivered, facts)
         for correction in corrections:
             span = (correction.start, correction.end)
             self.recorder.audit.emit(trace.trace_id, CorrectionEvent(replace=span, reason=correction.reason))
-            yield "correction", {"replace": list(span), "text": correction.text, "reason": correction.reason}
+            yield CorrectionFrame(replace=span, text=correction.text, reason=correction.reason)
         final = apply(delivered, corrections)
         entities = list(dict.fromkeys(LISTING_ID.findall(final)))
         await self.sessions.append(session_id, content, final, entities)
-        yield (
-            "complete",
-            {
-                "text": final,
-                "usage": {
-                    "prompt_tokens": usage.prompt_tokens,
-                    "completion_tokens": usage.completion_tokens,
-                    "total_tokens": usage.total_tokens,
-                },
-                "trace_id": trace.trace_id,
-                "route": f"explicit/{route.name}",
-            },
-        )
+        yield CompleteFrame(trace_id=trace.trace_id, route=f"explicit/{route.name}", usage=usage, text=final)
 
     async def findings(self, text: str) -> list[dict[str, Any]]:
         """The post-stream checks of an answer, as findings (for /v1/chat/completions, which
@@ -153,20 +147,13 @@ class Assistant:
                     ),
                 )
             frames.append(
-                (
-                    "guardrail",
-                    {
-                        "stage": "placeholder",
-                        "rule": rule,
-                        "action": "block",
-                        "span": [offset, offset],
-                        "listing": listing_id,
-                    },
+                GuardrailFrame(
+                    stage="placeholder", rule=rule, action="block", span=(offset, offset), listing=listing_id
                 )
             )
         if part.text:
-            frames.append(("token", {"text": part.text}))
-        frames += [("card", card) for card in part.cards]
+            frames.append(TokenFrame(part.text))
+        frames += [CardFrame(card) for card in part.cards]
         return frames
 
     async def _context(self, question: str, trust: TrustFilter, today: date, fence: FenceWrapper) -> str:
@@ -201,6 +188,11 @@ class Assistant:
         fresh = [item for item in listings if trust.judge(item, today).new_seller]
         if fresh:
             await self.sessions.sample_for_review([item.model_dump(mode="json") for item in fresh])
+
+
+def _guardrail(hit: dict[str, Any]) -> GuardrailFrame:
+    start, end = hit["span"]
+    return GuardrailFrame(stage=hit["stage"], rule=hit["rule"], action=hit["action"], span=(start, end))
 
 
 def _merge(first: Resolved, second: Resolved) -> Resolved:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated
 
 import orjson
@@ -13,14 +14,13 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from sluicegate.assistant.pipeline import Assistant, Frame
-from sluicegate.errors import GatewayError, SessionNotFound
+from sluicegate.assistant.pipeline import Assistant
+from sluicegate.errors import GatewayError, SessionNotFound, StateError, error_frame
 from sluicegate.server.auth import caller_user, check_role, require_key
 from sluicegate.server.body import read_json
-from sluicegate.server.errors import state_unavailable
 from sluicegate.server.schemas import Open, error_responses
 from sluicegate.server.wire import validation_error
-from sluicegate.state.base import StateError
+from sluicegate.types import Frame, TokenFrame, frame_data
 
 log = logging.getLogger("sluicegate.server")
 
@@ -79,27 +79,24 @@ async def post_message(
 async def _sse(frames: AsyncIterator[Frame]) -> AsyncIterator[bytes]:
     answered = False
     try:
-        async for event, data in frames:
-            answered = answered or event == "token"
-            yield _frame(event, data)
+        async for frame in frames:
+            answered = answered or isinstance(frame, TokenFrame)
+            yield _sse_event(frame)
     except (GatewayError, StateError) as exc:
         # The stream has begun (a role that is not configured, a budget not reserved, a session
         # that could not be saved): the refusal is a frame.
         if isinstance(exc, StateError):
             log.error("state store failed in the assistant: %s", exc)
-        error = exc if isinstance(exc, GatewayError) else state_unavailable(exc)
-        message = error.message
+        frame = error_frame(exc)
         if answered and isinstance(exc, StateError):
             # The model has answered and its tokens were counted: "nothing was spent" would be false.
             message = f"The answer above could not be saved to the session ({exc}); its tokens were spent."
-        retryable = error.status >= 500 or error.status == 429
-        yield _frame(
-            "error", {"type": error.code or error.error_type, "message": message, "retryable": retryable}
-        )
+            frame = replace(frame, message=message)
+        yield _sse_event(frame)
 
 
-def _frame(event: str, data: object) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+def _sse_event(frame: Frame) -> bytes:
+    return b"event: " + frame.event.encode() + b"\ndata: " + orjson.dumps(frame_data(frame)) + b"\n\n"
 
 
 @router.post("/sessions", response_model=None, responses={201: {"model": Open}})
