@@ -19,8 +19,9 @@ from typing import Any
 
 from harness import percentile, write_results
 
-from sluicegate.budgets import BudgetExceeded, BudgetLedger
+from sluicegate.budgets import BudgetLedger
 from sluicegate.cache import ResponseCache
+from sluicegate.errors import BudgetExceeded
 from sluicegate.keys import KeyRing
 from sluicegate.state.base import StateStore
 from sluicegate.state.redis import RedisStateStore

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sluicegate.budgets import BudgetExceeded, BudgetExhausted, BudgetLedger, BudgetToken
+from sluicegate.budgets import BudgetLedger, BudgetToken
+from sluicegate.errors import BudgetExceeded, BudgetExhausted
 from sluicegate.state.memory import MemoryStateStore
 from sluicegate.state.sqlite import SqliteStateStore
 

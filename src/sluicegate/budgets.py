@@ -16,29 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sluicegate.errors import GatewayError
+from sluicegate.errors import BudgetExceeded, BudgetExhausted
 from sluicegate.state.base import Document, StateStore
 
 BUCKET_S = 5
 WINDOW_S = 3600.0
-
-
-class BudgetExceeded(GatewayError):
-    status = 429
-    error_type = "insufficient_quota"
-    code = "budget_exceeded"
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class RequestOverBudget(GatewayError):
-    """The request needs more tokens than the user's whole hourly budget: waiting cannot help."""
-
-    status = 400
-    error_type = "invalid_request_error"
-    code = "request_exceeds_budget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +130,6 @@ class BudgetLedger:
     @staticmethod
     def _key(user: str) -> str:
         return f"budget:{user}"
-
-
-class BudgetExhausted(Exception):
-    """A workflow's budget token cannot pay for the next internal call."""
-
-    def __init__(self, workflow: str, needed: int, remaining: int) -> None:
-        super().__init__(f"workflow '{workflow}' needs {needed} tokens, {remaining} remain")
-        self.workflow = workflow
-        self.needed = needed
-        self.remaining = remaining
 
 
 @dataclass

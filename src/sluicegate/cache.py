@@ -10,9 +10,10 @@ from collections.abc import Sequence
 
 import orjson
 
+from sluicegate.errors import StateError
 from sluicegate.guardrails.pii import contains_pii
 from sluicegate.resilience.coalesce import coalescible, request_key
-from sluicegate.state.base import StateError, StateStore
+from sluicegate.state.base import StateStore
 from sluicegate.types import Completion, CompletionRequest, Message, Usage
 
 log = logging.getLogger("sluicegate.cache")

@@ -7,13 +7,13 @@ import logging
 from dataclasses import replace
 
 from sluicegate.audit.events import BudgetDecision, CacheHit
-from sluicegate.budgets import BudgetExceeded, BudgetLedger, RequestOverBudget, Reservation
+from sluicegate.budgets import BudgetLedger, Reservation
 from sluicegate.cache import ResponseCache, cacheable, carries_pii
 from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
+from sluicegate.errors import BudgetExceeded, RequestOverBudget, StateError
 from sluicegate.observability.recorder import Recorder
 from sluicegate.routing.roles import RouteSpec
-from sluicegate.state.base import StateError
 from sluicegate.token_estimate import estimate_text_tokens
 from sluicegate.types import Completion, CompletionRequest, Usage
 

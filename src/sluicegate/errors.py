@@ -1,6 +1,16 @@
 """The one exception tree of sluicegate.
 
     SluicegateError
+    ├── ConfigError                    a configuration file or value is wrong (file, key path, reason)
+    ├── ProviderSetupError             a provider cannot be built from its configuration
+    ├── ScriptError                    a scripted provider's script is invalid
+    ├── StateError                     the state store cannot be reached or is broken
+    ├── FactSourceError                the fact source failed or did not answer in time
+    ├── FenceViolation                 untrusted text forged the fence, or the output gave the canary away
+    ├── BudgetExhausted                a workflow's budget token cannot pay for the next internal call
+    ├── NotAllowed                     a trust-signal checker outside the allowlist
+    ├── UnknownSchemaVersion           an audit event newer than this code
+    ├── ServerUnavailable              (testing) a server a test needs is not installed
     ├── ProviderError                  raised by adapters; foreign errors are translated at the edge
     │   ├── ProviderTimeout            (retryable)
     │   ├── ProviderUnavailable        connection refused/reset, DNS failure (retryable)
@@ -13,7 +23,7 @@
     │   ├── ProviderBadRequest         the upstream refused the request as invalid (not retryable)
     │   ├── EgressBlocked              the egress guard refused the connection (not retryable)
     │   ├── ChainExhausted             every target of a failover chain failed
-    │   └── CircuitOpen                (resilience.breaker) refused without contacting the provider
+    │   └── CircuitOpen                the breaker refused without contacting the provider
     └── GatewayError                   what the API answers; each has an HTTP status and an OpenAI error type
         ├── InvalidRequest             400
         ├── Unauthorized               401, no or a bad virtual key
@@ -27,6 +37,8 @@
         ├── ModelNotFound              404
         ├── UpstreamRejected           400, the upstream refused the request itself
         ├── Overloaded                 429, the role's concurrency limit and queue are full
+        ├── BudgetExceeded             429, the user's hourly token budget is spent (Retry-After)
+        ├── RequestOverBudget          400, the request needs more than the whole hourly budget
         ├── AllProvidersFailed         503, lists each attempt (provider, model, error type)
         ├── StateUnavailable           503, the state store failed (a full disk, Redis gone)
         └── GatewayTimeout             504
@@ -39,9 +51,70 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sluicegate.types import ErrorFrame
+
 
 class SluicegateError(Exception):
     """Base of every error sluicegate raises on purpose."""
+
+
+class ConfigError(SluicegateError):
+    """A wrong configuration: the CLI prints it as one line and exits with `exit_code`."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        self.source = source
+        self.key = key
+        self.reason = reason
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {reason}")
+
+
+class ProviderSetupError(SluicegateError):
+    """A provider cannot be built from its configuration (missing key file, bad script)."""
+
+
+class ScriptError(SluicegateError, ValueError):
+    """A scripted provider's script (or a mock upstream's) is invalid."""
+
+
+class StateError(SluicegateError):
+    """The store cannot be reached or is broken; callers decide whether to fail open or closed."""
+
+
+class FactSourceError(SluicegateError):
+    """The fact source failed or did not answer in time; callers degrade, never guess."""
+
+
+class FenceViolation(SluicegateError):
+    """Untrusted text tried to forge the fence, or the model's output gave the canary away."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BudgetExhausted(SluicegateError):
+    """A workflow's budget token cannot pay for the next internal call."""
+
+    def __init__(self, workflow: str, needed: int, remaining: int) -> None:
+        super().__init__(f"workflow '{workflow}' needs {needed} tokens, {remaining} remain")
+        self.workflow = workflow
+        self.needed = needed
+        self.remaining = remaining
+
+
+class NotAllowed(SluicegateError, ValueError):
+    """A trust-signal checker outside the allowlist."""
+
+
+class UnknownSchemaVersion(SluicegateError, ValueError):
+    """An audit event written by a newer version of the schema than this code knows."""
+
+
+class ServerUnavailable(SluicegateError, RuntimeError):
+    """A server the tests need (Redis, PostgreSQL) is not installed here."""
 
 
 class ProviderError(SluicegateError):
@@ -74,6 +147,18 @@ class ChainExhausted(ProviderError):
         waits = [e.retry_after for e in errors if e.retry_after is not None]
         # The soonest any target will take traffic again.
         self.retry_after = min(waits) if waits else None
+
+
+class CircuitOpen(ProviderError):
+    """The breaker refused the call; the provider was not contacted."""
+
+    retryable = True
+    counts_as_failure = False
+    kind_name = "circuit_open"
+
+    def __init__(self, target: str, retry_after: float) -> None:
+        super().__init__(f"circuit open for {target}", provider=target)
+        self.retry_after = retry_after
 
 
 class ProviderTimeout(ProviderError):
@@ -227,6 +312,24 @@ class SessionNotFound(GatewayError):
     code = "session_not_found"
 
 
+class BudgetExceeded(GatewayError):
+    status = 429
+    error_type = "insufficient_quota"
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RequestOverBudget(GatewayError):
+    """The request needs more tokens than the user's whole hourly budget: waiting cannot help."""
+
+    status = 400
+    error_type = "invalid_request_error"
+    code = "request_exceeds_budget"
+
+
 class ModelNotFound(GatewayError):
     status = 404
     error_type = "invalid_request_error"
@@ -269,6 +372,14 @@ class StateUnavailable(GatewayError):
             f"The gateway could not use its state store ({reason}); the request was not served "
             "and nothing was spent. Try again later."
         )
+        self.reason = reason
+
+    @classmethod
+    def of(cls, exc: StateError) -> StateUnavailable:
+        """What the store said, in a few words and without paths ("database or disk is full")."""
+        text = str(exc).removeprefix("state store failed: ")
+        reason = text if len(text) <= 80 and "/" not in text else type(exc.__cause__ or exc).__name__
+        return cls(reason)
 
 
 class UpstreamRejected(GatewayError):
@@ -295,3 +406,18 @@ class GatewayTimeout(GatewayError):
     status = 504
     error_type = "timeout"
     code = "timeout"
+
+
+def retryable(error: GatewayError) -> bool:
+    """The one rule for whether trying again later may succeed: a server-side failure, a timeout,
+    or a limit that lifts (429)."""
+    return error.status >= 500 or error.status in (408, 429)
+
+
+def error_frame(error: GatewayError | StateError | FenceViolation) -> ErrorFrame:
+    """The `error` frame of a failure: the one mapping every door that streams frames uses."""
+    if isinstance(error, FenceViolation):
+        return ErrorFrame(type="prompt_injection", message=error.reason, retryable=False)
+    if isinstance(error, StateError):
+        error = StateUnavailable.of(error)
+    return ErrorFrame(type=error.code or error.error_type, message=error.message, retryable=retryable(error))

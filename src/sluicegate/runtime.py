@@ -18,6 +18,7 @@ from sluicegate.cache import ResponseCache
 from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import AuditConfig, Config, StateConfig
 from sluicegate.costs import CostControls
+from sluicegate.errors import ProviderSetupError
 from sluicegate.factsources.catalog import SqliteCatalog, bundled_listings
 from sluicegate.factsources.http import HttpFactSource
 from sluicegate.guardrails.facts import FactSource, Listing
@@ -27,7 +28,7 @@ from sluicegate.observability.recorder import Recorder
 from sluicegate.observability.tracing import Telemetry
 from sluicegate.providers.base import Provider
 from sluicegate.providers.llamacpp_process import ModelWorker, WorkerExit, WorkerState
-from sluicegate.providers.registry import ProviderSetupError, build_providers
+from sluicegate.providers.registry import build_providers
 from sluicegate.resilience.breaker import BreakerRegistry, Transition
 from sluicegate.routing.roles import RoleTable
 from sluicegate.security.egress import EgressPolicy, GuardedConnector, GuardedTransport

@@ -11,8 +11,8 @@ from sluicegate.audit.events import (
     BreakerTransition,
     Event,
     RequestCompleted,
-    UnknownSchemaVersion,
 )
+from sluicegate.errors import UnknownSchemaVersion
 
 SAMPLES = {
     "request_received": {"endpoint": "/v1/chat/completions", "model": "reasoning", "stream": True},

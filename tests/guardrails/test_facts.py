@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sluicegate.errors import FactSourceError
 from sluicegate.factsources.catalog import SqliteCatalog, bundled_listings
 from sluicegate.factsources.http import HttpFactSource
-from sluicegate.guardrails.facts import FactSourceError
 
 
 def test_the_bundled_catalog_has_what_the_guardrails_need() -> None:

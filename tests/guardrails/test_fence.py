@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sluicegate.guardrails.fence import FENCE_CLOSE, FENCE_OPEN, FenceViolation, FenceWrapper
+from sluicegate.errors import FenceViolation
+from sluicegate.guardrails.fence import FENCE_CLOSE, FENCE_OPEN, FenceWrapper
 
 
 def test_wraps_and_truncates_after_checking() -> None:

@@ -9,15 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sluicegate.security.trust import (
-    CommandSignal,
-    Failed,
-    NotAllowed,
-    Passed,
-    Unavailable,
-    all_pass,
-    python_compiles,
-)
+from sluicegate.errors import NotAllowed
+from sluicegate.security.trust import CommandSignal, Failed, Passed, Unavailable, all_pass, python_compiles
 
 PYTHON = os.path.realpath(sys.executable)
 ALLOWED = frozenset({PYTHON})

@@ -11,8 +11,9 @@ import httpx
 import openai
 import pytest
 
-from sluicegate.budgets import BudgetExhausted, BudgetToken
+from sluicegate.budgets import BudgetToken
 from sluicegate.config.schema import Config
+from sluicegate.errors import BudgetExhausted
 from sluicegate.internal import InternalLLM
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.state.memory import MemoryStateStore

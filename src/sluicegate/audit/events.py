@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from sluicegate.errors import UnknownSchemaVersion
+
 SCHEMA_VERSION = 1
 
 
@@ -197,10 +199,6 @@ class Event(BaseModel):
         if self.schema_version > SCHEMA_VERSION:
             raise UnknownSchemaVersion(f"{self.type} v{self.schema_version} is newer than v{SCHEMA_VERSION}")
         return PAYLOADS[self.type].model_validate(self.payload)
-
-
-class UnknownSchemaVersion(ValueError):
-    pass
 
 
 EVENT_LIST = TypeAdapter(list[Event])

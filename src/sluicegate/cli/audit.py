@@ -12,7 +12,7 @@ from rich.console import Console
 
 from sluicegate.audit.log import EventLog, StoredEvent
 from sluicegate.cli.common import config_or_exit, fail
-from sluicegate.providers.registry import ProviderSetupError
+from sluicegate.errors import ProviderSetupError
 from sluicegate.runtime import build_event_log
 
 audit_app = typer.Typer(no_args_is_help=True, help="Read the audit trail.")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from sluicegate.config import Config, ConfigError, load_config
-from sluicegate.providers.registry import ProviderSetupError
+from sluicegate.errors import ProviderSetupError
 from sluicegate.runtime import Runtime, build_runtime
 
 err = Console(stderr=True, highlight=False)

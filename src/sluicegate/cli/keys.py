@@ -14,10 +14,10 @@ from rich.table import Table
 from sluicegate.budgets import BudgetLedger
 from sluicegate.cli.common import config_or_exit, fail
 from sluicegate.config.schema import Config
+from sluicegate.errors import ProviderSetupError, StateError
 from sluicegate.keys import KeyRing
-from sluicegate.providers.registry import ProviderSetupError
 from sluicegate.runtime import build_state_store
-from sluicegate.state.base import StateError, StateStore
+from sluicegate.state.base import StateStore
 
 keys_app = typer.Typer(no_args_is_help=True, help="Virtual API keys (only a hash is stored).")
 out = Console(highlight=False, soft_wrap=True)

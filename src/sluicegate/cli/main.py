@@ -17,8 +17,7 @@ from sluicegate.cli.common import config_or_exit, err, fail, runtime_or_exit
 from sluicegate.cli.keys import keys_app
 from sluicegate.cli.starter import STARTER_CONFIG
 from sluicegate.config.schema import Config
-from sluicegate.errors import GatewayError
-from sluicegate.providers.registry import ProviderSetupError
+from sluicegate.errors import GatewayError, ProviderSetupError
 from sluicegate.runtime import Runtime
 from sluicegate.types import CompletionRequest, Message
 
@@ -208,9 +207,9 @@ def models(config: Path | None = ConfigOption) -> None:
 
 async def _breaker_states(settings: Config) -> dict[str, str]:
     """Every target's breaker as the state store has it: shared by all instances, running or not."""
+    from sluicegate.errors import StateError
     from sluicegate.resilience.breaker import CircuitBreaker
     from sluicegate.runtime import build_state_store
-    from sluicegate.state.base import StateError
 
     targets = {t for spec in settings.models.values() for t in spec.use}
     try:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from sluicegate.config.schema import Config, embedded_default
+from sluicegate.errors import ConfigError
 
 ENV_PREFIX = "SLUICEGATE_"
 # Plain variables for the settings people change most; anything else: SLUICEGATE__SECTION__KEY=value.
@@ -30,17 +31,6 @@ SHORTHAND_ENV = {
 
 
 _KEYED_REASON = re.compile(r"^([A-Za-z0-9_.\-]+): (.+)$", re.DOTALL)
-
-
-class ConfigError(Exception):
-    exit_code = 2
-
-    def __init__(self, source: str, key: str, reason: str) -> None:
-        self.source = source
-        self.key = key
-        self.reason = reason
-        where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {reason}")
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

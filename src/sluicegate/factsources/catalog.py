@@ -9,7 +9,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sluicegate.guardrails.facts import FactSourceError, Listing
+from sluicegate.errors import FactSourceError
+from sluicegate.guardrails.facts import Listing
 from sluicegate.sqlite_worker import SqliteWorker
 
 SCHEMA = """

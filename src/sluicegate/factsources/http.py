@@ -9,7 +9,8 @@ from __future__ import annotations
 import httpx
 from pydantic import ValidationError
 
-from sluicegate.guardrails.facts import FactSourceError, Listing
+from sluicegate.errors import FactSourceError
+from sluicegate.guardrails.facts import Listing
 
 
 class HttpFactSource:

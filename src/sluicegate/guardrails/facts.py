@@ -27,10 +27,6 @@ class Listing(BaseModel):
     description: str = ""
 
 
-class FactSourceError(Exception):
-    """The fact source failed or did not answer in time; callers degrade, never guess."""
-
-
 class FactSource(Protocol):
     async def lookup(self, listing_id: str) -> Listing | None:
         """The listing with this id, or None if there is none."""

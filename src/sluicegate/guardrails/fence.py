@@ -13,17 +13,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from sluicegate.errors import FenceViolation
+
 FENCE_OPEN = "<<<UNTRUSTED"
 FENCE_CLOSE = "UNTRUSTED>>>"
 TRUNCATION_NOTE = "\n[truncated]"
-
-
-class FenceViolation(Exception):
-    """Untrusted text tried to forge the fence, or the model's output gave the canary away."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass

@@ -18,7 +18,8 @@ from typing import Any
 
 import regex
 
-from sluicegate.guardrails.facts import FactSource, FactSourceError, Listing
+from sluicegate.errors import FactSourceError
+from sluicegate.guardrails.facts import FactSource, Listing
 from sluicegate.guardrails.trust import TrustFilter
 
 PLACEHOLDER = regex.compile(r"\{\{(PRICE|STOCK|CARD):([A-Za-z0-9]{10})\}\}")

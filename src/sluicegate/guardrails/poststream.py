@@ -13,7 +13,8 @@ from typing import Literal
 
 import regex
 
-from sluicegate.guardrails.facts import FactSource, FactSourceError, Listing
+from sluicegate.errors import FactSourceError
+from sluicegate.guardrails.facts import FactSource, Listing
 
 AMOUNT = regex.compile(r"(?<![\w$])(?:US)?\$\s?(\d{1,6}(?:,\d{3})*(?:\.\d{1,2})?)(?!\d)")
 LISTING_ID = regex.compile(r"(?<![A-Za-z0-9])B0[A-Z0-9]{8}(?![A-Za-z0-9])")

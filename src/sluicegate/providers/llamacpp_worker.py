@@ -35,14 +35,16 @@ from typing import IO, Any
 
 import orjson
 
+from sluicegate.errors import SluicegateError
+
 CHATML_STOP = ["<|im_end|>", "<|im_start|>", "<|endoftext|>"]
 # Exercises both paths a request takes (a batch of prompt tokens, then one-token decode steps), so a
 # kernel that faults on this CPU faults here, while the supervisor can still fall back.
 PROBE_PROMPT = "<|im_start|>user\nSay hi<|im_end|>\n<|im_start|>assistant\n"
 
 
-class BadPrompt(Exception):
-    pass
+class BadPrompt(SluicegateError):
+    """A prompt the context cannot hold; told to the gateway as a bad request."""
 
 
 class Replies:

@@ -13,13 +13,10 @@ from sluicegate.config.schema import (
     OpenAIProviderConfig,
     ScriptedProviderConfig,
 )
+from sluicegate.errors import ProviderSetupError
 from sluicegate.providers.base import Provider
 from sluicegate.providers.http import ConnectorFactory
 from sluicegate.security.secrets import SECRETS
-
-
-class ProviderSetupError(Exception):
-    """A provider cannot be built from its configuration (missing key file, bad script)."""
 
 
 def build_providers(
@@ -79,7 +76,8 @@ def build_provider(
             cpu_extra_buffers=spec.cpu_extra_buffers,
             supervision=Supervision(**spec.worker.model_dump()),
         )
-    from sluicegate.providers.script import ScriptError, load_script
+    from sluicegate.errors import ScriptError
+    from sluicegate.providers.script import load_script
     from sluicegate.providers.scripted import ScriptedProvider
 
     try:

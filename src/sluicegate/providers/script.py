@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sluicegate.errors import ScriptError
 from sluicegate.types import Message
 
 WORD_CHUNKS = re.compile(r"\s*\S+\s*|\s+")
@@ -93,10 +94,6 @@ class Script(BaseModel):
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Script:
         return cls.model_validate(dict(data))
-
-
-class ScriptError(ValueError):
-    pass
 
 
 def load_script(path: Path | None, inline: Mapping[str, Any] | None) -> Script:

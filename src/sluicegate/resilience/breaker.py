@@ -23,10 +23,16 @@ from enum import StrEnum
 
 from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import CircuitBreakerConfig
-from sluicegate.errors import ProviderError, ProviderRateLimited, ProviderTimeout
+from sluicegate.errors import (
+    CircuitOpen,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    StateError,
+)
 from sluicegate.providers.base import Provider
 from sluicegate.resilience.wrapper import WrapperProvider
-from sluicegate.state.base import Document, StateError, StateStore
+from sluicegate.state.base import Document, StateStore
 from sluicegate.types import Chunk, Completion, CompletionRequest
 
 log = logging.getLogger("sluicegate.breaker")
@@ -37,18 +43,6 @@ class CircuitState(StrEnum):
     closed = "closed"
     open = "open"
     half_open = "half_open"
-
-
-class CircuitOpen(ProviderError):
-    """The breaker refused the call; the provider was not contacted."""
-
-    retryable = True
-    counts_as_failure = False
-    kind_name = "circuit_open"
-
-    def __init__(self, target: str, retry_after: float) -> None:
-        super().__init__(f"circuit open for {target}", provider=target)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)

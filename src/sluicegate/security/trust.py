@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from sluicegate.errors import NotAllowed
+
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 MAX_REASON_CHARS = 2000
 
@@ -57,10 +59,6 @@ class TrustSignal(Protocol):
     name: str
 
     async def check(self, artifact: str) -> TrustOutcome: ...
-
-
-class NotAllowed(ValueError):
-    """A checker outside the allowlist."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 
-from sluicegate.errors import AllProvidersFailed, GatewayError, StateUnavailable
-from sluicegate.state.base import StateError
+from sluicegate.errors import AllProvidersFailed, GatewayError, StateError, StateUnavailable
 
 log = logging.getLogger("sluicegate.server")
 
@@ -103,7 +102,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # Whatever needed the store (a key, a budget, a session) could not be had: an honest 503.
         log.error("state store failed: %s", exc)
         assert isinstance(exc, StateError)
-        return error_response(state_unavailable(exc))
+        return error_response(StateUnavailable.of(exc))
 
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
@@ -120,11 +119,3 @@ def internal_error() -> Response:
     return plain_error(
         500, "Internal error; the trace id in x-sluicegate-trace-id finds it in the logs.", "internal_error"
     )
-
-
-def state_unavailable(exc: StateError) -> StateUnavailable:
-    """The answer to a failed state store, with what it said in a few words and no paths
-    ("database or disk is full")."""
-    text = str(exc).removeprefix("state store failed: ")
-    reason = text if len(text) <= 80 and "/" not in text else type(exc.__cause__ or exc).__name__
-    return StateUnavailable(reason)

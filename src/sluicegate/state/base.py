@@ -20,10 +20,6 @@ R = TypeVar("R")
 Change = Callable[[Document | None], tuple[Document | None, R]]
 
 
-class StateError(Exception):
-    """The store cannot be reached or is broken; callers decide whether to fail open or closed."""
-
-
 class StateStore(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 

@@ -16,7 +16,8 @@ import random
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sluicegate.state.base import Change, Document, R, StateError
+from sluicegate.errors import StateError
+from sluicegate.state.base import Change, Document, R
 
 DOC_PREFIX = "sg:doc:"
 KV_PREFIX = "sg:kv:"

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sluicegate.errors import StateError
 from sluicegate.sqlite_worker import SqliteWorker, open_database
-from sluicegate.state.base import Change, Document, R, StateError
+from sluicegate.state.base import Change, Document, R
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL);

@@ -14,11 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sluicegate.errors import ServerUnavailable
 from sluicegate.testing.threads import free_port
-
-
-class ServerUnavailable(RuntimeError):
-    """The server's package is not installed here."""
 
 
 def _as_postgres(args: list[str]) -> list[str]:
