@@ -18,6 +18,7 @@ import pytest
 
 from sluicegate.config.schema import Config
 from sluicegate.errors import WorkerCrashed
+from sluicegate.providers.cpu import AMX_FLAGS, cpu_flags
 from sluicegate.providers.llamacpp import LlamaCppProvider
 from sluicegate.providers.llamacpp_process import Supervision
 from sluicegate.runtime import Runtime, build_runtime
@@ -127,6 +128,28 @@ def _first_worker_started() -> int:
                 return pid
         time.sleep(0.005)
     raise AssertionError("no worker started")
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        pytest.param(
+            "on",
+            marks=pytest.mark.skipif(
+                bool(cpu_flags() & AMX_FLAGS), reason="the extra-buffer path may fault where the CPU has AMX"
+            ),
+        ),
+        "off",
+    ],
+)
+async def test_the_model_answers_with_extra_buffers_on_and_off(setting: str) -> None:
+    """`off` is what an AMX host gets by default: it must load and answer like `on`."""
+    provider = LlamaCppProvider("local", cpu_extra_buffers=setting)  # type: ignore[arg-type]
+    try:
+        assert (await provider.generate(SHORT)).text
+        assert provider.worker.last_ready["extra_buffers"] is (setting == "on")
+    finally:
+        await provider.aclose()
 
 
 async def test_shutting_down_stops_the_worker(provider: LlamaCppProvider) -> None:
