@@ -70,6 +70,16 @@ def test_cpu_extra_buffers_is_a_closed_choice(tmp_path: Path) -> None:
     assert caught.value.key == "providers.local.cpu_extra_buffers"
 
 
+@pytest.mark.parametrize(
+    "section", ["memory: {summarize_at_turn: 20}", "rag: {high_floor: 0.8}", "trust_signals: {}"]
+)
+def test_a_section_nothing_acts_on_yet_is_refused_at_start(tmp_path: Path, section: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD + section + "\n"), environ={})
+    assert caught.value.key == section.partition(":")[0]
+    assert "not available yet" in caught.value.reason
+
+
 def test_starter_file_is_valid(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, STARTER_CONFIG), environ={})
     assert "reasoning" in config.models
