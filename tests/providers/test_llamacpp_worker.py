@@ -20,7 +20,7 @@ from sluicegate.config.schema import Config
 from sluicegate.errors import WorkerCrashed
 from sluicegate.providers.cpu import AMX_FLAGS, cpu_flags
 from sluicegate.providers.llamacpp import LlamaCppProvider
-from sluicegate.providers.llamacpp_process import Supervision
+from sluicegate.providers.restarts import Supervision
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.server import create_app
 from sluicegate.testing.processes import GatewayProcess

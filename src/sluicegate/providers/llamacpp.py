@@ -19,7 +19,8 @@ from typing import Any
 from sluicegate.errors import ProviderUnavailable
 from sluicegate.providers.base import Capabilities, collect
 from sluicegate.providers.cpu import ExtraBuffers, choose_extra_buffers
-from sluicegate.providers.llamacpp_process import ModelWorker, Supervision, WorkerExit, WorkerSpec
+from sluicegate.providers.llamacpp_process import ModelWorker, WorkerExit, WorkerSpec
+from sluicegate.providers.restarts import Supervision
 from sluicegate.types import Chunk, Completion, CompletionRequest, FinishReason, Message, Usage
 
 BUILTIN_MODELS = {

@@ -19,7 +19,6 @@ import logging
 import signal
 import sys
 import time
-from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,22 +34,13 @@ from sluicegate.errors import (
     WorkerCrashed,
 )
 from sluicegate.providers.cpu import ExtraBuffersChoice
+from sluicegate.providers.restarts import ExitAction, RestartPolicy, Supervision
 
 log = logging.getLogger("sluicegate.providers.llamacpp")
 
 WorkerState = Literal["not_started", "starting", "ready", "restarting", "crash_loop", "failed", "stopped"]
-ExitAction = Literal["restart", "crash_loop", "fallback_without_extra_buffers", "stopped"]
 # A reply line holds one token; a count request's prompt travels the other way. Large for safety.
 _LINE_LIMIT = 16 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Supervision:
-    max_restarts: int = 5
-    restart_window_s: float = 60.0
-    backoff_s: float = 0.5
-    max_backoff_s: float = 30.0
-    start_timeout_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +86,7 @@ class ModelWorker:
         self._running: _Running | None = None
         self._pending: dict[int, asyncio.Queue[dict[str, Any] | ProviderError]] = {}
         self._ids = itertools.count(1)
-        self._crashes: deque[float] = deque()
+        self._restarts = RestartPolicy(self._supervision)
         self._next_start = 0.0
         self._state: WorkerState = "not_started"
         self._start_lock: asyncio.Lock | None = None
@@ -220,7 +210,7 @@ class ModelWorker:
         if self._state == "crash_loop" and time.monotonic() < self._next_start:
             wait = self._next_start - time.monotonic()
             error = ProviderUnavailable(
-                f"the embedded model's worker is crash-looping ({len(self._crashes)} exits in "
+                f"the embedded model's worker is crash-looping ({self._restarts.exits_in_window} exits in "
                 f"{self._supervision.restart_window_s:g} s); next start in {wait:.0f} s",
                 provider=self._provider,
             )
@@ -353,27 +343,21 @@ class ModelWorker:
             )
         running.ready.exception()  # retrieved: a start nobody waits for must not warn
         now = time.monotonic()
-        self._crashes.append(now)
-        window = self._supervision.restart_window_s
-        while self._crashes and self._crashes[0] < now - window:
-            self._crashes.popleft()
-        action: ExitAction
         choice = self._spec.extra_buffers
-        if signal_name and not running.became_ready and choice.enabled and choice.automatic:
-            # A kernel of the extra-buffer path faulted on this CPU during the probe: load without.
+        decision = self._restarts.exited(
+            now,
+            probe_fault_with_extra_buffers=bool(signal_name)
+            and not running.became_ready
+            and choice.enabled
+            and choice.automatic,
+        )
+        action, delay = decision.action, decision.delay_s
+        if action == "fallback_without_extra_buffers":
             self._spec = replace(
                 self._spec,
                 extra_buffers=ExtraBuffersChoice(
                     False, f"the worker died ({cause}) with extra buffers on", automatic=False
                 ),
-            )
-            action, delay = "fallback_without_extra_buffers", 0.0
-        elif len(self._crashes) > self._supervision.max_restarts:
-            action, delay = "crash_loop", self._crashes[0] + window - now
-        else:
-            action = "restart"
-            delay = min(
-                self._supervision.backoff_s * 2 ** (len(self._crashes) - 1), self._supervision.max_backoff_s
             )
         self._state = "crash_loop" if action == "crash_loop" else "restarting"
         self.last_error = f"worker died ({cause})"
@@ -385,7 +369,7 @@ class ModelWorker:
             signal=signal_name,
             in_flight=in_flight,
             during_start=not running.became_ready,
-            restarts_in_window=len(self._crashes),
+            restarts_in_window=decision.exits_in_window,
             action=action,
             restart_in_s=round(delay, 3),
         )

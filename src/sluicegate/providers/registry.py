@@ -64,7 +64,7 @@ def build_provider(
         )
     if isinstance(spec, LlamaCppProviderConfig):
         from sluicegate.providers.llamacpp import LlamaCppProvider, Sampling
-        from sluicegate.providers.llamacpp_process import Supervision
+        from sluicegate.providers.restarts import Supervision
 
         return LlamaCppProvider(
             name,
