@@ -11,8 +11,8 @@ from sluicegate.errors import (
     GatewayTimeout,
     InvalidRequest,
     StateError,
-    error_frame,
 )
+from sluicegate.frames import error_frame, frame_data
 from sluicegate.types import (
     CardFrame,
     CompleteFrame,
@@ -22,7 +22,6 @@ from sluicegate.types import (
     GuardrailFrame,
     TokenFrame,
     Usage,
-    frame_data,
 )
 
 

@@ -112,7 +112,7 @@ class CostControls:
         else:
             used = min(reservation.tokens, prompt_tokens + estimate_text_tokens(said))
         try:
-            await self.ledger.commit(reservation, used)
+            await self._commit(trace.trace_id, reservation, used)
         except StateError as exc:
             # The answer is already the caller's: keep it. The reservation, the worst case, stays
             # held until it expires (budgets.reservation_ttl_s), so the budget is never overspent;
@@ -121,20 +121,19 @@ class CostControls:
             log.error("budget commit failed for %s (%d tokens held; retried): %s", trace.user, held, exc)
             if len(self._unsettled) < MAX_UNSETTLED:
                 self._unsettled.append((trace.trace_id, reservation, used))
-            return
-        self.recorder.audit.emit(
-            trace.trace_id, BudgetDecision(user=trace.user, decision="committed", tokens=used)
-        )
 
     async def settle_earlier(self) -> None:
         """Commit what the store refused before, oldest first, while it accepts."""
         while self._unsettled:
             trace_id, reservation, used = self._unsettled[0]
             try:
-                await self.ledger.commit(reservation, used)
+                await self._commit(trace_id, reservation, used)
             except StateError:
                 return
             self._unsettled.pop(0)
-            self.recorder.audit.emit(
-                trace_id, BudgetDecision(user=reservation.user, decision="committed", tokens=used)
-            )
+
+    async def _commit(self, trace_id: str, reservation: Reservation, used: int) -> None:
+        await self.ledger.commit(reservation, used)
+        self.recorder.audit.emit(
+            trace_id, BudgetDecision(user=reservation.user, decision="committed", tokens=used)
+        )

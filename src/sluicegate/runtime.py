@@ -27,8 +27,9 @@ from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.recorder import Recorder
 from sluicegate.observability.tracing import Telemetry
 from sluicegate.providers.base import Provider
-from sluicegate.providers.llamacpp_process import ModelWorker, WorkerExit, WorkerState
+from sluicegate.providers.llamacpp_process import ModelWorker, WorkerState
 from sluicegate.providers.registry import build_providers
+from sluicegate.providers.restarts import WorkerExit
 from sluicegate.resilience.breaker import BreakerRegistry, Transition
 from sluicegate.routing.roles import RoleTable
 from sluicegate.security.egress import EgressPolicy, GuardedConnector, GuardedTransport
@@ -72,12 +73,10 @@ class Runtime:
 
     def worker_states(self) -> dict[str, WorkerStatus]:
         """The model worker of each provider that runs one (the embedded model), as it is now."""
-        states: dict[str, WorkerStatus] = {}
-        for name, provider in self.providers.items():
-            worker = getattr(provider, "worker", None)
-            if isinstance(worker, ModelWorker):
-                states[name] = WorkerStatus(worker.state, worker.last_error)
-        return states
+        return {
+            name: WorkerStatus(worker.state, worker.last_error)
+            for name, worker in model_workers(self.providers).items()
+        }
 
     async def aclose(self) -> None:
         await self.chat.alerter.aclose()
@@ -87,6 +86,12 @@ class Runtime:
         await self.audit.aclose()
         await self.state.aclose()
         self.telemetry.shutdown()
+
+
+def model_workers(providers: Mapping[str, Provider]) -> dict[str, ModelWorker]:
+    """The supervised worker of each provider that runs one (the embedded model)."""
+    found = {name: getattr(provider, "worker", None) for name, provider in providers.items()}
+    return {name: worker for name, worker in found.items() if isinstance(worker, ModelWorker)}
 
 
 def build_event_log(settings: AuditConfig, environ: Mapping[str, str] | None = None) -> EventLog | None:
@@ -201,10 +206,8 @@ def build_runtime(
             ),
         )
 
-    for provider in built.values():
-        worker = getattr(provider, "worker", None)
-        if isinstance(worker, ModelWorker):
-            worker.listeners.append(on_worker_exit)
+    for worker in model_workers(built).values():
+        worker.listeners.append(on_worker_exit)
     url = config.alerts.webhook_url
     alerter = Alerter(
         webhook(url, GuardedTransport(policy)) if url else None,

@@ -147,38 +147,3 @@ class ErrorFrame:
 
 
 Frame = TokenFrame | GuardrailFrame | CorrectionFrame | CardFrame | ElementFrame | CompleteFrame | ErrorFrame
-
-
-def frame_data(frame: Frame) -> dict[str, Any]:
-    """A frame's JSON `data`, the one serialisation every door uses."""
-    match frame:
-        case TokenFrame(text=text):
-            return {"text": text}
-        case GuardrailFrame(stage=stage, rule=rule, action=action, span=span, listing=listing):
-            data: dict[str, Any] = {"stage": stage, "rule": rule, "action": action, "span": list(span)}
-            if listing is not None:
-                data["listing"] = listing
-            return data
-        case CorrectionFrame(replace=span, text=text, reason=reason):
-            return {"replace": list(span), "text": text, "reason": reason}
-        case CardFrame(card=card):
-            return card
-        case ElementFrame(element=element):
-            return element
-        case CompleteFrame(trace_id=trace_id, route=route, usage=usage, text=text, object=value):
-            body: dict[str, Any] = {
-                "usage": {
-                    "prompt_tokens": usage.prompt_tokens,
-                    "completion_tokens": usage.completion_tokens,
-                    "total_tokens": usage.total_tokens,
-                },
-                "trace_id": trace_id,
-                "route": route,
-            }
-            if value is not None:
-                body["object"] = value
-            else:
-                body["text"] = text
-            return body
-        case ErrorFrame(type=kind, message=message, retryable=retryable):
-            return {"type": kind, "message": message, "retryable": retryable}

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from sluicegate.config.providers import WorkerSupervisionConfig
 from sluicegate.config.schema import Config
 from sluicegate.errors import WorkerCrashed
 from sluicegate.providers.cpu import AMX_FLAGS, cpu_flags
 from sluicegate.providers.llamacpp import LlamaCppProvider
-from sluicegate.providers.restarts import Supervision
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.server import create_app
 from sluicegate.testing.processes import GatewayProcess
@@ -61,7 +61,7 @@ def wait_until(check: Callable[[], bool], timeout: float = 30) -> None:
 
 @pytest.fixture
 async def provider() -> AsyncIterator[LlamaCppProvider]:
-    local = LlamaCppProvider("local", supervision=Supervision(backoff_s=0.05))
+    local = LlamaCppProvider("local", supervision=WorkerSupervisionConfig(backoff_s=0.05))
     yield local
     await local.aclose()
 
@@ -71,7 +71,7 @@ async def test_a_worker_killed_mid_stream_fails_that_request_and_a_new_worker_an
     provider: LlamaCppProvider, kill_with: signal.Signals
 ) -> None:
     exits: list[Any] = []
-    provider.listeners.append(exits.append)
+    provider.worker.listeners.append(exits.append)
     await provider.warm()
     first = provider.worker.pid
     assert first is not None
@@ -101,7 +101,7 @@ async def test_a_worker_that_dies_during_its_probe_with_extra_buffers_is_started
     if not provider.worker.extra_buffers:
         pytest.skip("auto already loads without extra buffers on this CPU")
     exits: list[Any] = []
-    provider.listeners.append(exits.append)
+    provider.worker.listeners.append(exits.append)
     warm = asyncio.create_task(provider.warm())
     starting = await asyncio.to_thread(_first_worker_started)
     os.kill(starting, signal.SIGSEGV)

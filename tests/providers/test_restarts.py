@@ -3,7 +3,8 @@ window, and the one immediate fallback from extra buffers."""
 
 from __future__ import annotations
 
-from sluicegate.providers.restarts import RestartPolicy, Supervision
+from sluicegate.config.providers import WorkerSupervisionConfig as Supervision
+from sluicegate.providers.restarts import RestartPolicy
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sluicegate.config.schema import CircuitBreakerConfig
+from sluicegate.config.base import CircuitBreakerConfig
 from sluicegate.errors import ProviderBadRequest, ProviderRateLimited, ProviderServerError, ProviderTimeout
 from sluicegate.providers.script import Script
 from sluicegate.providers.scripted import ScriptedProvider

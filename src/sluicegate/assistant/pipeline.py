@@ -21,7 +21,8 @@ from sluicegate.audit.events import Correction as CorrectionEvent
 from sluicegate.audit.events import TrustFilter as TrustFilterEvent
 from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import Config
-from sluicegate.errors import FactSourceError, FenceViolation, GatewayError, error_frame
+from sluicegate.errors import FactSourceError, FenceViolation, GatewayError
+from sluicegate.frames import error_frame
 from sluicegate.guardrails.facts import FactSource, Listing
 from sluicegate.guardrails.fence import FenceWrapper
 from sluicegate.guardrails.placeholders import SYSTEM_PROMPT, PlaceholderResolver, Resolved

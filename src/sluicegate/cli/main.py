@@ -83,8 +83,9 @@ def serve(
     configure_logging(settings.server.log_level)
     out.print(f"sluicegate listening on http://{bind_host}:{bind_port} (roles: {', '.join(settings.models)})")
     out.print(auth_summary(settings))
-    if admin_open_warning(settings):
-        err.print(f"[yellow]warning:[/yellow] {admin_open_warning(settings)}", soft_wrap=True)
+    warning = admin_open_warning(settings)
+    if warning:
+        err.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
     if count > 1:
         if config is not None:
             os.environ["SLUICEGATE_CONFIG"] = str(config.resolve())

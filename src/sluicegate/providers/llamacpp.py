@@ -11,16 +11,16 @@ sensibly through a correct ChatML prompt.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sluicegate.config.providers import WorkerSupervisionConfig
 from sluicegate.errors import ProviderUnavailable
 from sluicegate.providers.base import Capabilities, collect
 from sluicegate.providers.cpu import ExtraBuffers, choose_extra_buffers
-from sluicegate.providers.llamacpp_process import ModelWorker, WorkerExit, WorkerSpec
-from sluicegate.providers.restarts import Supervision
+from sluicegate.providers.llamacpp_process import ModelWorker, WorkerSpec
 from sluicegate.types import Chunk, Completion, CompletionRequest, FinishReason, Message, Usage
 
 BUILTIN_MODELS = {
@@ -77,7 +77,7 @@ class LlamaCppProvider:
         system_prompt: str = "",
         sampling: Sampling | None = None,
         cpu_extra_buffers: ExtraBuffers = "auto",
-        supervision: Supervision | None = None,
+        supervision: WorkerSupervisionConfig | None = None,
     ) -> None:
         self._name = name
         self._sampling = sampling or Sampling()
@@ -97,11 +97,6 @@ class LlamaCppProvider:
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(streaming=True, exact_token_count=True, assistant_prefill=True)
-
-    @property
-    def listeners(self) -> list[Callable[[WorkerExit], None]]:
-        """Told of every worker exit the supervisor did not ask for."""
-        return self.worker.listeners
 
     async def warm(self) -> None:
         """Start the worker and load the model now rather than on the first request."""

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import signal
 import sys
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -26,6 +25,7 @@ from typing import Any, Literal
 
 import orjson
 
+from sluicegate.config.providers import WorkerSupervisionConfig
 from sluicegate.errors import (
     ProviderBadRequest,
     ProviderError,
@@ -34,7 +34,7 @@ from sluicegate.errors import (
     WorkerCrashed,
 )
 from sluicegate.providers.cpu import ExtraBuffersChoice
-from sluicegate.providers.restarts import ExitAction, RestartPolicy, Supervision
+from sluicegate.providers.restarts import RestartPolicy, WorkerExit, exit_cause, signal_name
 
 log = logging.getLogger("sluicegate.providers.llamacpp")
 
@@ -51,25 +51,6 @@ class WorkerSpec:
     extra_buffers: ExtraBuffersChoice
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerExit:
-    """A worker ended on its own: what the log, the audit trail and the metrics are told."""
-
-    provider: str
-    pid: int
-    exit_code: int | None
-    signal: str | None
-    in_flight: int
-    during_start: bool
-    restarts_in_window: int
-    action: ExitAction
-    restart_in_s: float | None
-
-    @property
-    def cause(self) -> str:
-        return f"signal {self.signal}" if self.signal else f"exit code {self.exit_code}"
-
-
 @dataclass(slots=True)
 class _Running:
     process: asyncio.subprocess.Process
@@ -79,10 +60,12 @@ class _Running:
 
 
 class ModelWorker:
-    def __init__(self, provider: str, spec: WorkerSpec, supervision: Supervision | None = None) -> None:
+    def __init__(
+        self, provider: str, spec: WorkerSpec, supervision: WorkerSupervisionConfig | None = None
+    ) -> None:
         self._provider = provider
         self._spec = spec
-        self._supervision = supervision or Supervision()
+        self._supervision = supervision or WorkerSupervisionConfig()
         self._running: _Running | None = None
         self._pending: dict[int, asyncio.Queue[dict[str, Any] | ProviderError]] = {}
         self._ids = itertools.count(1)
@@ -326,11 +309,10 @@ class ModelWorker:
     def _exited(self, running: _Running) -> None:
         process = running.process
         code = process.returncode
-        signal_name = _signal_name(code)
         if self._running is not running or self._closing:
             return
         self._running = None
-        cause = f"signal {signal_name}" if signal_name else f"exit code {code}"
+        cause = exit_cause(code)
         in_flight = len(self._pending)
         self._fail_pending(
             WorkerCrashed(f"the embedded model's worker died ({cause})", provider=self._provider)
@@ -346,7 +328,7 @@ class ModelWorker:
         choice = self._spec.extra_buffers
         decision = self._restarts.exited(
             now,
-            probe_fault_with_extra_buffers=bool(signal_name)
+            probe_fault_with_extra_buffers=signal_name(code) is not None
             and not running.became_ready
             and choice.enabled
             and choice.automatic,
@@ -366,7 +348,6 @@ class ModelWorker:
             provider=self._provider,
             pid=process.pid,
             exit_code=code,
-            signal=signal_name,
             in_flight=in_flight,
             during_start=not running.became_ready,
             restarts_in_window=decision.exits_in_window,
@@ -399,12 +380,3 @@ class ModelWorker:
     def _fail_pending(self, error: ProviderError) -> None:
         for replies in self._pending.values():
             replies.put_nowait(error)
-
-
-def _signal_name(returncode: int | None) -> str | None:
-    if returncode is None or returncode >= 0:
-        return None
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return f"signal {-returncode}"

@@ -6,13 +6,13 @@ import os
 import warnings
 from collections.abc import Mapping
 
-from sluicegate.config.schema import (
+from sluicegate.config.providers import (
     AnthropicProviderConfig,
-    Config,
     LlamaCppProviderConfig,
     OpenAIProviderConfig,
     ScriptedProviderConfig,
 )
+from sluicegate.config.schema import Config
 from sluicegate.errors import ProviderSetupError
 from sluicegate.providers.base import Provider
 from sluicegate.providers.http import ConnectorFactory
@@ -64,7 +64,6 @@ def build_provider(
         )
     if isinstance(spec, LlamaCppProviderConfig):
         from sluicegate.providers.llamacpp import LlamaCppProvider, Sampling
-        from sluicegate.providers.restarts import Supervision
 
         return LlamaCppProvider(
             name,
@@ -74,7 +73,7 @@ def build_provider(
             system_prompt=spec.system_prompt,
             sampling=Sampling(temperature=spec.temperature, top_p=spec.top_p),
             cpu_extra_buffers=spec.cpu_extra_buffers,
-            supervision=Supervision(**spec.worker.model_dump()),
+            supervision=spec.worker,
         )
     from sluicegate.errors import ScriptError
     from sluicegate.providers.script import load_script

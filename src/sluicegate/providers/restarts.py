@@ -3,20 +3,14 @@ llama.cpp's extra CPU buffers. Pure bookkeeping over times, so it is tested with
 
 from __future__ import annotations
 
+import signal
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from sluicegate.config.providers import WorkerSupervisionConfig
+
 ExitAction = Literal["restart", "crash_loop", "fallback_without_extra_buffers"]
-
-
-@dataclass(frozen=True, slots=True)
-class Supervision:
-    max_restarts: int = 5
-    restart_window_s: float = 60.0
-    backoff_s: float = 0.5
-    max_backoff_s: float = 30.0
-    start_timeout_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +21,45 @@ class RestartDecision:
     exits_in_window: int
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerExit:
+    """A worker ended on its own: what the log, the audit trail and the metrics are told."""
+
+    provider: str
+    pid: int
+    exit_code: int | None
+    in_flight: int
+    during_start: bool
+    restarts_in_window: int
+    action: ExitAction
+    restart_in_s: float | None
+
+    @property
+    def signal(self) -> str | None:
+        return signal_name(self.exit_code)
+
+    @property
+    def cause(self) -> str:
+        return exit_cause(self.exit_code)
+
+
+def signal_name(returncode: int | None) -> str | None:
+    """SIGSEGV for a process killed by signal 11 (asyncio reports it as returncode -11)."""
+    if returncode is None or returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def exit_cause(returncode: int | None) -> str:
+    name = signal_name(returncode)
+    return f"signal {name}" if name else f"exit code {returncode}"
+
+
 class RestartPolicy:
-    def __init__(self, supervision: Supervision) -> None:
+    def __init__(self, supervision: WorkerSupervisionConfig) -> None:
         self.supervision = supervision
         self._exits: deque[float] = deque()
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sluicegate.calltrace import current_trace
-from sluicegate.config.schema import CircuitBreakerConfig
+from sluicegate.config.base import CircuitBreakerConfig
 from sluicegate.errors import (
     CircuitOpen,
     ProviderError,

@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from sluicegate.assistant.pipeline import Assistant
-from sluicegate.errors import GatewayError, SessionNotFound, StateError, error_frame
+from sluicegate.errors import GatewayError, SessionNotFound, StateError
+from sluicegate.frames import error_frame, frame_data
 from sluicegate.server.auth import caller_user, check_role, require_key
 from sluicegate.server.body import read_json
 from sluicegate.server.schemas import Open, error_responses
 from sluicegate.server.wire import validation_error
-from sluicegate.types import Frame, TokenFrame, frame_data
+from sluicegate.types import Frame, TokenFrame
 
 log = logging.getLogger("sluicegate.server")
 

@@ -23,28 +23,25 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def closed(mode: bool | str, keys_exist: bool) -> bool:
+    """Whether a caller without a valid key is refused: `auto` closes once any key exists."""
+    return keys_exist if mode == "auto" else bool(mode)
+
+
 async def auth_closed(runtime: Runtime) -> bool:
-    """Whether a caller without a key is refused."""
-    mode = runtime.config.auth.required
-    if mode == "auto":
-        return await runtime.keys.ever_created()
-    return bool(mode)
+    return closed(runtime.config.auth.required, await runtime.keys.ever_created())
 
 
 async def require_key(request: Request) -> None:
     runtime: Runtime = request.app.state.runtime
     secret = _bearer(request)
-    mode = runtime.config.auth.required
-    if not await runtime.keys.ever_created():
-        # No key exists, so none can match or be revoked: one read of the store, as before any key.
-        if mode is True:
-            raise Unauthorized("Missing or invalid API key: send Authorization: Bearer <key>.")
-        return
-    key = await runtime.keys.lookup(secret) if secret is not None else None
+    keys_exist = await runtime.keys.ever_created()
+    # With no key in existence none can match or be revoked: no lookup, one read of the store.
+    key = await runtime.keys.lookup(secret) if secret is not None and keys_exist else None
     if key is not None and key.revoked:
         raise Unauthorized("This API key has been revoked.")
     if key is None:
-        if mode is not False:  # auto, with a key in existence, is closed for good
+        if closed(runtime.config.auth.required, keys_exist):
             detail = "Invalid API key." if secret else "Missing API key: send Authorization: Bearer <key>."
             raise Unauthorized(detail)
         # Open: served anonymously. Clients that must send some key (the official OpenAI client
