@@ -176,6 +176,56 @@ def test_a_wrongly_typed_field_is_refused_not_coerced_and_named(
     assert response.json()["error"]["param"] == param
 
 
+@pytest.mark.parametrize(
+    ("fields", "param", "fragment"),
+    [
+        ({"presence_penalty": 0.5}, "presence_penalty", "not supported by this gateway yet"),
+        ({"logprobs": True}, "logprobs", "not supported by this gateway yet"),
+        ({"logit_bias": {"50256": -100}}, "logit_bias", "not supported by this gateway yet"),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
+            "response_format.type",
+            "'json_schema' is not supported",
+        ),
+        ({"made_up_field": 1}, "made_up_field", "Extra inputs are not permitted"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+            "messages.0.content",
+            "'image_url' are not supported",
+        ),
+        (
+            {"messages": [{"role": "tool", "tool_call_id": "call_1", "content": "42"}]},
+            "messages.0.tool_call_id",
+            "not supported by this gateway yet",
+        ),
+    ],
+)
+def test_a_field_the_gateway_cannot_honour_is_refused_by_name_never_dropped(
+    served: tuple[UvicornThread, MockUpstream], fields: dict[str, object], param: str, fragment: str
+) -> None:
+    body = {"model": "reasoning", "messages": [{"role": "user", "content": "hi"}], **fields}
+    response = httpx.post(served[0].url + "/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_neutral_values_of_unhonoured_fields_pass_as_clients_send_them(
+    served: tuple[UvicornThread, MockUpstream],
+) -> None:
+    echoed = {"role": "assistant", "content": "Hello", "refusal": None, "tool_calls": [], "annotations": []}
+    body = {
+        "model": "reasoning",
+        "messages": [{"role": "user", "content": "hi"}, echoed, {"role": "user", "content": "again"}],
+        "presence_penalty": 0,
+        "frequency_penalty": 0.0,
+        "logprobs": False,
+        "store": False,
+        "parallel_tool_calls": True,
+    }
+    assert httpx.post(served[0].url + "/v1/chat/completions", json=body).status_code == 200
+
+
 def test_missing_messages_is_400(served: tuple[UvicornThread, MockUpstream]) -> None:
     response = httpx.post(served[0].url + "/v1/chat/completions", json={"model": "reasoning"})
     assert response.status_code == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -12,6 +13,7 @@ from pydantic import (
     Strict,
     StrictBool,
     StrictInt,
+    ValidationInfo,
     field_validator,
 )
 
@@ -30,20 +32,86 @@ _TYPE_IN_LOCATION = re.compile(
 )
 
 
+# What the gateway does not honour yet, accepted only with the value that asks for nothing (what
+# clients send when they echo a message or fill in defaults) and refused with a 400 naming the
+# field otherwise. Unknown fields are refused too, as OpenAI refuses them: never dropped unseen.
+NOT_YET_UNLESS_NEUTRAL: dict[str, tuple[object, ...]] = {
+    # request fields
+    "logprobs": (None, False),
+    "top_logprobs": (None,),
+    "presence_penalty": (None, 0),
+    "frequency_penalty": (None, 0),
+    "logit_bias": (None, {}),
+    "tool_choice": (None, "none"),
+    "functions": (None, []),
+    "function_call": (None, "none"),
+    "store": (None, False),
+    "metadata": (None, {}),
+    "service_tier": (None, "auto", "default"),
+    "audio": (None,),
+    "prediction": (None,),
+    "reasoning_effort": (None,),
+    "web_search_options": (None,),
+    "prompt_cache_key": (None,),
+    "safety_identifier": (None,),
+    "verbosity": (None,),
+    # message fields (an assistant message echoed back carries them empty)
+    "tool_calls": (None, []),
+    "tool_call_id": (None,),
+    "refusal": (None,),
+    "annotations": (None, []),
+}
+MESSAGE_ONLY = frozenset({"tool_calls", "tool_call_id", "refusal", "annotations"})
+Empty = Annotated[list[Any], Field(max_length=0)]
+EmptyMap = Annotated[dict[str, Any], Field(max_length=0)]
+
+
+def _neutral_only(value: object, info: ValidationInfo) -> object:
+    name = info.field_name or ""
+    for neutral in NOT_YET_UNLESS_NEUTRAL[name]:
+        if value == neutral and (value is None) == (neutral is None):
+            return neutral
+    allowed = " or ".join(
+        "null" if n is None else orjson.dumps(n).decode() for n in NOT_YET_UNLESS_NEUTRAL[name]
+    )
+    raise ValueError(f"'{name}' is not supported by this gateway yet (only {allowed} is accepted)")
+
+
 class TextPart(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     type: Literal["text"]
     text: str
 
 
 class WireMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
-    tool_call_id: str | None = None
+    tool_call_id: None = None
+    tool_calls: Empty | None = None
+    function_call: None = None
+    audio: None = None
+    refusal: None = None
+    annotations: Empty | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _text_parts_only(cls, value: object) -> object:
+        if isinstance(value, list):
+            for part in value:
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind != "text":
+                    raise ValueError(
+                        f"content parts of type '{kind}' are not supported by this gateway yet (only text)"
+                    )
+        return value
+
+    _not_yet = field_validator("tool_call_id", "tool_calls", "refusal", "annotations", mode="before")(
+        _neutral_only
+    )
 
     def to_message(self) -> Message:
         if isinstance(self.content, list):
@@ -55,21 +123,30 @@ class WireMessage(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     include_usage: StrictBool = False
 
 
 class ResponseFormat(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
-    type: Literal["text", "json_object", "json_schema"]
+    type: Literal["text", "json_object"]
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _no_schema_yet(cls, value: object) -> object:
+        if value == "json_schema":
+            # Turning it into json_object would throw the caller's schema away without a word.
+            raise ValueError("response_format 'json_schema' is not supported by this gateway yet")
+        return value
 
 
 class ChatCompletionRequest(BaseModel):
-    """The fields sluicegate understands; unknown fields are ignored, as OpenAI-compatible servers do."""
+    """The fields sluicegate understands. Anything else is refused with a 400 that names it, as
+    OpenAI refuses it: a gateway that ignored a field would change the answer without a word."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     model: Annotated[str, Field(min_length=1, max_length=256)]
     messages: Annotated[list[WireMessage], Field(min_length=1)]
@@ -87,9 +164,32 @@ class ChatCompletionRequest(BaseModel):
     user: Annotated[str, Field(max_length=256)] | None = None
     # Documented as an empty list: tool calling is not proxied yet, and a schema must not promise it.
     tools: Annotated[list[dict[str, Any]], Field(max_length=0)] | None = None
+    logprobs: Literal[False] | None = None
+    top_logprobs: None = None
+    presence_penalty: Literal[0] | None = None
+    frequency_penalty: Literal[0] | None = None
+    logit_bias: EmptyMap | None = None
+    tool_choice: Literal["none"] | None = None
+    parallel_tool_calls: StrictBool | None = None  # meaningless without tools, which are refused
+    functions: Empty | None = None
+    function_call: Literal["none"] | None = None
+    store: Literal[False] | None = None
+    metadata: EmptyMap | None = None
+    service_tier: Literal["auto", "default"] | None = None
+    audio: None = None
+    prediction: None = None
+    reasoning_effort: None = None
+    web_search_options: None = None
+    prompt_cache_key: None = None
+    safety_identifier: None = None
+    verbosity: None = None
     cache: StrictBool | None = Field(
         default=None, description="sluicegate: cache this request even if not deterministic."
     )
+
+    _not_yet = field_validator(
+        *(name for name in NOT_YET_UNLESS_NEUTRAL if name not in MESSAGE_ONLY), mode="before"
+    )(_neutral_only)
 
     @field_validator("max_tokens", "max_completion_tokens", "n", "seed", mode="before")
     @classmethod
