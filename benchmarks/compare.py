@@ -1,6 +1,6 @@
 """sluicegate side by side with LiteLLM, on one machine, in one run.
 
-    python benchmarks/compare.py [--rounds 3] [--requests 300] [--no-profile]
+    python benchmarks/compare.py [--rounds 3] [--requests 300] [--no-profile] [--base REV]
 
 One fast mock OpenAI upstream (benchmarks/fast_upstream.py) serves three gateways, each with one
 worker: sluicegate (no cache, no guardrails), LiteLLM 1.106.2 (installed by this script into
@@ -11,6 +11,10 @@ requests/s and p99 at concurrency 50, per-chunk streaming overhead (the slope be
 and a 210-chunk stream), idle and peak RSS. Rounds alternate the targets (A B C D, then D C B A)
 and the medians are kept. A py-spy profile of sluicegate under load is summarised in the results.
 
+With `--base REV`, sluicegate as it was at commit REV is served beside the working tree (its `src/`
+unpacked with `git archive`, first on PYTHONPATH), plain and guarded, in the same rounds: what a
+change to the request path cost or saved, with LiteLLM's ratios for both.
+
 Writes benchmarks/results/compare.json and benchmarks/results/compare.md (the README's table).
 """
 
@@ -18,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import platform
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -109,6 +115,20 @@ def start_litellm(binary: Path, upstream: str, workdir: Path) -> tuple[Server, s
     url = f"http://127.0.0.1:{port}"
     wait_for(url + "/health/liveliness", server, timeout=180)
     return server, url
+
+
+def unpack_source(revision: str, into: Path) -> tuple[str, Path]:
+    """`src/` of the commit `revision` under `into`; returns the short hash and the folder."""
+    root = Path(__file__).resolve().parent.parent
+    short = subprocess.run(
+        ["git", "rev-parse", "--short", revision], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", short, "src"], cwd=root, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return short, into / "src"
 
 
 def sluicegate_config(upstream: str, *, guarded: bool) -> dict[str, Any]:
@@ -272,6 +292,18 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         "per_chunk_ratio": sg["added"]["stream_per_chunk_us"]
         / max(lite["added"]["stream_per_chunk_us"], 1e-9),
     }
+    if "sluicegate_before" in results:
+        before, guarded_before = results["sluicegate_before"], results["sluicegate_guarded_before"]
+        found["after_over_before"] = {
+            "added_latency": sg["added"]["c1_nonstream_p50_ms"] / before["added"]["c1_nonstream_p50_ms"],
+            "throughput": rps(sg) / rps(before),
+            "guarded_added_latency": guarded["added"]["c1_nonstream_p50_ms"]
+            / guarded_before["added"]["c1_nonstream_p50_ms"],
+            "guarded_throughput": rps(guarded) / rps(guarded_before),
+            "before_added_latency_ratio_to_litellm": before["added"]["c1_nonstream_p50_ms"]
+            / lite["added"]["c1_nonstream_p50_ms"],
+            "before_throughput_ratio_to_litellm": rps(before) / rps(lite),
+        }
     found["met"] = {
         "added_latency": found["added_latency_ratio"] <= TARGETS["added_latency_ratio_max"],
         "throughput": found["throughput_ratio"] >= TARGETS["throughput_ratio_min"],
@@ -293,6 +325,10 @@ def markdown(results: dict[str, Any]) -> str:
         "| per chunk µs (added) | idle RSS MiB | peak RSS MiB |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    base = results.get("settings", {}).get("base")
+    if base:
+        names.insert(2, ("sluicegate_before", f"sluicegate at {base}"))
+        names.insert(4, ("sluicegate_guarded_before", f"sluicegate + guardrails + budgets at {base}"))
     for key, label in names:
         side = results[key]
         added = side.get("added", {})
@@ -324,6 +360,14 @@ def markdown(results: dict[str, Any]) -> str:
         f"{mark(met['idle_rss'])}); with guardrails and budgets {found['guarded_throughput_ratio']:.1f}x "
         f"(target ≥ 2, {mark(met['guarded_throughput'])}).",
     ]
+    change = found.get("after_over_before")
+    if change:
+        lines += [
+            "",
+            f"Against {base} in the same run: added latency {change['added_latency']:.2f}x, throughput "
+            f"{change['throughput']:.2f}x; with guardrails and budgets "
+            f"{change['guarded_added_latency']:.2f}x and {change['guarded_throughput']:.2f}x.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -337,9 +381,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--profile-seconds", type=int, default=10)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--base", help="also serve sluicegate as it was at this commit")
     args = parser.parse_args()
 
     litellm = ensure_litellm()
+    base = None
     workdir = Path(tempfile.mkdtemp(prefix="sluicegate-compare-"))
     master_key = os.environ.get(MASTER_KEY_ENV, "sk-bench-master")
     upstream, upstream_url = start_upstream(workdir)
@@ -357,6 +403,16 @@ def main() -> None:
             "litellm": (lite_url + "/v1", {"authorization": f"Bearer {master_key}"}, lite.pid),
             "sluicegate_guarded": (guarded.url + "/v1", {}, guarded.process.pid),
         }
+        if args.base:
+            base, old_src = unpack_source(args.base, workdir / "base")
+            for name, guard in (("sluicegate_before", False), ("sluicegate_guarded_before", True)):
+                folder = workdir / name
+                folder.mkdir()
+                old = GatewayProcess(
+                    sluicegate_config(upstream_url, guarded=guard), folder, env={"PYTHONPATH": str(old_src)}
+                )
+                servers.append(old)
+                targets[name] = (old.url + "/v1", {}, old.process.pid)
         idle: dict[str, dict[str, int]] = {}
         for name, (url, headers, pid) in targets.items():
             uvloop.run(drive(url, call(body(), "total"), 5, 1, headers))
@@ -412,6 +468,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "litellm": LITELLM_VERSION,
         "targets": TARGETS,
+        "base": base if args.base else None,
     }
     path = write_results("compare", results)
     table = markdown(results)

@@ -22,6 +22,12 @@ log = logging.getLogger("sluicegate.costs")
 MAX_UNSETTLED = 10_000
 
 
+def usage_of(usage: Usage | None, prompt_tokens: int, said: str) -> Usage:
+    """What a call used: as its provider reported, or (a stream cut short, none reported) the
+    prompt plus an estimate of what was said."""
+    return usage if usage is not None else Usage(prompt_tokens, estimate_text_tokens(said))
+
+
 class CostControls:
     def __init__(
         self, config: Config, ledger: BudgetLedger, cache: ResponseCache | None, recorder: Recorder
@@ -107,10 +113,9 @@ class CostControls:
         """Commit the real usage; with none reported (a stream cut short), the prompt plus what was said."""
         if reservation is None:
             return
-        if usage is not None:
-            used = usage.total_tokens
-        else:
-            used = min(reservation.tokens, prompt_tokens + estimate_text_tokens(said))
+        used = usage_of(usage, prompt_tokens, said).total_tokens
+        if usage is None:
+            used = min(reservation.tokens, used)  # an estimate never counts more than was reserved
         try:
             await self._commit(trace.trace_id, reservation, used)
         except StateError as exc:

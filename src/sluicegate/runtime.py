@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sluicegate.alerts import Alerter
 from sluicegate.assistant.pipeline import Assistant
@@ -193,17 +193,7 @@ def build_runtime(
         metrics.worker_exits.labels(report.provider, report.cause).inc()
         audit.emit(
             current_trace().trace_id,
-            WorkerExited(
-                provider=report.provider,
-                pid=report.pid,
-                exit_code=report.exit_code,
-                signal=report.signal,
-                in_flight=report.in_flight,
-                during_start=report.during_start,
-                restarts_in_window=report.restarts_in_window,
-                action=report.action,
-                restart_in_s=report.restart_in_s,
-            ),
+            WorkerExited(signal=report.signal, **asdict(report)),
         )
 
     for worker in model_workers(built).values():

@@ -24,7 +24,7 @@ from sluicegate.alerts import Alerter
 from sluicegate.budgets import Reservation
 from sluicegate.calltrace import CallTrace, current_trace
 from sluicegate.config.schema import Config
-from sluicegate.costs import CostControls
+from sluicegate.costs import CostControls, usage_of
 from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayError, GatewayTimeout, PolicyRefused
 from sluicegate.guardrails.guard import InlineGuard
 from sluicegate.guardrails.inline import ScanResult
@@ -39,7 +39,6 @@ from sluicegate.resilience.limiter import ConcurrencyLimiter
 from sluicegate.resilience.retry import RetryingProvider
 from sluicegate.resilience.timeouts import AttemptTimeout
 from sluicegate.routing.roles import RoleTable, RouteSpec, Target
-from sluicegate.token_estimate import estimate_text_tokens
 from sluicegate.types import Chunk, Completion, CompletionRequest, Usage
 
 
@@ -210,10 +209,9 @@ class ChatService:
         try:
             await self._costs.settle(trace, reservation, usage, prompt_tokens=prompt_tokens, said=said)
         finally:
-            if usage is None and prompt_tokens:
-                # Cut short: no usage was reported; record what was asked and said, as settled.
-                usage = Usage(prompt_tokens, estimate_text_tokens(said))
-            self._recorder.completed(trace, role=route.name, outcome=outcome, usage=usage, text=said)
+            # Cut short, no usage was reported: record what was asked and said, as settled.
+            counted = usage_of(usage, prompt_tokens, said)
+            self._recorder.completed(trace, role=route.name, outcome=outcome, usage=counted, text=said)
 
     async def _stream(
         self, route: RouteSpec, request: CompletionRequest, trace: CallTrace

@@ -85,8 +85,8 @@ class CoalescingProvider(WrapperProvider):
         super().__init__(inner)
         self.scope = scope
         self._streams: dict[str, _Flight] = {}
-        self._calls: dict[str, asyncio.Future[Completion]] = {}
-        self._traces: dict[str, CallTrace] = {}
+        # Each shared non-streamed call, with the trace it runs under.
+        self._calls: dict[str, tuple[asyncio.Future[Completion], CallTrace]] = {}
         self.upstream_calls = 0
 
     @staticmethod
@@ -104,13 +104,12 @@ class CoalescingProvider(WrapperProvider):
         pending = self._calls.get(key)
         if pending is not None:
             current_trace().coalesced = True
-            return await self._wait(pending, self._traces[key])
+            return await self._wait(*pending)
         self.upstream_calls += 1
         context, shared = _shared_context()
         task = asyncio.get_running_loop().create_task(self.inner.generate(request), context=context)
-        self._calls[key] = task
-        self._traces[key] = shared
-        task.add_done_callback(lambda _: (self._calls.pop(key, None), self._traces.pop(key, None)))
+        self._calls[key] = (task, shared)
+        task.add_done_callback(lambda _: self._calls.pop(key, None))
         # Shielded: a caller that goes away stops waiting, the shared call goes on for the others.
         return await self._wait(task, shared)
 

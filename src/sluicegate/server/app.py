@@ -99,24 +99,22 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
 def _readiness(request: Request) -> Response:
     ready = getattr(request.app.state, "ready", None)
     if ready is None or not ready.is_set():
-        return Response(orjson.dumps({"status": "starting"}), status_code=503, media_type="application/json")
+        return _json({"status": "starting"}, 503)
     current: Runtime = request.app.state.runtime
     workers = current.worker_states()
     if not all(status.serving for status in workers.values()):
         # A model worker is restarting or crash-looping: the roles it serves cannot answer.
-        body = {
-            "status": "degraded",
-            "workers": {
-                name: {"state": status.state, "error": status.error} for name, status in workers.items()
-            },
-        }
-        return Response(orjson.dumps(body), status_code=503, media_type="application/json")
+        states = {name: {"state": status.state, "error": status.error} for name, status in workers.items()}
+        return _json({"status": "degraded", "workers": states}, 503)
     failure = getattr(request.app.state, "warm_error", None)
     # A model worker's failed warm-up is told by its state above, which recovers on restart.
     if failure is not None and not workers:
-        body = {"status": "failed", "reason": failure}
-        return Response(orjson.dumps(body), status_code=503, media_type="application/json")
-    return Response(orjson.dumps({"status": "ready"}), media_type="application/json")
+        return _json({"status": "failed", "reason": failure}, 503)
+    return _json({"status": "ready"}, 200)
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 async def _warm(app: FastAPI, runtime: Runtime, *, enabled: bool) -> None:
