@@ -166,7 +166,7 @@ def main() -> None:
         {"up": RecordingProvider(OpenAICompatibleProvider("up", base_url=mock_url + "/v1"), sent)},
     )
     transitions: list[Transition] = []
-    runtime.chat.breakers.listeners.append(transitions.append)
+    runtime.stacks.breakers.listeners.append(transitions.append)
     server = UvicornThread(create_app(runtime)).start()
     try:
         started = time.perf_counter()

@@ -1,17 +1,17 @@
-"""What happened during one request, collected as it happens.
+"""What the provider stack did for one request: its attempts, failovers, who served it, and
+the deadline that bounds its retries.
 
-Wrappers stay pure providers (the port has no side channel), so they report what they
-did — attempts, failovers — to the trace of the request in flight, held in a context
-variable that the service sets.
+Wrappers stay pure providers (the port has no side channel), so they report what they did to
+the call record of the request in flight, held in a context variable that the door sets once
+(`pipeline.context.bind`). Everything else about a request lives in its `RequestContext`,
+passed explicitly.
 """
 
 from __future__ import annotations
 
 import contextvars
-import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 from sluicegate.errors import Attempt
 
@@ -34,25 +34,13 @@ class CallTrace:
     deadline: float | None = None
     # True when this request shared another identical request's upstream call.
     coalesced: bool = False
-    # Who is asking: the virtual key's user once keys are in use, and that key's hourly budget.
-    user: str = "anonymous"
-    key_budget: int | None = None
-    # "hit" or "miss" for cacheable requests.
-    cache: str | None = None
-    started: float = field(default_factory=time.monotonic)
-    # The OpenTelemetry span of the request, when tracing is on.
-    span: Any = None
-    # Guardrail hits: {"stage", "rule", "action", "span"} as the frames and x_sluicegate show them.
-    guardrails: list[dict[str, Any]] = field(default_factory=list)
-    # Post-stream findings on text already sent: {"replace": [start, end], "text", "reason"}.
-    corrections: list[dict[str, Any]] = field(default_factory=list)
 
 
 _current: contextvars.ContextVar[CallTrace | None] = contextvars.ContextVar("sluicegate_trace", default=None)
 
 
 def current_trace() -> CallTrace:
-    """The trace of the request in flight, or a throwaway one outside a request."""
+    """The call record of the request in flight, or a throwaway one outside a request."""
     trace = _current.get()
     return trace if trace is not None else CallTrace()
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 from sluicegate.audit.events import BudgetDecision, CacheHit
 from sluicegate.budgets import BudgetLedger, Reservation
 from sluicegate.cache import ResponseCache, cacheable, carries_pii
-from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
 from sluicegate.errors import BudgetExceeded, RequestOverBudget, StateError
 from sluicegate.observability.recorder import Recorder
+from sluicegate.pipeline.context import RequestContext
 from sluicegate.routing.roles import RouteSpec
 from sluicegate.token_estimate import estimate_text_tokens
 from sluicegate.types import Completion, CompletionRequest, Usage
@@ -40,17 +40,19 @@ class CostControls:
         # real usage is counted once the store works again, not lost when the reservation expires.
         self._unsettled: list[tuple[str, Reservation, int]] = []
 
-    def limit_for(self, trace: CallTrace) -> int | None:
+    def limit_for(self, trace: RequestContext) -> int | None:
         return trace.key_budget or self.config.budgets.tokens_per_hour_per_user
 
+    def caches(self, request: CompletionRequest) -> bool:
+        return self.cache is not None and cacheable(request)
+
     async def cached(
-        self, trace: CallTrace, route: RouteSpec, request: CompletionRequest
+        self, trace: RequestContext, route: RouteSpec, request: CompletionRequest
     ) -> Completion | None:
         if self.cache is None or not cacheable(request):
             return None
         hit = await self.cache.get(self.cache.key(route.name, request))
-        trace.cache = "hit" if hit is not None else "miss"
-        self.recorder.metrics.cache_requests.labels(trace.cache).inc()
+        self.recorder.metrics.cache_requests.labels("hit" if hit is not None else "miss").inc()
         if hit is not None:
             self.recorder.audit.emit(trace.trace_id, CacheHit(key=self.cache.key(route.name, request)[:16]))
         return hit
@@ -64,7 +66,7 @@ class CostControls:
         await self.cache.put(self.cache.key(route.name, request), completion)
 
     async def reserve(
-        self, trace: CallTrace, route: RouteSpec, request: CompletionRequest, prompt_tokens: int
+        self, trace: RequestContext, route: RouteSpec, request: CompletionRequest, prompt_tokens: int
     ) -> tuple[Reservation | None, CompletionRequest]:
         """Reserve prompt + completion allowance; the allowance becomes the request's max_tokens,
         so the model cannot spend more than was reserved."""
@@ -103,7 +105,7 @@ class CostControls:
 
     async def settle(
         self,
-        trace: CallTrace,
+        trace: RequestContext,
         reservation: Reservation | None,
         usage: Usage | None,
         *,

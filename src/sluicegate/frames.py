@@ -8,6 +8,7 @@ from typing import Any
 
 from sluicegate.errors import FenceViolation, GatewayError, StateError, StateUnavailable
 from sluicegate.types import (
+    AcceptedFrame,
     CardFrame,
     CompleteFrame,
     CorrectionFrame,
@@ -22,6 +23,8 @@ from sluicegate.types import (
 def frame_data(frame: Frame) -> dict[str, Any]:
     """A frame's JSON `data`, the one serialisation every door uses."""
     match frame:
+        case AcceptedFrame(trace_id=trace_id):
+            return {"trace_id": trace_id}
         case TokenFrame(text=text):
             return {"text": text}
         case GuardrailFrame(stage=stage, rule=rule, action=action, span=span, listing=listing):

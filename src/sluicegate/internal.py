@@ -1,19 +1,21 @@
 """The only way sluicegate's own components (router, validator, summarizer, reask) call a model:
-through a role, paid from a `BudgetToken` that the caller must hold."""
+through a role and the one pipeline, paid from a `BudgetToken` that the caller must hold."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from sluicegate.budgets import BudgetToken
-from sluicegate.calltrace import CallTrace, end_trace, start_trace
-from sluicegate.service import ChatService
+from sluicegate.calltrace import CallTrace
+from sluicegate.pipeline.context import RequestContext, bind, unbind
+from sluicegate.pipeline.orchestrator import Orchestrator
+from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.types import Completion, CompletionRequest, Message
 
 
 class InternalLLM:
-    def __init__(self, chat: ChatService) -> None:
-        self._chat = chat
+    def __init__(self, pipeline: Orchestrator) -> None:
+        self._pipeline = pipeline
 
     async def complete(
         self,
@@ -27,19 +29,25 @@ class InternalLLM:
     ) -> Completion:
         """One internal call. Raises `BudgetExhausted` before spending anything if the token cannot
         pay for the worst case (prompt + max_tokens)."""
-        route = self._chat.resolve(role)
-        first = route.targets[0]
-        prompt_tokens = await first.provider.count_tokens(messages, first.model)
-        budget.ensure(prompt_tokens + max_tokens)
-        request = CompletionRequest(
-            model=role, messages=tuple(messages), max_tokens=max_tokens, temperature=temperature
+        route = self._pipeline.stacks.resolve(role)
+        prompt_tokens = await self._pipeline.stacks.prompt_tokens(
+            route, CompletionRequest(role, tuple(messages))
         )
-        trace = CallTrace() if trace_id is None else CallTrace(trace_id=trace_id)
-        token = start_trace(trace)
+        budget.ensure(prompt_tokens + max_tokens)
+        request = PipelineRequest(
+            CompletionRequest(
+                model=role, messages=tuple(messages), max_tokens=max_tokens, temperature=temperature
+            ),
+            endpoint=f"internal:{budget.workflow}",
+            caller=Caller(local=True),
+            stream=False,
+        )
+        context = RequestContext(call=CallTrace() if trace_id is None else CallTrace(trace_id=trace_id))
+        token = bind(context)
         try:
-            completion = await self._chat.complete(route, request, endpoint=f"internal:{budget.workflow}")
+            completion, _ = await self._pipeline.collect(request, context)
         finally:
-            end_trace(token)
-        if trace.cache != "hit":  # a cache hit spent nothing
+            unbind(token)
+        if context.cache != "hit":  # a cache hit spent nothing
             budget.debit(completion.usage.total_tokens)
         return completion

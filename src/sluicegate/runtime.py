@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from sluicegate.alerts import Alerter
-from sluicegate.assistant.pipeline import Assistant
-from sluicegate.assistant.sessions import SessionStore
 from sluicegate.audit.events import AlertEvent, BreakerTransition, EgressRefused, WorkerExited
 from sluicegate.audit.log import AuditTrail, EventLog
 from sluicegate.budgets import BudgetLedger
@@ -18,14 +16,21 @@ from sluicegate.cache import ResponseCache
 from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import AuditConfig, Config, StateConfig
 from sluicegate.costs import CostControls
+from sluicegate.demo.shop import ShopPack
 from sluicegate.errors import ProviderSetupError
 from sluicegate.factsources.catalog import SqliteCatalog, bundled_listings
 from sluicegate.factsources.http import HttpFactSource
 from sluicegate.guardrails.facts import FactSource, Listing
 from sluicegate.keys import KeyRing
+from sluicegate.memory.sessions import SessionStore
 from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.recorder import Recorder
 from sluicegate.observability.tracing import Telemetry
+from sluicegate.pipeline.auth import Gatekeeper
+from sluicegate.pipeline.llm import RoleStacks
+from sluicegate.pipeline.orchestrator import Orchestrator
+from sluicegate.pipeline.packs import DomainPack
+from sluicegate.pipeline.stages import Stages
 from sluicegate.providers.base import Provider
 from sluicegate.providers.llamacpp_process import ModelWorker, WorkerState
 from sluicegate.providers.registry import build_providers
@@ -33,7 +38,6 @@ from sluicegate.providers.restarts import WorkerExit
 from sluicegate.resilience.breaker import BreakerRegistry, Transition
 from sluicegate.routing.roles import RoleTable
 from sluicegate.security.egress import EgressPolicy, GuardedConnector, GuardedTransport
-from sluicegate.service import ChatService
 from sluicegate.state.base import StateStore
 from sluicegate.webhooks import webhook
 
@@ -55,14 +59,16 @@ class WorkerStatus:
 class Runtime:
     config: Config
     providers: dict[str, Provider]
-    chat: ChatService
+    stacks: RoleStacks
+    pipeline: Orchestrator
     audit: AuditTrail
     metrics: Metrics
     telemetry: Telemetry
     state: StateStore
     keys: KeyRing
+    gatekeeper: Gatekeeper
     ledger: BudgetLedger
-    assistant: Assistant
+    sessions: SessionStore
 
     async def warm(self) -> None:
         """Load what is slow to load (embedded models) before declaring ready."""
@@ -79,10 +85,10 @@ class Runtime:
         }
 
     async def aclose(self) -> None:
-        await self.chat.alerter.aclose()
+        await self.stacks.alerter.aclose()
         for provider in self.providers.values():
             await provider.aclose()
-        await self.assistant.facts.aclose()
+        await self.pipeline.aclose()
         await self.audit.aclose()
         await self.state.aclose()
         self.telemetry.shutdown()
@@ -148,7 +154,9 @@ def build_runtime(
     event_log: EventLog | None = None,
     telemetry: Telemetry | None = None,
     state: StateStore | None = None,
+    stages: Stages | None = None,
 ) -> Runtime:
+    """`stages`: what fills the pipeline's empty places (routing, tools, validation, synthesis)."""
     metrics = Metrics()
     retention = config.audit.retention_days * 86400 if config.audit.retention_days else None
     audit = AuditTrail(
@@ -210,28 +218,43 @@ def build_runtime(
             ),
         ),
     )
-    chat = ChatService(
-        RoleTable(config, built), config, recorder=recorder, costs=costs, breakers=breakers, alerter=alerter
+    stacks = RoleStacks(RoleTable(config, built), config, breakers=breakers, alerter=alerter)
+    keys = KeyRing(store)
+    gatekeeper = Gatekeeper(config.auth.required, keys)
+    sessions = SessionStore(store, config.assistant.history_turns)
+    pipeline = Orchestrator(
+        config,
+        stacks,
+        costs=costs,
+        recorder=recorder,
+        gatekeeper=gatekeeper,
+        sessions=sessions,
+        packs=build_packs(config, sessions, policy),
+        stages=stages,
     )
     return Runtime(
         config=config,
         providers=built,
-        chat=chat,
+        stacks=stacks,
+        pipeline=pipeline,
         audit=audit,
         metrics=metrics,
         telemetry=telemetry,
         state=store,
-        keys=KeyRing(store),
+        keys=keys,
+        gatekeeper=gatekeeper,
         ledger=ledger,
-        assistant=build_assistant(config, chat, store, recorder, policy),
+        sessions=sessions,
     )
 
 
-def build_assistant(
-    config: Config, chat: ChatService, store: StateStore, recorder: Recorder, policy: EgressPolicy
-) -> Assistant:
-    """The shop assistant over its fact source: a catalog service if configured, else the bundled
-    demo catalog (in SQLite under the state folder)."""
+def build_packs(config: Config, sessions: SessionStore, policy: EgressPolicy) -> dict[str, DomainPack]:
+    """The domain packs the configuration enables (a role's `pack`, `assistant.pack`), over their
+    fact source: a catalog service if configured, else the bundled demo catalog (in SQLite under
+    the state folder). None enabled: none built, and no domain logic runs."""
+    wanted = {role.pack for role in config.models.values()} | {config.assistant.pack}
+    if "shop" not in wanted:
+        return {}
     facts: FactSource
     catalog: list[Listing] = []
     if config.assistant.facts_url:
@@ -239,5 +262,12 @@ def build_assistant(
     else:
         facts = SqliteCatalog(config.state_dir / "catalog.db")
         catalog = [Listing.model_validate(item) for item in bundled_listings()]
-    sessions = SessionStore(store, config.assistant.history_turns)
-    return Assistant(config, chat, facts, sessions, recorder, catalog)
+    shop = ShopPack(
+        facts,
+        catalog,
+        trust=config.guardrails.trust,
+        sessions=sessions,
+        context_listings=config.assistant.context_listings,
+        price_mismatch=config.assistant.price_mismatch,
+    )
+    return {shop.name: shop}

@@ -129,12 +129,23 @@ class ElementFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class AcceptedFrame:
+    """The pipeline has admitted the request (key, role, session): what follows is its answer. A
+    door that answers with a status code learns here that failures from now on are frames; it is
+    a signal for doors, not sent to clients."""
+
+    trace_id: str
+    event: Literal["accepted"] = "accepted"
+
+
+@dataclass(frozen=True, slots=True)
 class CompleteFrame:
     trace_id: str
     route: str
     usage: Usage
     text: str | None = None
     object: dict[str, Any] | None = None
+    finish_reason: FinishReason = "stop"
     event: Literal["complete"] = "complete"
 
 
@@ -146,4 +157,13 @@ class ErrorFrame:
     event: Literal["error"] = "error"
 
 
-Frame = TokenFrame | GuardrailFrame | CorrectionFrame | CardFrame | ElementFrame | CompleteFrame | ErrorFrame
+Frame = (
+    AcceptedFrame
+    | TokenFrame
+    | GuardrailFrame
+    | CorrectionFrame
+    | CardFrame
+    | ElementFrame
+    | CompleteFrame
+    | ErrorFrame
+)

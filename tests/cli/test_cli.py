@@ -103,10 +103,13 @@ def test_audit_tail_reads_what_chat_wrote(config_file: Path) -> None:
     assert run("chat", "hi", "--config", str(config_file), cwd=cwd).returncode == 0
     result = run("audit", "tail", "--json", "--config", str(config_file), cwd=cwd)
     assert result.returncode == 0, result.stderr
-    events = [json.loads(line) for line in result.stdout.splitlines()]
+    trail = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {e["trace_id"] for e in trail} == {trail[0]["trace_id"]}
+    moves = [e["payload"]["to_state"] for e in trail if e["type"] == "routing_transition"]
+    assert (moves[0], moves[-1]) == ("AUTHORIZE", "COMPLETED")
+    events = [e for e in trail if e["type"] != "routing_transition"]
     assert [e["type"] for e in events] == ["request_received", "provider_attempt", "request_completed"]
     trace = events[0]["trace_id"]
-    assert {e["trace_id"] for e in events} == {trace}
     only = run(
         "audit",
         "tail",
@@ -146,7 +149,9 @@ def test_audit_tail_follow_prints_new_events(config_file: Path) -> None:
         assert run("chat", "hi", "--config", str(config_file), cwd=cwd).returncode == 0
         assert follower.stdout is not None
         seen = [json.loads(follower.stdout.readline())["type"] for _ in range(3)]
-        assert seen[-1] == "request_completed"
+        while seen[-1] == "routing_transition":  # the orchestrator's moves come between the events
+            seen.append(json.loads(follower.stdout.readline())["type"])
+        assert [kind for kind in seen if kind != "routing_transition"][-1] == "request_completed"
     finally:
         follower.terminate()
         follower.communicate(timeout=10)

@@ -7,16 +7,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from sluicegate.calltrace import CallTrace, end_trace, start_trace
+from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
 from sluicegate.errors import AllProvidersFailed, GatewayTimeout, Overloaded
 from sluicegate.resilience.breaker import CircuitState, Transition
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.testing import MockUpstream
+from sluicegate.testing.pipeline import ask
 from sluicegate.testing.webhook import WebhookReceiver
 from sluicegate.types import CompletionRequest, Message
 
@@ -55,17 +57,9 @@ def request(temperature: float | None = None, text: str = "capital of France?") 
 async def call(
     runtime: Runtime, role: str, req: CompletionRequest | None = None, *, stream: bool = False
 ) -> tuple[str, CallTrace]:
-    trace = CallTrace()
-    token = start_trace(trace)
-    try:
-        route = runtime.chat.resolve(role)
-        if stream:
-            text = "".join([c.text async for c in runtime.chat.stream(route, req or request())])
-        else:
-            text = (await runtime.chat.complete(route, req or request())).text
-        return text, trace
-    finally:
-        end_trace(token)
+    asked = replace(req or request(), model=role)
+    completion, context, _ = await ask(runtime.pipeline, asked, stream=stream)
+    return completion.text, context.call
 
 
 Start = Callable[[dict[str, Any]], Any]
@@ -79,7 +73,7 @@ async def test_500s_open_the_breaker_and_stop_traffic(
     )
     runtime = runtime_for(upstream, {"r": {"use": ["up/primary", "up/fallback"]}})
     transitions: list[Transition] = []
-    runtime.chat.breakers.listeners.append(transitions.append)
+    runtime.stacks.breakers.listeners.append(transitions.append)
     for _ in range(10):
         text, trace = await call(runtime, "r")
         assert text == ANSWER
@@ -100,7 +94,7 @@ async def test_429_retry_after_opens_then_half_open_probe_closes(
     )
     runtime = runtime_for(upstream, {"r": {"use": ["up/primary", "up/fallback"]}})
     transitions: list[Transition] = []
-    runtime.chat.breakers.listeners.append(transitions.append)
+    runtime.stacks.breakers.listeners.append(transitions.append)
     assert (await call(runtime, "r"))[0] == ANSWER
     assert (await call(runtime, "r"))[0] == ANSWER
     assert upstream.calls["primary"] == 1
@@ -170,7 +164,7 @@ async def test_a_hang_on_a_roles_only_target_counts_until_the_breaker_opens(
     for _ in range(3):  # the failure threshold
         with pytest.raises(GatewayTimeout):
             await call(runtime, "r", stream=stream)
-    [snapshot] = await runtime.chat.breakers.snapshots()
+    [snapshot] = await runtime.stacks.breakers.snapshots()
     assert snapshot.state.value == "open"
     started = time.monotonic()
     with pytest.raises(AllProvidersFailed) as refused:
@@ -191,7 +185,7 @@ async def test_a_caller_that_goes_away_says_nothing_about_the_provider(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    [snapshot] = await runtime.chat.breakers.snapshots()
+    [snapshot] = await runtime.stacks.breakers.snapshots()
     assert (snapshot.state.value, snapshot.recent_failures) == ("closed", 0)
 
 
@@ -215,11 +209,11 @@ async def test_outage_alerts_once_and_recovery_is_reported(
         with pytest.raises(AllProvidersFailed) as caught:
             await call(runtime, "r")
         assert caught.value.attempts[0].error == "server_error"
-    assert [a["alert"] for a in runtime.chat.alerter.sent] == ["outage"]
+    assert [a["alert"] for a in runtime.stacks.alerter.sent] == ["outage"]
     # The breaker opened after three failures; its half-open probe, once due, succeeds.
     await asyncio.sleep(0.25)
     assert (await call(runtime, "r"))[0] == "ok"
-    assert [a["alert"] for a in runtime.chat.alerter.sent] == ["outage", "recovered"]
+    assert [a["alert"] for a in runtime.stacks.alerter.sent] == ["outage", "recovered"]
 
 
 async def test_retries_then_succeeds(runtime_for: MakeRuntime, upstream_factory: Start) -> None:
@@ -337,7 +331,7 @@ async def test_outage_alert_is_posted_to_the_webhook(
     for _ in range(2):
         with pytest.raises(AllProvidersFailed):
             await call(runtime, "r")
-    await runtime.chat.alerter.aclose()
+    await runtime.stacks.alerter.aclose()
     await hook.close()
     assert [(path, body["alert"], body["role"]) for path, body in hook.received] == [
         ("/alerts", "outage", "r")

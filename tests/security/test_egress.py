@@ -7,13 +7,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import httpx
 import pytest
 
-from sluicegate.calltrace import CallTrace, end_trace, start_trace
 from sluicegate.config import ConfigError, load_config
 from sluicegate.config.schema import Config
 from sluicegate.errors import AllProvidersFailed, EgressBlocked
@@ -25,6 +25,7 @@ from sluicegate.security.egress import (
     loopback_names_for_tests,
 )
 from sluicegate.testing import MockUpstream
+from sluicegate.testing.pipeline import ask
 from sluicegate.types import CompletionRequest, Message
 
 
@@ -173,16 +174,12 @@ async def test_a_refused_provider_fails_over_and_is_audited(upstream_factory: Ca
         }
     )
     runtime = build_runtime(config)
-    trace = CallTrace()
-    token = start_trace(trace)
-    try:
-        request = CompletionRequest("r", (Message("user", "hi"),))
-        assert (await runtime.chat.complete(runtime.chat.resolve("r"), request)).text == "safe answer"
-        assert [a.error for a in trace.attempts] == ["egress_refused"]
-        with pytest.raises(AllProvidersFailed):
-            await runtime.chat.complete(runtime.chat.resolve("only"), request)
-    finally:
-        end_trace(token)
+    request = CompletionRequest("r", (Message("user", "hi"),))
+    completion, context, _ = await ask(runtime.pipeline, request)
+    assert completion.text == "safe answer"
+    assert [a.error for a in context.call.attempts] == ["egress_refused"]
+    with pytest.raises(AllProvidersFailed):
+        await ask(runtime.pipeline, replace(request, model="only"))
     await runtime.audit.flush()
     assert runtime.audit.store is not None
     refused = await runtime.audit.store.query(type="egress_refused")

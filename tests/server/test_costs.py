@@ -221,17 +221,15 @@ async def test_a_corrupt_cache_entry_is_a_miss(upstream_factory: Callable[..., A
     upstream = await upstream_factory(SCRIPT)
     store = MemoryStateStore()
     runtime = build_runtime(Config.model_validate(make_config(upstream)), state=store)
-    from sluicegate.calltrace import CallTrace, end_trace, start_trace
+    from sluicegate.cache import ResponseCache
+    from sluicegate.testing.pipeline import ask
     from sluicegate.types import CompletionRequest, Message
 
     request = CompletionRequest("reasoning", (Message("user", "hi"),), temperature=0)
-    route = runtime.chat.resolve("reasoning")
-    await store.set("cache:" + runtime.chat._costs.cache.key("reasoning", request), b"{broken")  # type: ignore[union-attr]
-    token = start_trace(CallTrace())
-    try:
-        assert (await runtime.chat.complete(route, request)).text == ANSWER
-    finally:
-        end_trace(token)
+    await store.set("cache:" + ResponseCache(store, 60).key("reasoning", request), b"{broken")
+    completion, context, _ = await ask(runtime.pipeline, request)
+    assert completion.text == ANSWER
+    assert context.cache == "miss"
     await runtime.aclose()
 
 
@@ -240,7 +238,7 @@ async def test_budget_token_pays_for_internal_calls(upstream_factory: Callable[.
     runtime = build_runtime(
         Config.model_validate(make_config(upstream, cache={"enabled": False})), state=MemoryStateStore()
     )
-    internal = InternalLLM(runtime.chat)
+    internal = InternalLLM(runtime.pipeline)
     from sluicegate.types import Message
 
     token = BudgetToken.mint("summarize-session", 60)

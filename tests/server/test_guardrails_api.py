@@ -99,7 +99,8 @@ def test_post_stream_findings_ride_on_the_final_chunk(
     server = gateway(
         {
             "providers": {"up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["seller"]}},
-            "models": {"seller": {"use": ["up/seller"]}},
+            # The shop's checks run on the answers of a role that enables its pack.
+            "models": {"seller": {"use": ["up/seller"], "pack": "shop"}, "plain": {"use": ["up/seller"]}},
         }
     )
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
@@ -115,3 +116,9 @@ def test_post_stream_findings_ride_on_the_final_chunk(
     ]
     reply = client.chat.completions.create(model="seller", messages=[{"role": "user", "content": "price?"}])
     assert reply.model_extra["x_sluicegate"]["corrections"][0]["text"] == f"${item['price']:.2f}"  # type: ignore[index]
+    # A role without the pack runs no shop logic on its answers: another business's prices are its own.
+    plain = client.chat.completions.create(model="plain", messages=[{"role": "user", "content": "price?"}])
+    assert plain.model_extra["x_sluicegate"]["corrections"] == []  # type: ignore[index]
+    trace = plain.model_extra["x_sluicegate"]["trace_id"]  # type: ignore[index]
+    events = httpx.get(server.url + "/admin/events", params={"trace_id": trace}).json()["events"]
+    assert "POST_STREAM" not in [e["payload"].get("to_state") for e in events]

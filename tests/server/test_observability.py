@@ -85,7 +85,12 @@ def test_admin_events_tell_a_requests_story(
     server = gateway(config(threaded_upstream(SCRIPT)))
     response = chat(server.url, "shaky", "my email is ann@example.com", stream=True)
     trace_id = response.headers["x-sluicegate-trace-id"]
-    events = httpx.get(server.url + "/admin/events", params={"trace_id": trace_id}).json()["events"]
+    trail = httpx.get(server.url + "/admin/events", params={"trace_id": trace_id}).json()["events"]
+    # The orchestrator's moves are events of their own (the transition table has its own tests).
+    moves = [e["payload"]["to_state"] for e in trail if e["type"] == "routing_transition"]
+    assert (moves[0], moves[-1]) == ("AUTHORIZE", "COMPLETED")
+    assert "LLM_CALL" in moves
+    events = [e for e in trail if e["type"] != "routing_transition"]
     kinds = [e["type"] for e in events]
     assert kinds == [
         "request_received",
@@ -109,7 +114,8 @@ def test_stored_content_is_redacted(
         "x-sluicegate-trace-id"
     ]
     events = httpx.get(server.url + "/admin/events", params={"trace_id": trace_id}).json()["events"]
-    stored = events[0]["payload"]["messages"][0]["content"]
+    received = next(e for e in events if e["type"] == "request_received")
+    stored = received["payload"]["messages"][0]["content"]
     assert stored == "mail [EMAIL] or call [PHONE]"
     assert events[-1]["payload"]["completion"] == ANSWER
 

@@ -41,9 +41,12 @@ class RequestCompleted(Payload):
 
 
 class RoutingTransition(Payload):
+    """A move of the request orchestrator from one state to the next (seed 001 §2.6)."""
+
     from_state: str
     to_state: str
-    detail: str = ""
+    detail: str = ""  # why: the stage's reason in a few words
+    elapsed_ms: float | None = None  # since the request was received
 
 
 class ProviderAttempt(Payload):

@@ -11,15 +11,25 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sluicegate.calltrace import CallTrace, end_trace, start_trace
 from sluicegate.cli.audit import audit_app
 from sluicegate.cli.common import config_or_exit, err, fail, runtime_or_exit
 from sluicegate.cli.keys import keys_app
 from sluicegate.cli.starter import STARTER_CONFIG
 from sluicegate.config.schema import Config
-from sluicegate.errors import GatewayError, ProviderSetupError
+from sluicegate.errors import FenceViolation, GatewayError, ProviderSetupError, StateError
+from sluicegate.frames import error_frame
+from sluicegate.pipeline.context import RequestContext, bind, unbind
+from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.runtime import Runtime
-from sluicegate.types import CompletionRequest, Message
+from sluicegate.types import (
+    CardFrame,
+    CompleteFrame,
+    CompletionRequest,
+    CorrectionFrame,
+    GuardrailFrame,
+    Message,
+    TokenFrame,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="sluicegate: a self-hostable LLM gateway.")
 out = Console(highlight=False)
@@ -116,49 +126,90 @@ def serve(
 def chat(
     message: str | None = typer.Argument(None, help="One message; without it, an interactive loop."),
     model: str | None = typer.Option(
-        None, "--model", "-m", help="A role or provider/model (default: reasoning)."
+        None,
+        "--model",
+        "-m",
+        help="A role or provider/model (default: reasoning; with --session: the assistant's role).",
+    ),
+    session: str | None = typer.Option(
+        None, "--session", "-s", help="Talk to the assistant in this session (its history, its domain pack)."
     ),
     max_tokens: int | None = typer.Option(None, help="Cap on the reply's length."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Talk to a role through the gateway's pipeline, streaming to the terminal."""
+    """Talk through the gateway's pipeline (the stages of the HTTP API), frames rendered as they stream."""
     settings = config_or_exit(config)
-    chosen = model or ("reasoning" if "reasoning" in settings.models else next(iter(settings.models), None))
+    if session is not None:
+        chosen: str | None = model or settings.conversation_role
+    else:
+        chosen = model or (
+            "reasoning" if "reasoning" in settings.models else next(iter(settings.models), None)
+        )
     if chosen is None:
         fail("no role is configured")
     from sluicegate.logs import configure_logging
 
     configure_logging("warning")  # the terminal is for the conversation; logs go to stderr
     runtime = runtime_or_exit(settings)
-    asyncio.run(_chat(runtime, chosen, message, max_tokens))
+    turn_tokens = max_tokens or (settings.assistant.max_tokens if session is not None else None)
+    asyncio.run(_chat(runtime, chosen, message, turn_tokens, session))
 
 
-async def _chat(runtime: Runtime, model: str, message: str | None, max_tokens: int | None) -> None:
+async def _chat(
+    runtime: Runtime, model: str, message: str | None, max_tokens: int | None, session: str | None
+) -> None:
     history: list[Message] = []
     try:
-        route = runtime.chat.resolve(model)
         while True:
             text = message if message is not None else _prompt()
             if text is None:
                 return
-            history.append(Message("user", text))
-            request = CompletionRequest(model=model, messages=tuple(history), max_tokens=max_tokens)
-            reply: list[str] = []
-            token = start_trace(CallTrace())
-            try:
-                async for chunk in runtime.chat.stream(route, request, endpoint="cli:chat"):
-                    reply.append(chunk.text)
-                    out.print(chunk.text, end="", soft_wrap=True)
-            finally:
-                end_trace(token)
-            out.print()
-            history.append(Message("assistant", "".join(reply)))
+            # In a session the pipeline keeps the history; otherwise this loop does.
+            turn = (Message("user", text),) if session is not None else (*history, Message("user", text))
+            request = PipelineRequest(
+                CompletionRequest(model=model, messages=turn, max_tokens=max_tokens),
+                endpoint="cli:chat",
+                caller=Caller(local=True),
+                session_id=session,
+            )
+            answer = await _turn(runtime, request)
+            history += [Message("user", text), Message("assistant", answer)]
             if message is not None:
                 return
-    except GatewayError as exc:
-        fail(exc.message, 1)
+    except (GatewayError, StateError, FenceViolation) as exc:
+        fail(error_frame(exc).message, 1)
     finally:
         await runtime.aclose()
+
+
+async def _turn(runtime: Runtime, request: PipelineRequest) -> str:
+    """One turn's frames in the terminal: tokens as they come, then what the guardrails did."""
+    context = RequestContext()
+    token = bind(context)
+    notes: list[str] = []
+    final = ""
+    try:
+        async for frame in runtime.pipeline.run(request, context):
+            match frame:
+                case TokenFrame(text=text):
+                    out.print(text, end="", soft_wrap=True, markup=False)
+                case GuardrailFrame(stage=stage, rule=rule, action=action):
+                    notes.append(f"guardrail {stage}: {rule} ({action})")
+                case CorrectionFrame(replace=(start, end), text=text, reason=reason):
+                    notes.append(f"correction [{start}:{end}] -> {text!r}: {reason}")
+                case CardFrame(card=card):
+                    price = f"{card.get('price')} {card.get('currency')}"
+                    notes.append(f"card {card.get('id')}: {card.get('title')}, {price}")
+                case CompleteFrame(text=text):
+                    final = text or ""
+                case _:
+                    pass
+    finally:
+        unbind(token)
+    out.print()
+    for note in notes:
+        err.print(note, markup=False, soft_wrap=True)
+    return final
 
 
 def _prompt() -> str | None:

@@ -40,8 +40,17 @@ class RoleLimits(Strict):
     )
 
 
+# Domain packs that ship with sluicegate (ARCHITECTURE §2 `demo/`): the manga shop.
+PackName = Literal["shop"]
+
+
 class RoleConfig(RoleLimits):
     use: Annotated[list[str], Field(min_length=1)]
+    pack: PackName | None = Field(
+        default=None,
+        description="A domain pack whose post-stream checks run on this role's answers (the embedded "
+        "default enables 'shop'); none: no domain logic on its answers.",
+    )
 
     @field_validator("use")
     @classmethod
@@ -196,6 +205,11 @@ class AssistantConfig(Strict):
     role: str | None = Field(
         default=None, description="Default: the 'assistant' role if configured, else 'reasoning'."
     )
+    pack: PackName | None = Field(
+        default="shop",
+        description="The domain pack of conversation turns: its prompt, placeholders and post-stream "
+        "checks; null: a plain guarded conversation.",
+    )
     facts_url: str | None = Field(
         default=None, description="A catalog service; default: the bundled demo catalog."
     )
@@ -250,6 +264,8 @@ NOT_YET_AVAILABLE = {
 
 
 class Config(Strict):
+    """The whole configuration (ARCHITECTURE §5)."""
+
     server: ServerConfig = ServerConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[Annotated[str, Field(pattern=ROLE_NAME_PATTERN)], RoleConfig] = Field(default_factory=dict)
@@ -274,6 +290,14 @@ class Config(Strict):
     trust_signals: TrustSignalsConfig = TrustSignalsConfig()
     allow_inline_secrets: bool = False
     state_dir: Path = Path(".sluicegate")
+
+    @property
+    def conversation_role(self) -> str:
+        """The role of conversation turns: assistant.role, else 'assistant' if one is configured, else
+        'reasoning'."""
+        if self.assistant.role:
+            return self.assistant.role
+        return "assistant" if "assistant" in self.models else "reasoning"
 
     @model_validator(mode="after")
     def _nothing_declared_that_nothing_does(self) -> Config:
@@ -330,7 +354,9 @@ def embedded_default() -> Config:
     return Config(
         providers={"local": LlamaCppProviderConfig(type="llamacpp", models=["smollm2-135m"])},
         models={
-            role: RoleConfig(use=[target], context_length=2048, max_concurrency=1, default_timeout=120)
+            role: RoleConfig(
+                use=[target], context_length=2048, max_concurrency=1, default_timeout=120, pack="shop"
+            )
             for role in STANDARD_ROLES
         },
     )

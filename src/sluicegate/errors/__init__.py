@@ -9,6 +9,7 @@ every name from here).
     ├── FactSourceError                the fact source failed or did not answer in time
     ├── FenceViolation                 untrusted text forged the fence, or the output gave the canary away
     ├── BudgetExhausted                a workflow's budget token cannot pay for the next internal call
+    ├── IllegalTransition              the orchestrator moved along a transition its table does not declare
     ├── NotAllowed                     a trust-signal checker outside the allowlist
     ├── UnknownSchemaVersion           an audit event newer than this code
     ├── ServerUnavailable              (testing) a server a test needs is not installed
@@ -36,6 +37,8 @@ every name from here).
         ├── UnsupportedMediaType       415, a body that is not application/json
         ├── SessionNotFound            404, no such session for this caller (another's looks the same)
         ├── ModelNotFound              404
+        ├── AnswerRejected             422, the VALIDATION stage refused the answer
+        ├── UnsupportedByTarget        400, no target of the route has a capability the request needs
         ├── UpstreamRejected           400, the upstream refused the request itself
         ├── Overloaded                 429, the role's concurrency limit and queue are full
         ├── BudgetExceeded             429, the user's hourly token budget is spent (Retry-After)
@@ -52,6 +55,7 @@ from sluicegate.errors.base import (
     ConfigError,
     FactSourceError,
     FenceViolation,
+    IllegalTransition,
     NotAllowed,
     ProviderSetupError,
     ScriptError,
@@ -62,6 +66,7 @@ from sluicegate.errors.base import (
 )
 from sluicegate.errors.gateway import (
     AllProvidersFailed,
+    AnswerRejected,
     BudgetExceeded,
     ClientDisconnected,
     Forbidden,
@@ -77,6 +82,7 @@ from sluicegate.errors.gateway import (
     SessionNotFound,
     StateUnavailable,
     Unauthorized,
+    UnsupportedByTarget,
     UnsupportedMediaType,
     UpstreamRejected,
 )
@@ -99,6 +105,7 @@ from sluicegate.errors.provider import (
 
 __all__ = [
     "AllProvidersFailed",
+    "AnswerRejected",
     "Attempt",
     "BudgetExceeded",
     "BudgetExhausted",
@@ -112,6 +119,7 @@ __all__ = [
     "Forbidden",
     "GatewayError",
     "GatewayTimeout",
+    "IllegalTransition",
     "InvalidRequest",
     "MalformedResponse",
     "ModelNotFound",
@@ -138,6 +146,7 @@ __all__ = [
     "TruncatedStream",
     "Unauthorized",
     "UnknownSchemaVersion",
+    "UnsupportedByTarget",
     "UnsupportedMediaType",
     "UpstreamRejected",
     "WorkerCrashed",

@@ -54,6 +54,16 @@ class BudgetExhausted(SluicegateError):
         self.remaining = remaining
 
 
+class IllegalTransition(SluicegateError, RuntimeError):
+    """The orchestrator was asked to move between two states its transition table does not link:
+    a defect in a stage, never a user's error."""
+
+    def __init__(self, from_state: str, to_state: str) -> None:
+        super().__init__(f"illegal transition {from_state} -> {to_state}")
+        self.from_state = from_state
+        self.to_state = to_state
+
+
 class NotAllowed(SluicegateError, ValueError):
     """A trust-signal checker outside the allowlist."""
 

@@ -119,6 +119,22 @@ class ModelNotFound(GatewayError):
     code = "model_not_found"
 
 
+class AnswerRejected(GatewayError):
+    """The VALIDATION stage found the answer wrong; it is not shipped as an answer."""
+
+    status = 422
+    error_type = "invalid_response_error"
+    code = "answer_failed_validation"
+
+
+class UnsupportedByTarget(GatewayError):
+    """No target of the route can do what the request needs (its declared capabilities)."""
+
+    status = 400
+    error_type = "invalid_request_error"
+    code = "unsupported_by_target"
+
+
 class AllProvidersFailed(GatewayError):
     status = 503
     error_type = "service_unavailable"

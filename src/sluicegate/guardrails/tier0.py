@@ -25,6 +25,12 @@ class Tier0Gate:
         self._deny = [(rule, re.compile(rule.pattern)) for rule in settings.deny]
         self._scope = [(rule, re.compile(rule.pattern)) for rule in settings.require_any]
 
+    @property
+    def enabled(self) -> bool:
+        """Whether any rule is configured (with none, the gate is not a stage of the pipeline)."""
+        s = self._settings
+        return bool(self._blocked or s.max_input_chars is not None or self._deny or self._scope)
+
     def check(self, user: str, messages: Sequence[Message]) -> Refusal | None:
         if user.lower() in self._blocked:
             return Refusal("blocked_user", "This user may not use the assistant.")

@@ -1,5 +1,5 @@
-"""Turns what happened during a request (its `CallTrace`) into audit events, metrics and span
-events, in one place, so every door (HTTP, CLI) records the same way."""
+"""Turns what happened during a request (its `RequestContext`, the orchestrator's moves) into
+audit events, metrics and span events, in one place, so every door records the same way."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from sluicegate.audit.events import (
     ProviderAttempt,
     RequestCompleted,
     RequestReceived,
+    RoutingTransition,
 )
 from sluicegate.audit.log import AuditTrail
-from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
 from sluicegate.guardrails.pii import redact
 from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.tracing import Telemetry
+from sluicegate.pipeline.context import RequestContext
+from sluicegate.pipeline.states import Transition
 from sluicegate.security.secrets import SECRETS
 from sluicegate.types import Message, Usage
 
@@ -35,7 +37,7 @@ class Recorder:
         self.telemetry = telemetry
 
     def received(
-        self, trace: CallTrace, endpoint: str, model: str, stream: bool, messages: Sequence[Message]
+        self, trace: RequestContext, endpoint: str, model: str, stream: bool, messages: Sequence[Message]
     ) -> None:
         content = None
         if self.config.audit.store_content:
@@ -45,15 +47,27 @@ class Recorder:
             RequestReceived(endpoint=endpoint, model=model, stream=stream, user=trace.user, messages=content),
         )
 
-    def guardrail(self, trace: CallTrace, stage: str, rule: str, action: str, span: tuple[int, int]) -> None:
-        trace.guardrails.append({"stage": stage, "rule": rule, "action": action, "span": list(span)})
+    def transition(self, trace: RequestContext, move: Transition) -> None:
+        self.audit.emit(
+            trace.trace_id,
+            RoutingTransition(
+                from_state=move.from_state.value,
+                to_state=move.to_state.value,
+                detail=move.reason,
+                elapsed_ms=move.elapsed_ms,
+            ),
+        )
+
+    def guardrail(
+        self, trace: RequestContext, stage: str, rule: str, action: str, span: tuple[int, int]
+    ) -> None:
         self.metrics.guardrail_hits.labels(rule, action).inc()
         self.audit.emit(trace.trace_id, GuardrailHit(stage=stage, rule=rule, action=action, span=span))
         self.telemetry.event(trace.span, "guardrail", {"rule": rule, "action": action})
 
     def completed(
         self,
-        trace: CallTrace,
+        trace: RequestContext,
         *,
         role: str,
         outcome: str,
@@ -61,16 +75,17 @@ class Recorder:
         text: str | None = None,
     ) -> None:
         usage = usage or Usage()
-        for attempt in trace.attempts:
+        call = trace.call
+        for attempt in call.attempts:
             target = f"{attempt.provider}/{attempt.model}"
             self.audit.emit(
                 trace.trace_id, ProviderAttempt(target=target, outcome=attempt.error, status=attempt.status)
             )
             self.metrics.provider_errors.labels(target, attempt.error).inc()
             self.telemetry.event(trace.span, "provider_attempt", {"target": target, "outcome": attempt.error})
-        if trace.served_by:
-            self.audit.emit(trace.trace_id, ProviderAttempt(target=trace.served_by, outcome="ok"))
-        for failover in trace.failovers:
+        if call.served_by:
+            self.audit.emit(trace.trace_id, ProviderAttempt(target=call.served_by, outcome="ok"))
+        for failover in call.failovers:
             self.audit.emit(
                 trace.trace_id,
                 FailoverEvent(
@@ -86,7 +101,7 @@ class Recorder:
             )
         self.metrics.tokens.labels(trace.user, role, "prompt").inc(usage.prompt_tokens)
         self.metrics.tokens.labels(trace.user, role, "completion").inc(usage.completion_tokens)
-        cost = self._cost(trace.served_by, usage)
+        cost = self._cost(call.served_by, usage)
         if cost:
             self.metrics.cost.labels(trace.user, role).inc(cost)
         elapsed_ms = round((time.monotonic() - trace.started) * 1000, 3)
@@ -94,10 +109,10 @@ class Recorder:
             "request_completed",
             role=role,
             outcome=outcome,
-            served_by=trace.served_by,
+            served_by=call.served_by,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
-            failovers=len(trace.failovers),
+            failovers=len(call.failovers),
             elapsed_ms=elapsed_ms,
         )
         stored_text = (
@@ -107,9 +122,9 @@ class Recorder:
             trace.trace_id,
             RequestCompleted(
                 model=role,
-                route=f"explicit/{role}",
+                route=trace.route_label or f"explicit/{role}",
                 outcome=outcome,
-                served_by=trace.served_by,
+                served_by=call.served_by,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
                 elapsed_ms=round((time.monotonic() - trace.started) * 1000, 3),

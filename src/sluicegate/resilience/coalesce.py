@@ -38,11 +38,9 @@ def coalescible(request: CompletionRequest) -> bool:
 
 
 def _shared_context() -> tuple[contextvars.Context, CallTrace]:
-    """A context for the shared call, with a trace of its own (the caller's deadline and user)."""
+    """A context for the shared call, with a trace of its own (the caller's deadline)."""
     caller = current_trace()
-    shared = CallTrace(
-        trace_id=caller.trace_id, deadline=caller.deadline, user=caller.user, key_budget=caller.key_budget
-    )
+    shared = CallTrace(trace_id=caller.trace_id, deadline=caller.deadline)
     context = contextvars.copy_context()
     context.run(start_trace, shared)
     return context, shared

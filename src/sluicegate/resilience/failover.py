@@ -5,6 +5,9 @@ tokens were sent (seed 002: "retry from last successful element"), the next targ
 asked to continue the assistant text already delivered, so the caller sees one stream
 with one finish reason. The caller's own mistakes (the upstream's 4xx) are not failed
 over: another provider would refuse the same request.
+
+A target that lacks what the request needs (its declared `Capabilities`: JSON mode today) is
+skipped, and the skip is recorded as an attempt that names the reason.
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ from sluicegate.errors import Attempt, ChainExhausted, ProviderBadRequest, Provi
 from sluicegate.providers.base import Capabilities
 from sluicegate.routing.roles import Target
 from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
+
+
+def lacks(target: Target, request: CompletionRequest) -> str | None:
+    """What the request needs that the target does not declare, in words; None if it can serve it."""
+    if request.json_mode and not target.provider.capabilities.json_mode:
+        return "JSON mode (response_format) is not supported"
+    return None
 
 
 class FailoverChain:
@@ -32,7 +42,16 @@ class FailoverChain:
 
     @property
     def capabilities(self) -> Capabilities:
-        return self._targets[0].provider.capabilities
+        """What the chain can serve: a feature any target has (the others are skipped for it);
+        streaming and prefill only if every target has them; exact counts as the first target counts."""
+        every = [t.provider.capabilities for t in self._targets]
+        return Capabilities(
+            streaming=all(c.streaming for c in every),
+            tools=any(c.tools for c in every),
+            json_mode=any(c.json_mode for c in every),
+            exact_token_count=every[0].exact_token_count,
+            assistant_prefill=all(c.assistant_prefill for c in every),
+        )
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -43,6 +62,8 @@ class FailoverChain:
         attempts: list[Attempt] = []
         errors: list[ProviderError] = []
         for target in self._targets:
+            if self._skipped(trace.attempts, attempts, target, request):
+                continue
             try:
                 completion = await target.provider.generate(request.with_model(target.model))
             except ProviderError as exc:
@@ -60,6 +81,8 @@ class FailoverChain:
         usage = Usage()
         previous: tuple[Target, ProviderError] | None = None
         for target in self._targets:
+            if self._skipped(trace.attempts, attempts, target, request):
+                continue
             attempt = request.with_model(target.model)
             if said and previous is not None:
                 delivered = "".join(said)
@@ -93,6 +116,18 @@ class FailoverChain:
 
     async def aclose(self) -> None:
         return None
+
+    @staticmethod
+    def _skipped(
+        trace_attempts: list[Attempt], attempts: list[Attempt], target: Target, request: CompletionRequest
+    ) -> bool:
+        reason = lacks(target, request)
+        if reason is None:
+            return False
+        attempt = Attempt(target.provider.name, target.model, f"skipped: {reason}")
+        trace_attempts.append(attempt)
+        attempts.append(attempt)
+        return True
 
     @staticmethod
     def _record(

@@ -24,8 +24,8 @@ router = APIRouter(
 
 
 async def circuits_view(runtime: Runtime) -> dict[str, Any]:
-    stacks = runtime.chat.stacks()  # builds every role's stack, so every breaker is listed
-    snapshots = await runtime.chat.breakers.snapshots()
+    stacks = runtime.stacks.stacks()  # builds every role's stack, so every breaker is listed
+    snapshots = await runtime.stacks.breakers.snapshots()
     circuits = [
         {
             "target": s.target,
@@ -106,7 +106,7 @@ async def any_session(
 ) -> Response:
     """Any user's assistant session, with its owner: the operator's read."""
     runtime: Runtime = request.app.state.runtime
-    doc = await runtime.assistant.sessions.read_any(session_id)
+    doc = await runtime.sessions.read_any(session_id)
     if doc is None:
         raise SessionNotFound(f"No session '{session_id}'.")
     return Response(orjson.dumps(doc), media_type="application/json")

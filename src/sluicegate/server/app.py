@@ -75,11 +75,11 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
     @app.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request) -> Response:
         current: Runtime = request.app.state.runtime
-        for name, stack in current.chat.stacks().items():
+        for name, stack in current.stacks.stacks().items():
             current.metrics.in_flight.labels(name).set(stack.limiter.in_flight)
             current.metrics.queue_depth.labels(name).set(stack.limiter.waiting)
         # Breakers live in the shared store: report their state as every instance sees it now.
-        for snapshot in await current.chat.breakers.snapshots():
+        for snapshot in await current.stacks.breakers.snapshots():
             current.metrics.circuit_state.labels(snapshot.target).set(STATE_VALUE[snapshot.state])
         return Response(current.metrics.render(), media_type=current.metrics.content_type)
 

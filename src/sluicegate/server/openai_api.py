@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import orjson
@@ -13,19 +13,33 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from sluicegate.calltrace import CallTrace, current_trace
-from sluicegate.errors import GatewayError, ModelNotFound
-from sluicegate.providers.base import close_stream
-from sluicegate.server.auth import check_role, require_key
+from sluicegate.errors import GatewayError, ModelNotFound, StateError, StateUnavailable
+from sluicegate.frames import frame_data
+from sluicegate.pipeline.context import RequestContext
+from sluicegate.pipeline.llm import RoleStacks
+from sluicegate.pipeline.request import Caller, PipelineRequest
+from sluicegate.server.auth import bearer, require_key
 from sluicegate.server.body import read_json
+from sluicegate.server.context import request_context
 from sluicegate.server.errors import error_body
 from sluicegate.server.schemas import CHAT_RESPONSES, Open, error_responses
 from sluicegate.server.wire import ChatCompletionRequest, validation_error
-from sluicegate.service import ChatService
-from sluicegate.types import Chunk, Completion, Usage
+from sluicegate.types import (
+    AcceptedFrame,
+    CardFrame,
+    CompleteFrame,
+    CorrectionFrame,
+    ElementFrame,
+    ErrorFrame,
+    Frame,
+    GuardrailFrame,
+    TokenFrame,
+    Usage,
+)
 
 log = logging.getLogger("sluicegate.server")
-router = APIRouter(dependencies=[Depends(require_key)])
+# The chat door hands the bearer key to the pipeline (AUTHORIZE); the model list checks it here.
+router = APIRouter()
 
 _BODY_SCHEMA = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
 # The body is read by hand (size limit, strict UTF-8, our 400s); its schema is documented here, and
@@ -43,58 +57,63 @@ def request_components() -> dict[str, Any]:
     return defs
 
 
-def _chat(request: Request) -> ChatService:
-    service: ChatService = request.app.state.runtime.chat
-    return service
+def _stacks(request: Request) -> RoleStacks:
+    stacks: RoleStacks = request.app.state.runtime.stacks
+    return stacks
 
 
 @router.post(
     "/v1/chat/completions", openapi_extra=_REQUEST_SCHEMA, response_model=None, responses=CHAT_RESPONSES
 )
 async def chat_completions(request: Request) -> Response:
-    raw = await read_json(request, request.app.state.runtime.config.server)
+    runtime = request.app.state.runtime
+    raw = await read_json(request, runtime.config.server)
     try:
         body = ChatCompletionRequest.model_validate(raw)
     except ValidationError as exc:
         raise validation_error(list(exc.errors())) from None
-    service = _chat(request)
-    route = service.resolve(body.model)
-    request.state.role = route.name
-    check_role(request, route.name)
-    call = body.to_request(provider_model=body.model)
-    headers = {"x-sluicegate-route": f"explicit/{route.name}"}
-    assistant = request.app.state.runtime.assistant
-    if not body.stream:
-        completion = await service.complete(route, call)
-        current_trace().corrections = await assistant.findings(completion.text)
-        _cache_header(headers)
-        return Response(
-            orjson.dumps(_completion_body(body, completion, current_trace())),
-            media_type="application/json",
-            headers=headers,
-        )
-    chunks = service.stream(route, call)
-    # Wait for the first chunk before answering: errors before any token keep their status code.
-    try:
-        first = await anext(chunks)
-    except StopAsyncIteration:
-        first = Chunk(finish_reason="stop", usage=Usage())
-    if first.text:
-        elapsed = time.monotonic() - current_trace().started
-        request.app.state.runtime.metrics.ttft.labels(route.name).observe(elapsed)
-    headers["cache-control"] = "no-cache"
-    _cache_header(headers)
-    return StreamingResponse(
-        _sse(body, first, chunks, current_trace(), assistant.findings),
-        media_type="text/event-stream",
-        headers=headers,
+    ctx = request_context(request)
+    asked = PipelineRequest(
+        body.to_request(provider_model=body.model),
+        endpoint="/v1/chat/completions",
+        caller=Caller(secret=bearer(request)),
+        stream=body.stream,
     )
+    frames = runtime.pipeline.run(asked, ctx)
+    answer = _Answer(body, ctx)
+    # Until the first token (or the end), failures keep their status code.
+    try:
+        first = await answer.until_first_token(frames)
+    except BaseException:
+        await frames.aclose()
+        raise
+    finally:
+        if ctx.role is not None:  # metrics label roles, never arbitrary names a client sent
+            request.state.role = ctx.role
+    headers = {"x-sluicegate-route": ctx.route_label or f"explicit/{body.model}"}
+    if ctx.cache is not None:
+        headers["x-sluicegate-cache"] = ctx.cache
+    if not body.stream:
+        async for frame in frames:
+            answer.take(frame)
+        return Response(
+            orjson.dumps(answer.completion_body()), media_type="application/json", headers=headers
+        )
+    if isinstance(first, TokenFrame):
+        runtime.metrics.ttft.labels(ctx.role or body.model).observe(time.monotonic() - ctx.started)
+    headers["cache-control"] = "no-cache"
+    return StreamingResponse(_sse(answer, first, frames), media_type="text/event-stream", headers=headers)
 
 
-@router.get("/v1/models", response_model=None, responses={200: {"model": Open}, **error_responses(400, 401)})
+@router.get(
+    "/v1/models",
+    response_model=None,
+    responses={200: {"model": Open}, **error_responses(400, 401)},
+    dependencies=[Depends(require_key)],
+)
 async def list_models(request: Request) -> Response:
     return Response(
-        orjson.dumps({"object": "list", "data": _model_entries(_chat(request))}),
+        orjson.dumps({"object": "list", "data": _model_entries(_stacks(request))}),
         media_type="application/json",
     )
 
@@ -103,10 +122,11 @@ async def list_models(request: Request) -> Response:
     "/v1/models/{model:path}",
     response_model=None,
     responses={200: {"model": Open}, **error_responses(401, 404)},
+    dependencies=[Depends(require_key)],
 )
 async def retrieve_model(request: Request, model: str) -> Response:
     """One entry of the list (the official client's `models.retrieve`); ids may hold a slash."""
-    service = _chat(request)
+    service = _stacks(request)
     entry = next((e for e in _model_entries(service) if e["id"] == model), None)
     if entry is None:
         service.resolve(model)  # raises the 404 that names what may be asked for
@@ -114,7 +134,7 @@ async def retrieve_model(request: Request, model: str) -> Response:
     return Response(orjson.dumps(entry), media_type="application/json")
 
 
-def _model_entries(service: ChatService) -> list[dict[str, Any]]:
+def _model_entries(service: RoleStacks) -> list[dict[str, Any]]:
     roles = service.roles
     data: list[dict[str, Any]] = [
         {
@@ -139,87 +159,131 @@ def _model_entries(service: ChatService) -> list[dict[str, Any]]:
     return data
 
 
-def _cache_header(headers: dict[str, str]) -> None:
-    cache = current_trace().cache
-    if cache is not None:
-        headers["x-sluicegate-cache"] = cache
+class _Answer:
+    """The pipeline's frames as Chat Completions renders them: tokens are the content; guardrail
+    hits, corrections and cards ride on the final chunk (text already sent cannot be rewritten)."""
 
+    def __init__(self, body: ChatCompletionRequest, ctx: RequestContext) -> None:
+        self.body = body
+        self.ctx = ctx
+        self.text: list[str] = []
+        self.guardrails: list[dict[str, Any]] = []
+        self.corrections: list[dict[str, Any]] = []
+        self.cards: list[dict[str, Any]] = []
+        self.complete: CompleteFrame | None = None
+        self.created = int(time.time())
 
-def _completion_body(body: ChatCompletionRequest, completion: Completion, trace: CallTrace) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{trace.trace_id}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": completion.text},
-                "finish_reason": completion.finish_reason,
-                "logprobs": None,
-            }
-        ],
-        "usage": _usage(completion.usage),
-        "x_sluicegate": _extension(trace),
-    }
+    async def until_first_token(self, frames: AsyncIterator[Frame]) -> TokenFrame | CompleteFrame:
+        async for frame in frames:
+            if isinstance(frame, TokenFrame | CompleteFrame):
+                self.take(frame)
+                return frame
+            self.take(frame)
+        raise RuntimeError("the pipeline ended without completing")  # never: it completes or raises
 
+    def take(self, frame: Frame) -> None:
+        match frame:
+            case TokenFrame(text=text):
+                self.text.append(text)
+            case GuardrailFrame():
+                self.guardrails.append(frame_data(frame))
+            case CorrectionFrame():
+                self.corrections.append(frame_data(frame))
+            case CardFrame(card=card):
+                self.cards.append(card)
+            case CompleteFrame():
+                self.complete = frame
+            case AcceptedFrame() | ElementFrame() | ErrorFrame():
+                pass  # no structured elements or in-band errors on this door: failures raise
 
-async def _sse(
-    body: ChatCompletionRequest,
-    first: Chunk,
-    rest: AsyncIterator[Chunk],
-    trace: CallTrace,
-    findings: Callable[[str], Awaitable[list[dict[str, Any]]]],
-) -> AsyncIterator[bytes]:
-    frame = _ChunkFrames(body, trace)
-    yield frame.delta({"role": "assistant", "content": ""})
-    chunk: Chunk | None = first
-    said: list[str] = []
-    try:
-        while chunk is not None:
-            if chunk.text:
-                said.append(chunk.text)
-                yield frame.delta({"content": chunk.text})
-            if chunk.finish_reason is not None:
-                # The text is already with the client: post-stream findings ride on the last chunk.
-                trace.corrections = await findings("".join(said))
-                yield frame.finish(chunk)
-                if body.include_usage:
-                    yield frame.usage(chunk.usage or Usage())
-                yield b"data: [DONE]\n\n"
-                return
-            chunk = await anext(rest, None)
-    except GatewayError as exc:
-        log.warning("stream failed after it started: %s", exc.message)
-        yield b"data: " + orjson.dumps(error_body(exc)) + b"\n\n"
-    finally:
-        await close_stream(rest)
+    @property
+    def finish_reason(self) -> str:
+        return self.complete.finish_reason if self.complete is not None else "stop"
 
+    @property
+    def usage(self) -> Usage:
+        return self.complete.usage if self.complete is not None else Usage()
 
-class _ChunkFrames:
-    def __init__(self, body: ChatCompletionRequest, trace: CallTrace) -> None:
-        self._trace = trace
-        self._base = {
-            "id": f"chatcmpl-{trace.trace_id}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": body.model,
+    def completion_body(self) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-{self.ctx.trace_id}",
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.body.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(self.text)},
+                    "finish_reason": self.finish_reason,
+                    "logprobs": None,
+                }
+            ],
+            "usage": _usage(self.usage),
+            "x_sluicegate": self.extension(),
         }
 
-    def delta(self, delta: dict[str, Any]) -> bytes:
+    def chunk(self, delta: dict[str, Any]) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
-        return self._event({**self._base, "choices": [choice]})
+        return self._event({**self._base(), "choices": [choice]})
 
-    def finish(self, chunk: Chunk) -> bytes:
-        choice = {"index": 0, "delta": {}, "finish_reason": chunk.finish_reason, "logprobs": None}
-        return self._event({**self._base, "choices": [choice], "x_sluicegate": _extension(self._trace)})
+    def finish(self) -> bytes:
+        choice = {"index": 0, "delta": {}, "finish_reason": self.finish_reason, "logprobs": None}
+        return self._event({**self._base(), "choices": [choice], "x_sluicegate": self.extension()})
 
-    def usage(self, usage: Usage) -> bytes:
-        return self._event({**self._base, "choices": [], "usage": _usage(usage)})
+    def usage_chunk(self) -> bytes:
+        return self._event({**self._base(), "choices": [], "usage": _usage(self.usage)})
+
+    def extension(self) -> dict[str, Any]:
+        """sluicegate's own facts about the call; official clients ignore unknown fields."""
+        call = self.ctx.call
+        extension: dict[str, Any] = {
+            "trace_id": self.ctx.trace_id,
+            "served_by": call.served_by,
+            "guardrails": self.guardrails,
+            "corrections": self.corrections,
+            "failover": [
+                {"from": f.from_target, "to": f.to_target, "error": f.error, "after_chars": f.after_chars}
+                for f in call.failovers
+            ],
+        }
+        if self.cards:
+            extension["cards"] = self.cards
+        return extension
+
+    def _base(self) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-{self.ctx.trace_id}",
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.body.model,
+        }
 
     @staticmethod
     def _event(data: dict[str, Any]) -> bytes:
         return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+async def _sse(answer: _Answer, first: Frame, rest: AsyncGenerator[Frame, None]) -> AsyncIterator[bytes]:
+    yield answer.chunk({"role": "assistant", "content": ""})
+    try:
+        frame: Frame | None = first
+        while frame is not None:
+            if isinstance(frame, TokenFrame):
+                yield answer.chunk({"content": frame.text})
+            elif isinstance(frame, CompleteFrame):
+                yield answer.finish()
+                if answer.body.include_usage:
+                    yield answer.usage_chunk()
+                yield b"data: [DONE]\n\n"
+            frame = await anext(rest, None)
+            if frame is not None and not isinstance(frame, TokenFrame):
+                answer.take(frame)
+    except (GatewayError, StateError) as exc:
+        error = StateUnavailable.of(exc) if isinstance(exc, StateError) else exc
+        log.warning("stream failed after it started: %s", error.message)
+        yield b"data: " + orjson.dumps(error_body(error)) + b"\n\n"
+    finally:
+        await rest.aclose()
 
 
 def _usage(usage: Usage) -> dict[str, int]:
@@ -227,18 +291,4 @@ def _usage(usage: Usage) -> dict[str, int]:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
-    }
-
-
-def _extension(trace: CallTrace) -> dict[str, Any]:
-    """sluicegate's own facts about the call; official clients ignore unknown fields."""
-    return {
-        "trace_id": trace.trace_id,
-        "served_by": trace.served_by,
-        "guardrails": list(trace.guardrails),
-        "corrections": list(trace.corrections),
-        "failover": [
-            {"from": f.from_target, "to": f.to_target, "error": f.error, "after_chars": f.after_chars}
-            for f in trace.failovers
-        ],
     }

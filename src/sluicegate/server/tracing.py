@@ -1,5 +1,6 @@
-"""Every request: a trace id (echoed in `x-sluicegate-trace-id`, bound into every log line),
-an OpenTelemetry span when tracing is on, and the request count and latency metrics."""
+"""Every request: its context (a trace id echoed in `x-sluicegate-trace-id` and bound into every
+log line, the call record the provider stack reports into), an OpenTelemetry span when tracing is
+on, and the request count and latency metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sluicegate.calltrace import CallTrace, end_trace, start_trace
+from sluicegate.pipeline.context import RequestContext, bind, unbind
+from sluicegate.server.context import SCOPE_KEY
 from sluicegate.server.errors import internal_error
 
 log = logging.getLogger("sluicegate.server")
@@ -26,7 +28,8 @@ class ObservedRequestMiddleware:
             await self.app(scope, receive, send)
             return
         runtime = scope["app"].state.runtime
-        trace = CallTrace()
+        trace = RequestContext()
+        scope[SCOPE_KEY] = trace
         started = time.perf_counter()
         status = 500
         header = (TRACE_HEADER, trace.trace_id.encode())
@@ -43,7 +46,7 @@ class ObservedRequestMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        token = start_trace(trace)
+        token = bind(trace)
         log_context = structlog.contextvars.bind_contextvars(trace_id=trace.trace_id)
         try:
             await self.app(scope, receive, send_observed)
@@ -56,7 +59,7 @@ class ObservedRequestMiddleware:
             await internal_error()(scope, receive, send_observed)
         finally:
             structlog.contextvars.reset_contextvars(**log_context)
-            end_trace(token)
+            unbind(token)
             route = _route_label(scope)
             role = str(scope.get("state", {}).get("role", "-"))
             runtime.metrics.requests.labels(route, role, str(status)).inc()

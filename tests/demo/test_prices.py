@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from sluicegate.demo.prices import PriceChecker
 from sluicegate.factsources.catalog import SqliteCatalog, bundled_listings
 from sluicegate.guardrails.facts import Listing
-from sluicegate.guardrails.poststream import PriceChecker, apply
+from sluicegate.pipeline.packs import apply
 
 LISTINGS = [Listing.model_validate(item) for item in bundled_listings()]
 ITEM = LISTINGS[5]

@@ -12,15 +12,14 @@ ends with "Check the product page for current pricing." — never a guessed pric
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import regex
 
 from sluicegate.errors import FactSourceError
 from sluicegate.guardrails.facts import FactSource, Listing
 from sluicegate.guardrails.trust import TrustFilter
+from sluicegate.pipeline.packs import Rendered
 
 PLACEHOLDER = regex.compile(r"\{\{(PRICE|STOCK|CARD):([A-Za-z0-9]{10})\}\}")
 PRICING_NOTE = " Check the product page for current pricing."
@@ -29,17 +28,6 @@ SYSTEM_PROMPT = (
     "show a product card write {{CARD:ID}}, where ID is the product's 10-character id. Never write a "
     "price, a currency amount or a stock count yourself."
 )
-
-
-@dataclass(slots=True)
-class Resolved:
-    """What a piece of stream became: text to show, cards to send, hits to record."""
-
-    text: str = ""
-    cards: list[dict[str, Any]] = field(default_factory=list)
-    hits: list[tuple[str, str]] = field(default_factory=list)  # (rule, listing id)
-    # Where in `text` the resolver wrote a fact (a price, a stock level): not the model's words.
-    facts: list[tuple[int, int]] = field(default_factory=list)
 
 
 def format_price(listing: Listing) -> str:
@@ -60,18 +48,18 @@ class PlaceholderResolver:
         self._known: dict[str, Listing | None] = {}
         self.pricing_unavailable = False
 
-    async def feed(self, text: str) -> Resolved:
+    async def feed(self, text: str) -> Rendered:
         self._pending += text
         return await self._drain(final=False)
 
-    async def finish(self) -> Resolved:
+    async def finish(self) -> Rendered:
         result = await self._drain(final=True)
         if self.pricing_unavailable:
             result.text += PRICING_NOTE
         return result
 
-    async def _drain(self, *, final: bool) -> Resolved:
-        result = Resolved()
+    async def _drain(self, *, final: bool) -> Rendered:
+        result = Rendered()
         pending, cursor = self._pending, 0
         for found in PLACEHOLDER.finditer(pending):
             result.text += pending[cursor : found.start()]
@@ -86,7 +74,7 @@ class PlaceholderResolver:
         self._pending = pending[hold:]
         return result
 
-    async def _resolve(self, kind: str, listing_id: str, result: Resolved) -> None:
+    async def _resolve(self, kind: str, listing_id: str, result: Rendered) -> None:
         answered, listing = await self._lookup(listing_id)
         if not answered:
             return  # the fact source is down or slow: no value, and the pricing note at the end

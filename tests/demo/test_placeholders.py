@@ -13,11 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sluicegate.config.schema import TrustConfig
+from sluicegate.demo.placeholders import PRICING_NOTE, PlaceholderResolver
 from sluicegate.factsources.catalog import SqliteCatalog, bundled_listings
 from sluicegate.factsources.http import HttpFactSource
 from sluicegate.guardrails.facts import Listing
-from sluicegate.guardrails.placeholders import PRICING_NOTE, PlaceholderResolver, Resolved
 from sluicegate.guardrails.trust import TrustFilter
+from sluicegate.pipeline.packs import Rendered
 
 TODAY = date(2026, 11, 1)
 LISTINGS = [Listing.model_validate(item) for item in bundled_listings()]
@@ -32,8 +33,8 @@ async def catalog(tmp_path: Path) -> AsyncIterator[SqliteCatalog]:
     await source.aclose()
 
 
-async def run(resolver: PlaceholderResolver, pieces: list[str]) -> Resolved:
-    total = Resolved()
+async def run(resolver: PlaceholderResolver, pieces: list[str]) -> Rendered:
+    total = Rendered()
     for piece in pieces:
         part = await resolver.feed(piece)
         assert "{{" not in part.text, "a placeholder must never be shown half-written"
@@ -41,7 +42,7 @@ async def run(resolver: PlaceholderResolver, pieces: list[str]) -> Resolved:
         total.cards += part.cards
         total.hits += part.hits
     last = await resolver.finish()
-    return Resolved(total.text + last.text, total.cards + last.cards, total.hits + last.hits)
+    return Rendered(total.text + last.text, total.cards + last.cards, total.hits + last.hits)
 
 
 def resolver_for(source: object, timeout_s: float = 0.2) -> PlaceholderResolver:

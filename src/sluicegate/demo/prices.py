@@ -15,17 +15,10 @@ import regex
 
 from sluicegate.errors import FactSourceError
 from sluicegate.guardrails.facts import FactSource, Listing
+from sluicegate.pipeline.packs import Correction
 
 AMOUNT = regex.compile(r"(?<![\w$])(?:US)?\$\s?(\d{1,6}(?:,\d{3})*(?:\.\d{1,2})?)(?!\d)")
 LISTING_ID = regex.compile(r"(?<![A-Za-z0-9])B0[A-Z0-9]{8}(?![A-Za-z0-9])")
-
-
-@dataclass(frozen=True, slots=True)
-class Correction:
-    start: int
-    end: int
-    text: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +127,3 @@ def _distance(text: str, mention: Mention, start: int, end: int) -> int:
     else:
         return 0
     return gap + (100 if SENTENCE_BREAK.search(between) else 0)
-
-
-def apply(text: str, corrections: Sequence[Correction]) -> str:
-    """The text with every correction made (they must not overlap)."""
-    out, cursor = [], 0
-    for correction in sorted(corrections, key=lambda c: c.start):
-        out.append(text[cursor : correction.start])
-        out.append(correction.text)
-        cursor = correction.end
-    out.append(text[cursor:])
-    return "".join(out)

@@ -1,1 +1,0 @@
-"""The guarded shop assistant: catalog facts, placeholders, guardrails and corrections as frames."""

@@ -1,0 +1,1 @@
+"""Conversation memory: sessions owned by their key's user, their turns and entities."""

@@ -1,0 +1,2 @@
+"""The one request pipeline: every door (HTTP, CLI, internal calls) hands a `PipelineRequest` and
+its `RequestContext` to the `Orchestrator` and renders the frames it yields."""

@@ -1,0 +1,164 @@
+"""LLM_CALL: each route's provider stack, and one call through it within the route's deadline.
+
+Each route's stack, outside in (every layer is a provider):
+
+    CoalescingProvider      identical in-flight deterministic requests share one call
+    ConcurrencyLimiter      the role's max_concurrency, a bounded queue, then 429
+    RetryingProvider        backoff with full jitter over the whole chain, before the first chunk
+    FailoverChain           the role's targets in order (skipping those that lack what the request
+                            needs); mid-stream continuation
+      BreakerProvider       per provider/model, shared across roles
+        AttemptTimeout      first chunk and every gap, so a hang fails over in time
+          adapter
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from sluicegate.alerts import Alerter
+from sluicegate.calltrace import CallTrace
+from sluicegate.config.schema import Config
+from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayTimeout, UnsupportedByTarget
+from sluicegate.providers.base import Provider, close_stream
+from sluicegate.resilience.breaker import BreakerProvider, BreakerRegistry
+from sluicegate.resilience.coalesce import CoalescingProvider
+from sluicegate.resilience.failover import FailoverChain, lacks
+from sluicegate.resilience.limiter import ConcurrencyLimiter
+from sluicegate.resilience.retry import RetryingProvider
+from sluicegate.resilience.timeouts import AttemptTimeout
+from sluicegate.routing.roles import RoleTable, RouteSpec, Target
+from sluicegate.types import Chunk, CompletionRequest
+
+
+@dataclass
+class RouteStack:
+    top: Provider
+    limiter: ConcurrencyLimiter
+    coalescer: CoalescingProvider
+    chain: FailoverChain
+
+
+class RoleStacks:
+    def __init__(
+        self, roles: RoleTable, config: Config, *, breakers: BreakerRegistry, alerter: Alerter | None = None
+    ) -> None:
+        self._roles = roles
+        self._config = config
+        self.breakers = breakers
+        self.alerter = alerter or Alerter()
+        self._stacks: dict[str, RouteStack] = {}
+
+    @property
+    def roles(self) -> RoleTable:
+        return self._roles
+
+    def resolve(self, model: str) -> RouteSpec:
+        return self._roles.resolve(model)
+
+    def stacks(self) -> dict[str, RouteStack]:
+        """Every route's stack, built now if it was not yet (so all breakers are known)."""
+        for route in self._roles.roles.values():
+            self.stack(route)
+        return dict(self._stacks)
+
+    def stack(self, route: RouteSpec) -> RouteStack:
+        stack = self._stacks.get(route.name)
+        if stack is None:
+            stack = self._stacks[route.name] = self._build(route)
+        return stack
+
+    @staticmethod
+    def require_capable(route: RouteSpec, request: CompletionRequest) -> None:
+        """Refuse a request that no target of the route can serve as asked (declared capabilities)."""
+        reasons = [lacks(target, request) for target in route.targets]
+        if all(reasons):
+            names = "; ".join(f"{t.label}: {r}" for t, r in zip(route.targets, reasons, strict=True))
+            raise UnsupportedByTarget(
+                f"No target of '{route.name}' can serve this request ({names}).", param="response_format"
+            )
+
+    async def stream(
+        self, route: RouteSpec, request: CompletionRequest, call: CallTrace
+    ) -> AsyncIterator[Chunk]:
+        """Chunks as they come; the deadline bounds the first chunk and every gap between chunks."""
+        chunks = self.stack(route).top.stream(request)
+        timeout = route.limits.default_timeout
+        try:
+            while True:
+                call.deadline = time.monotonic() + timeout
+                try:
+                    async with asyncio.timeout(timeout):
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise GatewayTimeout(
+                        f"No output within the {route.name} timeout of {timeout:g} s."
+                    ) from None
+                except ChainExhausted as exc:
+                    raise self._outage(route, call, exc) from None
+                if chunk.finish_reason is not None:
+                    self.alerter.recovered(route.name)
+                yield chunk
+        finally:
+            await close_stream(chunks)
+
+    async def answer(
+        self, route: RouteSpec, request: CompletionRequest, call: CallTrace
+    ) -> AsyncIterator[Chunk]:
+        """One upstream answer (not streamed from the provider), as the one chunk that ends it."""
+        timeout = route.limits.default_timeout
+        call.deadline = time.monotonic() + timeout
+        try:
+            async with asyncio.timeout(timeout):
+                completion = await self.stack(route).top.generate(request)
+        except TimeoutError:
+            raise GatewayTimeout(f"No answer within the {route.name} timeout of {timeout:g} s.") from None
+        except ChainExhausted as exc:
+            raise self._outage(route, call, exc) from None
+        self.alerter.recovered(route.name)
+        yield Chunk(completion.text, completion.finish_reason, completion.usage)
+
+    async def prompt_tokens(self, route: RouteSpec, request: CompletionRequest) -> int:
+        first = route.targets[0]
+        return await first.provider.count_tokens(request.messages, first.model)
+
+    def _outage(self, route: RouteSpec, call: CallTrace, exc: ChainExhausted) -> AllProvidersFailed:
+        attempts = call.attempts or exc.attempts
+        self.alerter.outage(route.name, attempts)
+        return AllProvidersFailed(list(attempts), exc.retry_after)
+
+    def _build(self, route: RouteSpec) -> RouteStack:
+        limits = route.limits
+        share = limits.attempt_timeout or limits.default_timeout / len(route.targets)
+        targets = []
+        for index, target in enumerate(route.targets):
+            provider_config = self._config.providers.get(target.provider.name)
+            override = provider_config.circuit_breaker if provider_config is not None else None
+            breaker = self.breakers.get(target.label, override)
+            # The last target has nobody to fail over to: it may use the whole deadline.
+            last = index == len(route.targets) - 1
+            attempt_timeout = limits.default_timeout if last else share
+            guarded = BreakerProvider(AttemptTimeout(target.provider, attempt_timeout), breaker)
+            targets.append(Target(guarded, target.model))
+        chain = FailoverChain(route.name, targets)
+        limiter = ConcurrencyLimiter(
+            RetryingProvider(chain, self._config.retry),
+            role=route.name,
+            max_concurrency=limits.max_concurrency,
+            max_queue=limits.max_queue,
+            queue_timeout=limits.queue_timeout,
+        )
+        coalescer = CoalescingProvider(limiter, scope=route.name)
+        return RouteStack(top=coalescer, limiter=limiter, coalescer=coalescer, chain=chain)
+
+    @staticmethod
+    def limited(route: RouteSpec, request: CompletionRequest) -> CompletionRequest:
+        cap = route.limits.max_tokens
+        if cap is not None and (request.max_tokens is None or request.max_tokens > cap):
+            return replace(request, max_tokens=cap)
+        return request
