@@ -1,0 +1,533 @@
+"""The orchestrator's transition table: an undeclared move raises, and every declared move is taken
+by some request below (each a real run of the pipeline over the scripted provider, with the
+empty places filled by small stages and the stores by doubles that fail on demand)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from sluicegate.audit.events import Event
+from sluicegate.audit.log import StoredEvent
+from sluicegate.config.schema import Config
+from sluicegate.errors import FenceViolation, IllegalTransition, SluicegateError, StateError
+from sluicegate.pipeline.context import RequestContext, bind, unbind
+from sluicegate.pipeline.packs import Correction, Rendered, Report
+from sluicegate.pipeline.request import Caller, PipelineRequest
+from sluicegate.pipeline.stages import RouteDecision, Stages, Verdict
+from sluicegate.pipeline.states import TRANSITIONS, State, StateMachine, Transition
+from sluicegate.runtime import Runtime, build_runtime
+from sluicegate.state.memory import MemoryStateStore
+from sluicegate.types import CompletionRequest, Message
+
+TAKEN: set[tuple[State, State]] = set()
+
+
+class MemoryEventLog:
+    """The event-log port in memory: what the orchestrator's moves became."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def append(self, events: Sequence[Event]) -> None:
+        self.events += events
+
+    async def query(self, **_: Any) -> list[StoredEvent]:
+        return []
+
+    async def purge(self, before_ts: float) -> int:
+        return 0
+
+    async def aclose(self) -> None:
+        return None
+
+
+class FailingStore(MemoryStateStore):
+    """A state store that fails where a test says: reads of a key prefix, writes, or hangs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_set: BaseException | None = None
+        self.fail_update: str | None = None  # a key prefix
+        self.hang_get = False
+
+    async def get(self, key: str) -> bytes | None:
+        if self.hang_get and key.startswith("cache:"):
+            await asyncio.sleep(3600)
+        return await super().get(key)
+
+    async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
+        if self.fail_set is not None:
+            raise self.fail_set
+        await super().set(key, value, ttl_s)
+
+    async def update(self, key: str, change: Any) -> Any:
+        # The claim of a new session passes; saving its turn fails.
+        if self.fail_update is not None and key.startswith(self.fail_update) and await self.read(key):
+            raise StateError("disk full")
+        return await super().update(key, change)
+
+
+@dataclass
+class Plugged:
+    """Stages for the empty places, each told what to do by the test."""
+
+    decide: RouteDecision | None = None
+    fail_in: str | None = None
+    tool_rounds: int = 0
+    verdict: Verdict = field(default_factory=lambda: Verdict(True, "fine"))
+    composed: str | None = None
+
+    def _maybe_fail(self, where: str) -> None:
+        if self.fail_in == where:
+            raise SluicegateError(f"{where} failed")
+
+    async def decide_route(self, request: CompletionRequest) -> RouteDecision | None:
+        self._maybe_fail("routing")
+        return self.decide
+
+    async def answer(self, decision: RouteDecision, request: CompletionRequest) -> str:
+        self._maybe_fail("tool_only")
+        return f"answered by {decision.name}"
+
+    async def run(self, request: CompletionRequest, answer: str) -> tuple[Message, ...] | None:
+        self._maybe_fail("tools")
+        if self.tool_rounds <= 0:
+            return None
+        self.tool_rounds -= 1
+        return (Message("tool", "42"),)
+
+    async def validate(self, request: CompletionRequest, answer: str) -> Verdict:
+        self._maybe_fail("validation")
+        return self.verdict
+
+    async def compose(self, request: CompletionRequest, answer: str) -> str:
+        self._maybe_fail("synthesis")
+        return self.composed or answer
+
+
+class RouterPort:
+    def __init__(self, plugged: Plugged) -> None:
+        self.decide = plugged.decide_route
+
+
+class PackDouble:
+    """A domain pack double: its turn's prompt and renderer, and checks that fail on demand."""
+
+    name = "shop"
+
+    def __init__(self) -> None:
+        self.fail_retrieval = False
+        self.leak = False
+
+    async def open_turn(self, question: str, report: Report) -> Any:
+        if self.fail_retrieval:
+            raise FenceViolation("forged fence in the catalog")
+        pack = self
+
+        class Turn:
+            system_prompt = "be brief"
+
+            async def feed(self, text: str) -> Rendered:
+                return Rendered(text)
+
+            async def finish(self) -> Rendered:
+                return Rendered()
+
+            def check_output(self, text: str) -> None:
+                if pack.leak:
+                    raise FenceViolation("canary")
+
+        return Turn()
+
+    async def check(self, text: str, trusted: Sequence[tuple[int, int]] = ()) -> list[Correction]:
+        return [Correction(0, 5, "HELLO", "shouting")] if text.startswith("hello") else []
+
+    def entities(self, text: str) -> list[str]:
+        return []
+
+    async def aclose(self) -> None:
+        return None
+
+
+SCRIPT = {"models": {"ok": [{"text": "hello world"}], "down": [{"fault": "server_error"}]}}
+
+
+@dataclass
+class Harness:
+    runtime: Runtime
+    log: MemoryEventLog
+    store: FailingStore
+    plugged: Plugged
+    pack: PackDouble
+
+
+def harness(
+    *,
+    plugged: Plugged | None = None,
+    budget: bool = False,
+    tier0: bool = False,
+    pack: bool = False,
+    router: bool = False,
+) -> Harness:
+    settings: dict[str, Any] = {
+        "providers": {"s": {"type": "scripted", "inline": SCRIPT}},
+        "models": {
+            "ok": {"use": ["s/ok"], "pack": "shop" if pack else None},
+            "down": {"use": ["s/down"]},
+            "assistant": {"use": ["s/ok"]},
+        },
+        "retry": {"attempts": 1},
+        "assistant": {"pack": "shop" if pack else None},
+        "state": {"backend": "memory"},
+    }
+    if budget:
+        settings["budgets"] = {"tokens_per_hour_per_user": 1000}
+    if tier0:
+        settings["guardrails"] = {
+            "tier0": {"deny": [{"name": "no_secrets", "pattern": "secret", "reason": "no"}]}
+        }
+    plugged = plugged or Plugged()
+    stages = Stages(
+        router=RouterPort(plugged) if router else None,
+        tool_answers=plugged if router else None,
+        tools=plugged if plugged.tool_rounds or plugged.fail_in == "tools" else None,
+        validator=plugged if plugged.fail_in == "validation" or not plugged.verdict.valid else None,
+        synthesizer=plugged if plugged.composed or plugged.fail_in == "synthesis" else None,
+    )
+    log, store = MemoryEventLog(), FailingStore()
+    runtime = build_runtime(Config.model_validate(settings), event_log=log, state=store, stages=stages)
+    test_pack = PackDouble()
+    if pack:
+        runtime.pipeline.packs["shop"] = test_pack
+    return Harness(runtime, log, store, plugged, test_pack)
+
+
+async def run(
+    h: Harness,
+    model: str = "ok",
+    *,
+    text: str = "hi",
+    temperature: float | None = None,
+    session: str | None = None,
+    secret: str | None = None,
+    stream: bool = True,
+    cancel_after: float | None = None,
+) -> list[State]:
+    """One request; the states it went through, added to what the suite has taken."""
+    ctx = RequestContext()
+    token = bind(ctx)
+    caller = Caller(secret=secret) if secret is not None else Caller(local=True)
+    request = PipelineRequest(
+        CompletionRequest(model, (Message("user", text),), temperature=temperature),
+        endpoint="test",
+        caller=caller,
+        stream=stream,
+        session_id=session,
+    )
+
+    async def drain() -> None:
+        async for _ in h.runtime.pipeline.run(request, ctx):
+            pass
+
+    try:
+        if cancel_after is None:
+            await drain()
+        else:
+            task = asyncio.ensure_future(drain())
+            await asyncio.sleep(cancel_after)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    except (SluicegateError, RuntimeError):
+        pass  # the states say where it failed
+    finally:
+        unbind(token)
+    await h.runtime.audit.flush()
+    moves = [e.payload for e in h.log.events if e.type == "routing_transition" and e.trace_id == ctx.trace_id]
+    for move in moves:
+        TAKEN.add((State(move["from_state"]), State(move["to_state"])))
+    return [State(m["to_state"]) for m in moves]
+
+
+def pairs(states: list[State]) -> set[tuple[State, State]]:
+    return set(itertools.pairwise(states))
+
+
+@pytest.fixture
+async def made() -> AsyncIterator[Callable[..., Harness]]:
+    built: list[Harness] = []
+
+    def make(**options: Any) -> Harness:
+        built.append(harness(**options))
+        return built[-1]
+
+    yield make
+    for h in built:
+        await h.runtime.aclose()
+
+
+def test_an_undeclared_move_raises() -> None:
+    seen: list[Transition] = []
+    machine = StateMachine(seen.append)
+    machine.move(State.AUTHORIZE, "key")
+    with pytest.raises(IllegalTransition, match="AUTHORIZE -> LLM_CALL"):
+        machine.move(State.LLM_CALL)
+    assert [t.to_state for t in seen] == [State.AUTHORIZE]
+    assert seen[0].reason == "key"
+    assert seen[0].elapsed_ms >= 0
+
+
+async def test_plain_requests(made: Callable[..., Harness]) -> None:
+    h = made()
+    assert await run(h) == [State.AUTHORIZE, State.MODEL_SELECTION, State.LLM_CALL, State.COMPLETED]
+    assert (await run(h, stream=False))[-1] is State.COMPLETED
+    assert await run(h, "nope") == [State.AUTHORIZE, State.MODEL_SELECTION, State.FAILED]
+    assert (await run(h, "down"))[-2:] == [State.LLM_CALL, State.FAILED]
+    # A key the gateway does not know, once keys exist: refused at AUTHORIZE.
+    await h.runtime.keys.create("ann")
+    assert await run(h, secret="sk-sg-nobody") == [State.AUTHORIZE, State.FAILED]
+
+
+async def test_cache_and_budget(made: Callable[..., Harness]) -> None:
+    h = made(budget=True)
+    first = await run(h, temperature=0)
+    assert first == [
+        State.AUTHORIZE,
+        State.MODEL_SELECTION,
+        State.CACHE_LOOKUP,
+        State.BUDGET_RESERVE,
+        State.LLM_CALL,
+        State.BUDGET_SETTLE,
+        State.CACHE_STORE,
+        State.COMPLETED,
+    ]
+    assert await run(h, temperature=0) == [
+        State.AUTHORIZE,
+        State.MODEL_SELECTION,
+        State.CACHE_LOOKUP,
+        State.COMPLETED,
+    ]
+    assert (await run(h, "down"))[-3:] == [State.LLM_CALL, State.BUDGET_SETTLE, State.FAILED]
+    assert (await run(h, text="x" * 5000))[-2:] == [State.BUDGET_RESERVE, State.FAILED]
+    plain = made()
+    assert State.LLM_CALL in await run(plain, temperature=0)  # cache miss, no budget: straight to the model
+    plain.store.hang_get = True  # the caller leaves while the cache is read
+    assert (await run(plain, temperature=0.0, text="other", cancel_after=0.2))[-2:] == [
+        State.CACHE_LOOKUP,
+        State.FAILED,
+    ]
+    broken = made()
+    broken.store.fail_set = RuntimeError("store broke")
+    assert (await run(broken, temperature=0, text="third"))[-2:] == [State.CACHE_STORE, State.FAILED]
+
+
+async def test_conversation_turns(made: Callable[..., Harness]) -> None:
+    h = made(pack=True, tier0=True)
+    turn = await run(h, "assistant", session="s1")
+    assert turn == [
+        State.AUTHORIZE,
+        State.MEMORY_LOAD,
+        State.TIER0_GATE,
+        State.MODEL_SELECTION,
+        State.RETRIEVAL,
+        State.LLM_CALL,
+        State.POST_STREAM,
+        State.MEMORY_UPDATE,
+        State.COMPLETED,
+    ]
+    assert (await run(h, "assistant", session="s1", text="a secret"))[-2:] == [State.TIER0_GATE, State.FAILED]
+    h.pack.leak = True
+    assert (await run(h, "assistant", session="s1"))[-2:] == [State.POST_STREAM, State.FAILED]
+    h.pack.leak, h.pack.fail_retrieval = False, True
+    assert (await run(h, "assistant", session="s1"))[-2:] == [State.RETRIEVAL, State.FAILED]
+    h.store.fail_update = "session:"
+    h.pack.fail_retrieval = False
+    assert (await run(h, "assistant", session="fresh"))[-2:] == [State.MEMORY_UPDATE, State.FAILED]
+    h.store.fail_update = None
+    # Another user's session is not found: refused where it is loaded.
+    await h.runtime.keys.create("ann")
+    bob, _ = await h.runtime.keys.create("bob")
+    assert (await run(h, "assistant", session="s1", secret=bob))[-2:] == [State.MEMORY_LOAD, State.FAILED]
+    cached = made(pack=True, tier0=True, budget=True)
+    await run(cached, "ok", temperature=0)
+    assert await run(cached, "ok", temperature=0) == [
+        State.AUTHORIZE,
+        State.TIER0_GATE,
+        State.MODEL_SELECTION,
+        State.CACHE_LOOKUP,
+        State.POST_STREAM,
+        State.COMPLETED,
+    ]
+    saved = made(tier0=True)
+    assert (await run(saved, "assistant", session="s2"))[-3:] == [
+        State.LLM_CALL,
+        State.MEMORY_UPDATE,
+        State.COMPLETED,
+    ]
+    history = made()
+    await run(history, "assistant", session="s3", temperature=0)
+    await run(history, "assistant", session="s4", temperature=0, text="hi")
+    # The same question in another session with no history yet: the answer comes from the cache.
+    assert (await run(history, "assistant", session="s5", temperature=0))[-3:] == [
+        State.CACHE_LOOKUP,
+        State.MEMORY_UPDATE,
+        State.COMPLETED,
+    ]
+    paid = made(pack=True, budget=True)
+    assert (State.RETRIEVAL, State.BUDGET_RESERVE) in pairs(await run(paid, "assistant", session="s7"))
+    assert (await run(paid, "assistant", session="s7"))[-3:] == [
+        State.BUDGET_SETTLE,
+        State.MEMORY_UPDATE,
+        State.COMPLETED,
+    ]
+    assert (State.RETRIEVAL, State.CACHE_LOOKUP) in pairs(
+        await run(paid, "assistant", session="s8", temperature=0)
+    )
+    memory_only = made()
+    assert (await run(memory_only, "assistant", session="s6"))[:3] == [
+        State.AUTHORIZE,
+        State.MEMORY_LOAD,
+        State.MODEL_SELECTION,
+    ]
+
+
+async def test_the_empty_places_filled(made: Callable[..., Harness]) -> None:
+    tool = made(
+        router=True, plugged=Plugged(decide=RouteDecision("tool", "price", "a price", "simple_tool_call"))
+    )
+    assert await run(tool) == [
+        State.AUTHORIZE,
+        State.ROUTING_DECISION,
+        State.TOOL_ONLY_EXECUTION,
+        State.COMPLETED,
+    ]
+    assert (await run(tool, session="s1"))[-3:] == [
+        State.TOOL_ONLY_EXECUTION,
+        State.MEMORY_UPDATE,
+        State.COMPLETED,
+    ]
+    tool.plugged.fail_in = "tool_only"
+    assert (await run(tool))[-2:] == [State.TOOL_ONLY_EXECUTION, State.FAILED]
+    tool.plugged.fail_in = "routing"
+    assert (await run(tool))[-2:] == [State.ROUTING_DECISION, State.FAILED]
+    role = made(
+        router=True,
+        tier0=True,
+        plugged=Plugged(decide=RouteDecision("role", "ok", "chat", "router_can_handle")),
+    )
+    assert await run(role) == [
+        State.AUTHORIZE,
+        State.TIER0_GATE,
+        State.ROUTING_DECISION,
+        State.MODEL_SELECTION,
+        State.LLM_CALL,
+        State.COMPLETED,
+    ]
+    session_route = made(router=True, plugged=Plugged(decide=None))
+    assert (await run(session_route, "assistant", session="s9"))[:4] == [
+        State.AUTHORIZE,
+        State.MEMORY_LOAD,
+        State.ROUTING_DECISION,
+        State.MODEL_SELECTION,
+    ]
+    loops = made(plugged=Plugged(tool_rounds=1, composed="composed", verdict=Verdict(True, "ok")), pack=True)
+    loops.runtime.pipeline._stages = Stages(
+        tools=loops.plugged, validator=loops.plugged, synthesizer=loops.plugged
+    )
+    assert await run(loops, "ok", session="s1") == [
+        State.AUTHORIZE,
+        State.MEMORY_LOAD,
+        State.MODEL_SELECTION,
+        State.RETRIEVAL,
+        State.LLM_CALL,
+        State.TOOL_EXECUTION,
+        State.LLM_CALL,
+        State.TOOL_EXECUTION,
+        State.POST_STREAM,
+        State.VALIDATION,
+        State.SYNTHESIS,
+        State.MEMORY_UPDATE,
+        State.COMPLETED,
+    ]
+
+
+async def test_each_empty_place_on_its_own(made: Callable[..., Harness]) -> None:
+    for plugged, last in [
+        (Plugged(fail_in="tools"), State.TOOL_EXECUTION),
+        (Plugged(verdict=Verdict(False, "wrong")), State.VALIDATION),
+        (Plugged(fail_in="synthesis"), State.SYNTHESIS),
+    ]:
+        assert (await run(made(plugged=plugged)))[-2:] == [last, State.FAILED]
+    budgeted = {"budget": True}
+    for plugged, after in [
+        (Plugged(tool_rounds=0, fail_in=None), State.TOOL_EXECUTION),
+        (Plugged(verdict=Verdict(True, "ok")), State.VALIDATION),
+        (Plugged(composed="other words"), State.SYNTHESIS),
+    ]:
+        h = made(plugged=plugged, **budgeted)
+        if after is State.TOOL_EXECUTION:
+            h.runtime.pipeline._stages = Stages(tools=plugged)
+        if after is State.VALIDATION:
+            h.runtime.pipeline._stages = Stages(validator=plugged)
+        assert (await run(h))[-3:] == [after, State.BUDGET_SETTLE, State.COMPLETED]
+        h2 = made(plugged=plugged, pack=True)
+        h2.runtime.pipeline._stages = h.runtime.pipeline._stages
+        states = await run(h2, temperature=0)
+        assert states[-2:] == [State.CACHE_STORE, State.COMPLETED]
+        again = await run(h2, temperature=0)
+        assert State.CACHE_LOOKUP in again
+        h3 = made(plugged=plugged)
+        h3.runtime.pipeline._stages = h.runtime.pipeline._stages
+        assert (await run(h3, session="s1"))[-3:] == [after, State.MEMORY_UPDATE, State.COMPLETED]
+        assert (await run(h3))[-2:] == [after, State.COMPLETED]
+        await run(h3, temperature=0)
+        hit = await run(h3, temperature=0)
+        assert State.LLM_CALL not in hit
+        assert hit[-1] is State.COMPLETED
+    mixed = made(plugged=Plugged(composed="x"), pack=True)
+    mixed.runtime.pipeline._stages = Stages(tools=mixed.plugged, synthesizer=mixed.plugged)
+    assert State.SYNTHESIS in await run(mixed)
+    to_post = made(pack=True)
+    to_post.runtime.pipeline._stages = Stages(tools=Plugged())
+    assert (await run(to_post))[-3:] == [State.TOOL_EXECUTION, State.POST_STREAM, State.COMPLETED]
+    to_valid = made()
+    to_valid.runtime.pipeline._stages = Stages(tools=Plugged(), validator=Plugged())
+    assert (await run(to_valid))[-3:] == [State.TOOL_EXECUTION, State.VALIDATION, State.COMPLETED]
+    to_synth = made()
+    to_synth.runtime.pipeline._stages = Stages(tools=Plugged(), synthesizer=Plugged())
+    assert (await run(to_synth))[-3:] == [State.TOOL_EXECUTION, State.SYNTHESIS, State.COMPLETED]
+    post_valid = made(pack=True)
+    post_valid.runtime.pipeline._stages = Stages(validator=Plugged())
+    assert (await run(post_valid))[-3:] == [State.POST_STREAM, State.VALIDATION, State.COMPLETED]
+    post_synth = made(pack=True, budget=True)
+    post_synth.runtime.pipeline._stages = Stages(synthesizer=Plugged())
+    assert (await run(post_synth))[-4:] == [
+        State.POST_STREAM,
+        State.SYNTHESIS,
+        State.BUDGET_SETTLE,
+        State.COMPLETED,
+    ]
+    valid_synth = made()
+    valid_synth.runtime.pipeline._stages = Stages(validator=Plugged(), synthesizer=Plugged())
+    assert (await run(valid_synth))[-3:] == [State.VALIDATION, State.SYNTHESIS, State.COMPLETED]
+    post_store = made(pack=True)
+    await run(post_store, temperature=0)
+    assert (await run(post_store, temperature=0, text="new"))[-3:] == [
+        State.POST_STREAM,
+        State.CACHE_STORE,
+        State.COMPLETED,
+    ]
+
+
+def test_every_declared_move_was_taken() -> None:
+    """Runs last in this module: the union of what the requests above took is the whole table."""
+    if not TAKEN:
+        pytest.skip("the requests of this module's other tests did not run (a partial selection)")
+    declared = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}
+    missing = sorted(f"{a} -> {b}" for a, b in declared - TAKEN)
+    assert missing == [], "\n".join(missing)
