@@ -31,6 +31,7 @@ from harness import write_results
 from sluicegate.audit.events import Event
 from sluicegate.audit.log import StoredEvent
 from sluicegate.config.schema import Config
+from sluicegate.logs import configure_logging
 from sluicegate.pipeline.context import RequestContext, bind, unbind
 from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.runtime import Runtime, build_runtime
@@ -127,6 +128,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    configure_logging("warning")  # as `serve` with log_level warning: no line per request
     results = asyncio.run(measure(args.requests, args.rounds))
     results["settings"] = {"requests": args.requests, "rounds": args.rounds}
     results["machine"] = {"python": platform.python_version(), "platform": platform.platform()}

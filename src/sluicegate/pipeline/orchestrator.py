@@ -34,7 +34,7 @@ from sluicegate.errors import (
     StateError,
 )
 from sluicegate.guardrails.guard import InlineGuard
-from sluicegate.guardrails.inline import ScanResult
+from sluicegate.guardrails.inline import ScanResult, StreamScanner
 from sluicegate.guardrails.tier0 import Tier0Gate
 from sluicegate.memory.sessions import SessionStore
 from sluicegate.observability.recorder import Recorder
@@ -45,6 +45,7 @@ from sluicegate.pipeline.packs import Correction, DomainPack, PackTurn, Rendered
 from sluicegate.pipeline.request import PipelineRequest
 from sluicegate.pipeline.stages import RouteDecision, Stages
 from sluicegate.pipeline.states import State, StateMachine
+from sluicegate.providers.base import close_stream
 from sluicegate.providers.script import WORD_CHUNKS
 from sluicegate.types import (
     AcceptedFrame,
@@ -214,7 +215,9 @@ class Orchestrator:
         route = self.stacks.resolve(name)
         self.stacks.require_capable(route, job.call)
         job.ctx.route, job.ctx.route_label = route, f"{how}/{route.name}"
-        job.call = replace(self.stacks.limited(route, job.call), model=route.name)
+        job.call = self.stacks.limited(route, job.call)
+        if job.call.model != route.name:
+            job.call = replace(job.call, model=route.name)
         pack_name = (
             self._config.assistant.pack if job.request.session_id is not None else self._role_pack(route.name)
         )
@@ -285,45 +288,51 @@ class Orchestrator:
         """The model's chunks as frames: through the inline guard (each chunk, nothing leaks across
         chunk boundaries), then the pack's renderer on a conversation turn (placeholders, cards)."""
         scanner = self._guard.scanner() if guard and self._guard.enabled else None
-        async for chunk in chunks:
-            job.said.append(chunk.text)
-            if scanner is None:
-                results = [ScanResult(chunk.text)]
-            else:
-                results = [scanner.feed(chunk.text)] if chunk.text else []
-                if chunk.finish_reason is not None:
-                    results.append(scanner.finish())
-            for result in results:
-                for hit in result.hits:
-                    self._recorder.guardrail(job.ctx, "inline", hit.rule, hit.action, (hit.start, hit.end))
-                    yield GuardrailFrame("inline", hit.rule, hit.action, (hit.start, hit.end))
-                if result.text:
-                    job.shown.append(result.text)
-                    for frame in await self._show(
-                        job, await job.turn.feed(result.text) if job.turn else None, result.text
-                    ):
-                        yield frame
-                if result.blocked is not None:
-                    # A blocked answer ends here, as OpenAI ends a filtered one.
-                    job.finish = "content_filter"
-                    async for frame in self._end_of_stream(job):
-                        yield frame
-                    return
-            if chunk.finish_reason is not None:
-                job.finish = chunk.finish_reason
-                job.usage = (
-                    (job.usage + chunk.usage) if job.usage and chunk.usage else (chunk.usage or job.usage)
-                )
-                async for frame in self._end_of_stream(job):
+        try:
+            async for chunk in chunks:
+                frames, ended = await self._frames_of(job, chunk, scanner)
+                for frame in frames:
                     yield frame
-                return
+                if ended:
+                    return
+        finally:
+            # Closed here, not left to the garbage collector: the provider releases its stream now.
+            await close_stream(chunks)
 
-    async def _end_of_stream(self, job: _Job) -> AsyncIterator[Frame]:
-        if job.turn is not None:
-            for frame in await self._show(job, await job.turn.finish(), ""):
-                yield frame
+    async def _frames_of(
+        self, job: _Job, chunk: Chunk, scanner: StreamScanner | None
+    ) -> tuple[list[Frame], bool]:
+        """One chunk's frames, and whether the answer ended with it."""
+        job.said.append(chunk.text)
+        if scanner is None:
+            results = [ScanResult(chunk.text)]
+        else:
+            results = [scanner.feed(chunk.text)] if chunk.text else []
+            if chunk.finish_reason is not None:
+                results.append(scanner.finish())
+        frames: list[Frame] = []
+        for result in results:
+            for hit in result.hits:
+                self._recorder.guardrail(job.ctx, "inline", hit.rule, hit.action, (hit.start, hit.end))
+                frames.append(GuardrailFrame("inline", hit.rule, hit.action, (hit.start, hit.end)))
+            if result.text:
+                job.shown.append(result.text)
+                rendered = await job.turn.feed(result.text) if job.turn is not None else None
+                frames += self._show(job, rendered, result.text)
+            if result.blocked is not None:
+                # A blocked answer ends here, as OpenAI ends a filtered one.
+                job.finish = "content_filter"
+                return frames + await self._end_of_stream(job), True
+        if chunk.finish_reason is None:
+            return frames, False
+        job.finish = chunk.finish_reason
+        job.usage = job.usage + chunk.usage if job.usage and chunk.usage else chunk.usage or job.usage
+        return frames + await self._end_of_stream(job), True
 
-    async def _show(self, job: _Job, rendered: Rendered | None, text: str) -> list[Frame]:
+    async def _end_of_stream(self, job: _Job) -> list[Frame]:
+        return self._show(job, await job.turn.finish(), "") if job.turn is not None else []
+
+    def _show(self, job: _Job, rendered: Rendered | None, text: str) -> list[Frame]:
         """Frames of what passed the guard: as it is, or as the pack rendered it."""
         if rendered is None:
             job.delivered += text
@@ -381,6 +390,14 @@ class Orchestrator:
         in a task of its own: a caller that goes away must not stop the usage being committed nor
         the outcome being recorded."""
         job.concluded = True
+        waits = job.reservation is not None or (
+            outcome == "ok" and (self._caches(job) or job.request.session_id is not None)
+        )
+        if not waits:
+            # Nothing to await on the way (no budget, no store, no session): nothing to protect from
+            # a cancellation either, and no task to pay for on every request.
+            await self._finish(job, outcome)
+            return
         finish = asyncio.ensure_future(self._finish(job, outcome))
         self._finishing.add(finish)
         finish.add_done_callback(self._finishing.discard)
@@ -412,15 +429,15 @@ class Orchestrator:
         finally:
             self._record(job, result)
 
+    @staticmethod
+    def _caches(job: _Job) -> bool:
+        return (
+            job.cache_key_request is not None and job.ctx.cache == "miss" and job.finish != "content_filter"
+        )
+
     async def _store(self, job: _Job) -> None:
-        route = job.ctx.route
-        asked = job.cache_key_request
-        if (
-            route is not None
-            and asked is not None
-            and job.ctx.cache == "miss"
-            and job.finish != "content_filter"
-        ):
+        route, asked = job.ctx.route, job.cache_key_request
+        if route is not None and asked is not None and self._caches(job):
             job.machine.move(State.CACHE_STORE)
             answer = Completion("".join(job.shown), job.finish, job.usage or Usage(), job.call.model, "")
             await self._costs.remember(route, asked, answer)

@@ -46,7 +46,8 @@ _AFTER_ANSWER = (S.BUDGET_SETTLE, S.CACHE_STORE, S.MEMORY_UPDATE, S.COMPLETED)
 TRANSITIONS: dict[State, frozenset[State]] = {
     # Any stage may fail, or its caller leave while it runs: FAILED from every state but the ends
     # (and RECEIVED, which only ever moves on to AUTHORIZE).
-    state: frozenset(targets) | ({S.FAILED} if state not in (S.RECEIVED, S.COMPLETED, S.FAILED) else frozenset())
+    state: frozenset(targets)
+    | ({S.FAILED} if state not in (S.RECEIVED, S.COMPLETED, S.FAILED) else frozenset())
     for state, targets in {
         S.RECEIVED: {S.AUTHORIZE},
         S.AUTHORIZE: {S.MEMORY_LOAD, S.TIER0_GATE, S.ROUTING_DECISION, S.MODEL_SELECTION},
