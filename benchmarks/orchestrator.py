@@ -28,7 +28,7 @@ from typing import Any
 
 from harness import write_results
 
-from sluicegate.audit.events import Event
+from sluicegate.audit.events import Writable
 from sluicegate.audit.log import StoredEvent
 from sluicegate.config.schema import Config
 from sluicegate.logs import configure_logging
@@ -47,7 +47,7 @@ class CountingEventLog:
     def __init__(self) -> None:
         self.count = 0
 
-    async def append(self, events: Sequence[Event]) -> None:
+    async def append(self, events: Sequence[Writable]) -> None:
         self.count += len(events)
 
     async def query(self, **_: Any) -> list[StoredEvent]:

@@ -5,6 +5,7 @@ empty places filled by small stages and the stores by doubles that fail on deman
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sluicegate.audit.events import Event
+from sluicegate.audit.events import Event, Writable
 from sluicegate.audit.log import StoredEvent
 from sluicegate.config.schema import Config
 from sluicegate.errors import FenceViolation, IllegalTransition, SluicegateError, StateError
@@ -32,9 +33,9 @@ class MemoryEventLog:
     """The event-log port in memory: what the orchestrator's moves became."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        self.events: list[Any] = []
 
-    async def append(self, events: Sequence[Event]) -> None:
+    async def append(self, events: Sequence[Writable]) -> None:
         self.events += events
 
     async def query(self, **_: Any) -> list[StoredEvent]:
@@ -248,7 +249,9 @@ async def run(
     finally:
         unbind(token)
     await h.runtime.audit.flush()
-    moves = [e.payload for e in h.log.events if e.type == "routing_transition" and e.trace_id == ctx.trace_id]
+    mine = [e for e in h.log.events if e.type == "routing_transition" and e.trace_id == ctx.trace_id]
+    # Written from typed values on the request's path: each still reads back as its schema says.
+    moves = [Event.model_validate(dataclasses.asdict(e)).typed().model_dump() for e in mine]
     for move in moves:
         TAKEN.add((State(move["from_state"]), State(move["to_state"])))
     return [State(m["to_state"]) for m in moves]

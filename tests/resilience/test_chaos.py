@@ -268,6 +268,15 @@ async def test_coalesced_requests_each_keep_their_own_trace(
     assert [trace.served_by for trace in traces] == ["up/m"] * 4
     assert all([a.error for a in trace.attempts] == ["server_error"] for trace in traces)
     assert sum(trace.coalesced for trace in traces) == 3
+    # Each trace's audit events are its own: its attempts, who served it, its own moves.
+    await runtime.audit.flush()
+    assert runtime.audit.store is not None
+    for trace in traces:
+        events = [stored.event for stored in await runtime.audit.store.query(trace_id=trace.trace_id)]
+        attempts = [e.payload["outcome"] for e in events if e.type == "provider_attempt"]
+        assert attempts == ["server_error", "ok"]
+        moves = [e.payload["to_state"] for e in events if e.type == "routing_transition"]
+        assert (moves[0], moves[-1]) == ("AUTHORIZE", "COMPLETED")
 
 
 async def test_a_cancelled_first_caller_does_not_cancel_the_others(

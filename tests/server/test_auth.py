@@ -153,3 +153,24 @@ def test_a_key_limited_to_one_role_cannot_use_the_assistant_which_runs_another(
     assert upstream.calls["fixed"] == 0
     allowed = create_key(runtime, server, user="ann", roles=["reasoning"])
     assert turn(server.url, "s9", allowed).status_code == 200
+
+
+def test_a_key_limited_to_one_role_is_refused_at_every_door_that_would_run_another(
+    served: Callable[..., Any], tmp_path: Path
+) -> None:
+    import openai
+
+    server, runtime, upstream = served(**sqlite_state(tmp_path))
+    coder = create_key(runtime, server, user="cody", roles=["coding"])
+    chat = post(server.url, key=coder)  # asks for the reasoning role
+    streamed = post(server.url, key=coder, stream=True)
+    assistant = turn(server.url, "s10", coder)  # the assistant runs its own role
+    for refused in (chat, streamed, assistant):
+        assert refused.status_code == 403
+        error = refused.json()["error"]
+        assert (error["type"], error["code"]) == ("permission_error", "forbidden")
+        assert "'reasoning'" in error["message"]
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=coder, max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError):
+        client.chat.completions.create(model="reasoning", messages=[{"role": "user", "content": "hi"}])
+    assert upstream.calls["fixed"] == 0  # refused before any model was asked

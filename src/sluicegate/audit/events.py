@@ -7,7 +7,8 @@ version ever written stays parseable.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -194,15 +195,8 @@ class Event(BaseModel):
 
     @classmethod
     def of(cls, trace_id: str, payload: Payload) -> Event:
-        # On every request's path (several events each): the payload was validated when it was
-        # built and the type comes from our own table, so nothing is validated twice.
-        return cls.model_construct(
-            type=_TYPE_OF[type(payload)],
-            schema_version=SCHEMA_VERSION,
-            trace_id=trace_id,
-            ts=time.time(),
-            payload=payload.model_dump(mode="json"),
-        )
+        kind = _TYPE_OF[type(payload)]
+        return cls(type=kind, trace_id=trace_id, payload=payload.model_dump(mode="json"))
 
     def typed(self) -> Payload:
         """The payload as its model; refuses versions newer than this code knows."""
@@ -213,3 +207,35 @@ class Event(BaseModel):
 
 _TYPE_OF: dict[type[Payload], EventType] = {model: name for name, model in PAYLOADS.items()}  # type: ignore[misc]
 EVENT_LIST = TypeAdapter(list[Event])
+
+
+class Writable(Protocol):
+    """What an event log writes: an `Event`, or a `Record` on its way from a request."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def trace_id(self) -> str: ...
+    @property
+    def ts(self) -> float: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """An event as a request emits it, on the way to the log. Built on every request's path, several
+    times each, so without a second validation: its payload was validated as it was built (or, for
+    the orchestrator's moves, made from typed values); readers get `Event`s, validated."""
+
+    type: EventType
+    trace_id: str
+    payload: dict[str, Any]
+    ts: float = field(default_factory=time.time)
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def of(cls, trace_id: str, payload: Payload) -> Record:
+        return cls(_TYPE_OF[type(payload)], trace_id, payload.model_dump(mode="json"))

@@ -13,9 +13,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sluicegate.audit.events import Event, Payload
+from sluicegate.audit.events import Event, EventType, Payload, Record, Writable
 
 log = logging.getLogger("sluicegate.audit")
 
@@ -27,7 +27,7 @@ class StoredEvent:
 
 
 class EventLog(Protocol):
-    async def append(self, events: Sequence[Event]) -> None: ...
+    async def append(self, events: Sequence[Writable]) -> None: ...
 
     async def query(
         self,
@@ -63,7 +63,7 @@ class AuditTrail:
         self.batch_size = batch_size
         self.retention_s = retention_s
         self.linger_s = linger_s
-        self._queue: asyncio.Queue[Event] | None = None
+        self._queue: asyncio.Queue[Writable] | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_drop = on_drop
         self._on_write = on_write
@@ -71,9 +71,16 @@ class AuditTrail:
         self.written = 0
 
     def emit(self, trace_id: str, payload: Payload) -> None:
-        self.emit_event(Event.of(trace_id, payload))
+        if self.store is not None:
+            self.emit_event(Record.of(trace_id, payload))
 
-    def emit_event(self, event: Event) -> None:
+    def emit_fields(self, trace_id: str, kind: EventType, fields: dict[str, Any]) -> None:
+        """An event made from typed values of our own (the orchestrator's moves, several per
+        request): no payload model built and dumped on the request's path."""
+        if self.store is not None:
+            self.emit_event(Record(kind, trace_id, fields))
+
+    def emit_event(self, event: Writable) -> None:
         if self.store is None:
             return
         queue = self._ensure_writer()
@@ -82,13 +89,13 @@ class AuditTrail:
         except asyncio.QueueFull:
             self._drop(1)
 
-    def _ensure_writer(self) -> asyncio.Queue[Event]:
+    def _ensure_writer(self) -> asyncio.Queue[Writable]:
         if self._queue is None or self._task is None or self._task.done():
             self._queue = self._queue or asyncio.Queue(self.capacity)
             self._task = asyncio.get_running_loop().create_task(self._write_forever(self._queue))
         return self._queue
 
-    async def _write_forever(self, queue: asyncio.Queue[Event]) -> None:
+    async def _write_forever(self, queue: asyncio.Queue[Writable]) -> None:
         assert self.store is not None
         await self._purge()
         last_purge = time.monotonic()
@@ -105,7 +112,7 @@ class AuditTrail:
                 await self._purge()
                 last_purge = time.monotonic()
 
-    async def _write(self, batch: list[Event]) -> None:
+    async def _write(self, batch: list[Writable]) -> None:
         assert self.store is not None
         try:
             await self.store.append(batch)

@@ -6,7 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sluicegate.audit.events import Event
+import orjson
+
+from sluicegate.audit.events import Event, Writable
 from sluicegate.audit.log import StoredEvent
 
 SCHEMA = """
@@ -41,9 +43,11 @@ class PostgresEventLog:
             self._pool = pool
         return self._pool
 
-    async def append(self, events: Sequence[Event]) -> None:
+    async def append(self, events: Sequence[Writable]) -> None:
         pool = await self._connect()
-        rows = [(e.ts, e.trace_id, e.type, e.schema_version, json.dumps(e.payload)) for e in events]
+        rows = [
+            (e.ts, e.trace_id, e.type, e.schema_version, orjson.dumps(e.payload).decode()) for e in events
+        ]
         async with pool.acquire() as connection:
             await connection.executemany(
                 "INSERT INTO sluicegate_events (ts, trace_id, type, schema_version, payload) "

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sluicegate.audit.events import Event
+import orjson
+
+from sluicegate.audit.events import Event, Writable
 from sluicegate.audit.log import StoredEvent
 from sluicegate.sqlite_worker import SqliteWorker
 
@@ -34,8 +36,10 @@ class SqliteEventLog:
         self._db = self._worker.db
         self._run = self._worker.run
 
-    async def append(self, events: Sequence[Event]) -> None:
-        rows = [(e.ts, e.trace_id, e.type, e.schema_version, json.dumps(e.payload)) for e in events]
+    async def append(self, events: Sequence[Writable]) -> None:
+        rows = [
+            (e.ts, e.trace_id, e.type, e.schema_version, orjson.dumps(e.payload).decode()) for e in events
+        ]
         await self._run(self._insert, rows)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:

@@ -24,11 +24,17 @@ providers:
 
 models:                          # roles: a request's `model` may name one of these
   router:        {use: [local/smollm2-135m], context_length: 2048, max_concurrency: 1, default_timeout: 60}
-  reasoning:     {use: [local/smollm2-135m], context_length: 2048, max_concurrency: 1, default_timeout: 120}
+  reasoning:
+    {use: [local/smollm2-135m], context_length: 2048, max_concurrency: 1, default_timeout: 120, pack: shop}
   # reasoning: {use: [anthropic/claude-sonnet-4-20250514, openai/gpt-4o], max_concurrency: 2}
   coding:        {use: [local/smollm2-135m], max_concurrency: 1, default_timeout: 120}
   summarization: {use: [local/smollm2-135m], max_concurrency: 1, default_timeout: 60}
   validation:    {use: [local/smollm2-135m], max_concurrency: 1, default_timeout: 60}
+
+# A role with `pack: shop` runs the demo shop's post-stream checks (prices, product ids) on its
+# answers, as the embedded default's roles do; without it, no domain logic runs on its answers.
+# The assistant endpoint's conversation turns use `assistant.pack` (shop unless set to null):
+# assistant: {pack: shop}
 
 # Limits for requests that name provider/model directly instead of a role.
 defaults: {max_concurrency: 8, default_timeout: 60}

@@ -14,7 +14,6 @@ from sluicegate.audit.events import (
     ProviderAttempt,
     RequestCompleted,
     RequestReceived,
-    RoutingTransition,
 )
 from sluicegate.audit.log import AuditTrail
 from sluicegate.config.schema import Config
@@ -48,15 +47,14 @@ class Recorder:
         )
 
     def transition(self, trace: RequestContext, move: Transition) -> None:
-        self.audit.emit(
-            trace.trace_id,
-            RoutingTransition(
-                from_state=move.from_state.value,
-                to_state=move.to_state.value,
-                detail=move.reason,
-                elapsed_ms=move.elapsed_ms,
-            ),
-        )
+        # The `routing_transition` payload (RoutingTransition), from typed values: several per request.
+        fields = {
+            "from_state": move.from_state.value,
+            "to_state": move.to_state.value,
+            "detail": move.reason,
+            "elapsed_ms": move.elapsed_ms,
+        }
+        self.audit.emit_fields(trace.trace_id, "routing_transition", fields)
 
     def guardrail(
         self, trace: RequestContext, stage: str, rule: str, action: str, span: tuple[int, int]

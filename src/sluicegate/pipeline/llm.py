@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sluicegate.alerts import Alerter
 from sluicegate.calltrace import CallTrace
@@ -32,6 +33,28 @@ from sluicegate.resilience.retry import RetryingProvider
 from sluicegate.resilience.timeouts import AttemptTimeout
 from sluicegate.routing.roles import RoleTable, RouteSpec, Target
 from sluicegate.types import Chunk, CompletionRequest
+
+
+class _OneChunk:
+    """An answer as a stream of its one chunk. A plain iterator, not an async generator: a
+    non-streamed request pays for no generator bookkeeping on its way through the frames."""
+
+    def __init__(self, pending: Coroutine[Any, Any, Chunk]) -> None:
+        self._pending: Coroutine[Any, Any, Chunk] | None = pending
+
+    def __aiter__(self) -> _OneChunk:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        if self._pending is None:
+            raise StopAsyncIteration
+        pending, self._pending = self._pending, None
+        return await pending
+
+    async def aclose(self) -> None:
+        if self._pending is not None:  # closed before it was asked: the call never starts
+            self._pending.close()
+            self._pending = None
 
 
 @dataclass
@@ -107,10 +130,11 @@ class RoleStacks:
         finally:
             await close_stream(chunks)
 
-    async def answer(
-        self, route: RouteSpec, request: CompletionRequest, call: CallTrace
-    ) -> AsyncIterator[Chunk]:
+    def answer(self, route: RouteSpec, request: CompletionRequest, call: CallTrace) -> AsyncIterator[Chunk]:
         """One upstream answer (not streamed from the provider), as the one chunk that ends it."""
+        return _OneChunk(self._answer(route, request, call))
+
+    async def _answer(self, route: RouteSpec, request: CompletionRequest, call: CallTrace) -> Chunk:
         timeout = route.limits.default_timeout
         call.deadline = time.monotonic() + timeout
         try:
@@ -121,7 +145,7 @@ class RoleStacks:
         except ChainExhausted as exc:
             raise self._outage(route, call, exc) from None
         self.alerter.recovered(route.name)
-        yield Chunk(completion.text, completion.finish_reason, completion.usage)
+        return Chunk(completion.text, completion.finish_reason, completion.usage)
 
     async def prompt_tokens(self, route: RouteSpec, request: CompletionRequest) -> int:
         first = route.targets[0]

@@ -132,9 +132,9 @@ class Orchestrator:
             self._select_model(job, decision)
             if request.session_id is not None and job.pack is not None:
                 await self._retrieve(job, job.pack)
-            async for frame in self._answer(job):
+            async for frame in await self._answer(job):
                 yield frame
-            async for frame in self._after_answer(job):
+            for frame in await self._after_answer(job):
                 yield frame
             await self._conclude(job, "ok")
             yield CompleteFrame(
@@ -255,16 +255,13 @@ class Orchestrator:
     # -- the model -----------------------------------------------------------------------------------
 
     async def _answer(self, job: _Job) -> AsyncIterator[Frame]:
-        """The answer: from the cache, or from the model within the budget."""
+        """The answer's frames: from the cache, or from the model within the budget."""
         hit = await self._lookup_cache(job) if self._costs.caches(job.call) else None
         if hit is not None:
-            async for frame in self._render(job, _replay(hit), guard=False):
-                yield frame
-            return
+            return self._render(job, _replay(hit), guard=False)
         if self._costs.limit_for(job.ctx) is not None:
             await self._reserve(job)
-        async for frame in self._llm_rounds(job):
-            yield frame
+        return self._llm_rounds(job)
 
     async def _llm_rounds(self, job: _Job) -> AsyncIterator[Frame]:
         """LLM_CALL ⇄ TOOL_EXECUTION: the model answers; tools it needs answer it back."""
@@ -351,11 +348,12 @@ class Orchestrator:
 
     # -- after the model -----------------------------------------------------------------------------
 
-    async def _after_answer(self, job: _Job) -> AsyncIterator[Frame]:
+    async def _after_answer(self, job: _Job) -> list[Frame]:
+        """POST_STREAM, VALIDATION, SYNTHESIS: their corrections of what was delivered."""
         job.final = job.delivered
+        frames: list[Frame] = []
         if job.pack is not None:
-            for frame in await self._post_stream(job, job.pack):
-                yield frame
+            frames += await self._post_stream(job, job.pack)
         if self._stages.validator is not None:
             job.machine.move(State.VALIDATION)
             verdict = await self._stages.validator.validate(job.call, job.final)
@@ -365,8 +363,9 @@ class Orchestrator:
             job.machine.move(State.SYNTHESIS)
             composed = await self._stages.synthesizer.compose(job.call, job.final)
             if composed != job.final:
-                yield self._correct(job, Correction(0, len(job.delivered), composed, "synthesis"))
+                frames.append(self._correct(job, Correction(0, len(job.delivered), composed, "synthesis")))
                 job.final = composed
+        return frames
 
     async def _post_stream(self, job: _Job, pack: DomainPack) -> list[Frame]:
         job.machine.move(State.POST_STREAM, f"pack {pack.name}")
