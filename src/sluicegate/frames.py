@@ -17,6 +17,7 @@ from sluicegate.types import (
     Frame,
     GuardrailFrame,
     TokenFrame,
+    ToolCallFrame,
 )
 
 
@@ -27,11 +28,10 @@ def frame_data(frame: Frame) -> dict[str, Any]:
             return {"trace_id": trace_id}
         case TokenFrame(text=text):
             return {"text": text}
+        case ToolCallFrame(index=index, id=call_id, name=name, arguments=arguments):
+            return _present(index=index, id=call_id, name=name, arguments=arguments)
         case GuardrailFrame(stage=stage, rule=rule, action=action, span=span, listing=listing):
-            data: dict[str, Any] = {"stage": stage, "rule": rule, "action": action, "span": list(span)}
-            if listing is not None:
-                data["listing"] = listing
-            return data
+            return _present(stage=stage, rule=rule, action=action, span=list(span), listing=listing)
         case CorrectionFrame(replace=span, text=text, reason=reason):
             return {"replace": list(span), "text": text, "reason": reason}
         case CardFrame(card=card):
@@ -55,6 +55,11 @@ def frame_data(frame: Frame) -> dict[str, Any]:
             return body
         case ErrorFrame(type=kind, message=message, retryable=retryable):
             return {"type": kind, "message": message, "retryable": retryable}
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """The fields that have a value (optional ones are left out, not sent as null)."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def retryable(error: GatewayError) -> bool:

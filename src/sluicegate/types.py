@@ -14,10 +14,53 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, what it does, and its arguments' JSON schema."""
+
+    name: str
+    parameters: dict[str, Any]
+    description: str | None = None
+    strict: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model made: `arguments` is the JSON text it wrote (as OpenAI's wire carries it)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a streamed call: the first piece of call `index` carries its id and name, the
+    following ones fragments of its arguments' JSON text, in order."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NamedTool:
+    """`tool_choice` naming one function: the model must call it."""
+
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedTool
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
     content: str
     name: str | None = None
+    # An assistant message's calls, and a tool message's answer to one of them.
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +94,9 @@ class CompletionRequest:
     user: str | None = None
     # Text the assistant has already said; the provider continues it (mid-stream failover).
     assistant_prefix: str = ""
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_model(self, model: str) -> CompletionRequest:
@@ -68,6 +114,7 @@ class Chunk:
     text: str = ""
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +124,7 @@ class Completion:
     usage: Usage
     model: str
     provider: str
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 # -- frames: what a guarded answer is made of, as a client sees it (ARCHITECTURE §4) -----------------
@@ -88,6 +136,17 @@ class TokenFrame:
 
     text: str
     event: Literal["token"] = "token"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFrame:
+    """A piece of a tool call the model is making (ToolCallDelta), in order."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    event: Literal["tool_call"] = "tool_call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +219,7 @@ class ErrorFrame:
 Frame = (
     AcceptedFrame
     | TokenFrame
+    | ToolCallFrame
     | GuardrailFrame
     | CorrectionFrame
     | CardFrame

@@ -193,10 +193,12 @@ def test_a_wrongly_typed_field_is_refused_not_coerced_and_named(
             "messages.0.content",
             "'image_url' are not supported",
         ),
+        # Tool messages are forwarded now (tests/server/test_tools.py); one answering no call is refused.
+        ({"messages": [{"role": "tool", "content": "42"}]}, "messages.0.tool_call_id", "Field required"),
         (
-            {"messages": [{"role": "tool", "tool_call_id": "call_1", "content": "42"}]},
+            {"messages": [{"role": "user", "content": "hi", "tool_call_id": "call_1"}]},
             "messages.0.tool_call_id",
-            "not supported by this gateway yet",
+            "belongs on a 'tool' message",
         ),
     ],
 )

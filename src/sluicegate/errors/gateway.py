@@ -140,9 +140,12 @@ class AllProvidersFailed(GatewayError):
     error_type = "service_unavailable"
     code = "all_providers_failed"
 
-    def __init__(self, attempts: list[Attempt], retry_after: float | None = None) -> None:
+    def __init__(
+        self, attempts: list[Attempt], retry_after: float | None = None, *, detail: str | None = None
+    ) -> None:
         summary = ", ".join(f"{a.provider}/{a.model}: {a.error}" for a in attempts) or "no provider available"
-        super().__init__(f"Every provider failed ({summary}).")
+        why = f"; {detail}, which no other provider can continue" if detail else ""
+        super().__init__(f"Every provider failed ({summary}{why}).")
         self.attempts = attempts
         self.retry_after = retry_after
 

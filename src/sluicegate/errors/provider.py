@@ -41,8 +41,11 @@ class ProviderError(SluicegateError):
 class ChainExhausted(ProviderError):
     """Every target of a failover chain failed; retryable if any failure was."""
 
-    def __init__(self, attempts: list[Attempt], errors: list[ProviderError]) -> None:
-        super().__init__(f"all {len(errors)} targets failed")
+    def __init__(
+        self, attempts: list[Attempt], errors: list[ProviderError], *, detail: str | None = None
+    ) -> None:
+        super().__init__(detail or f"all {len(errors)} targets failed")
+        self.detail = detail
         self.attempts = list(attempts)
         self.retryable = any(e.retryable for e in errors)
         waits = [e.retry_after for e in errors if e.retry_after is not None]

@@ -23,7 +23,13 @@ from typing import Any
 from sluicegate.alerts import Alerter
 from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
-from sluicegate.errors import AllProvidersFailed, ChainExhausted, GatewayTimeout, UnsupportedByTarget
+from sluicegate.errors import (
+    AllProvidersFailed,
+    ChainExhausted,
+    GatewayTimeout,
+    InvalidRequest,
+    UnsupportedByTarget,
+)
 from sluicegate.providers.base import Provider, close_stream
 from sluicegate.resilience.breaker import BreakerProvider, BreakerRegistry
 from sluicegate.resilience.coalesce import CoalescingProvider
@@ -32,7 +38,7 @@ from sluicegate.resilience.limiter import ConcurrencyLimiter
 from sluicegate.resilience.retry import RetryingProvider
 from sluicegate.resilience.timeouts import AttemptTimeout
 from sluicegate.routing.roles import RoleTable, RouteSpec, Target
-from sluicegate.types import Chunk, CompletionRequest
+from sluicegate.types import Chunk, CompletionRequest, NamedTool, ToolCallDelta
 
 
 class _OneChunk:
@@ -95,13 +101,25 @@ class RoleStacks:
         return stack
 
     @staticmethod
-    def require_capable(route: RouteSpec, request: CompletionRequest) -> None:
-        """Refuse a request that no target of the route can serve as asked (declared capabilities)."""
+    def check_request(route: RouteSpec, request: CompletionRequest) -> None:
+        """Refuse a request that no target of the route can serve as asked (declared capabilities),
+        or whose tool choice names no tool it offers."""
+        offered = [tool.name for tool in request.tools]
+        if len(set(offered)) < len(offered):
+            raise InvalidRequest("Each function may be offered once in 'tools'.", param="tools")
+        choice = request.tool_choice
+        if isinstance(choice, NamedTool) and choice.name not in offered:
+            raise InvalidRequest(
+                f"tool_choice names '{choice.name}', which is not among the tools.", param="tool_choice"
+            )
+        if choice == "required" and not offered:
+            raise InvalidRequest("tool_choice 'required' needs tools.", param="tool_choice")
         reasons = [lacks(target, request) for target in route.targets]
         if all(reasons):
             names = "; ".join(f"{t.label}: {r}" for t, r in zip(route.targets, reasons, strict=True))
+            param = "tools" if request.tools else "response_format" if request.json_mode else "messages"
             raise UnsupportedByTarget(
-                f"No target of '{route.name}' can serve this request ({names}).", param="response_format"
+                f"No target of '{route.name}' can serve this request ({names}).", param=param
             )
 
     async def stream(
@@ -145,7 +163,10 @@ class RoleStacks:
         except ChainExhausted as exc:
             raise self._outage(route, call, exc) from None
         self.alerter.recovered(route.name)
-        return Chunk(completion.text, completion.finish_reason, completion.usage)
+        calls = tuple(
+            ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(completion.tool_calls)
+        )
+        return Chunk(completion.text, completion.finish_reason, completion.usage, calls)
 
     async def prompt_tokens(self, route: RouteSpec, request: CompletionRequest) -> int:
         first = route.targets[0]
@@ -154,7 +175,7 @@ class RoleStacks:
     def _outage(self, route: RouteSpec, call: CallTrace, exc: ChainExhausted) -> AllProvidersFailed:
         attempts = call.attempts or exc.attempts
         self.alerter.outage(route.name, attempts)
-        return AllProvidersFailed(list(attempts), exc.retry_after)
+        return AllProvidersFailed(list(attempts), exc.retry_after, detail=exc.detail)
 
     def _build(self, route: RouteSpec) -> RouteStack:
         limits = route.limits

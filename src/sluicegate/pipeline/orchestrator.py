@@ -60,6 +60,7 @@ from sluicegate.types import (
     GuardrailFrame,
     Message,
     TokenFrame,
+    ToolCallFrame,
     Usage,
 )
 
@@ -86,6 +87,7 @@ class _Job:
     final: str = ""
     concluded: bool = False
     cache_key_request: CompletionRequest | None = None  # the request as the cache was asked
+    calls: int = 0  # tool-call pieces delivered
 
 
 class Orchestrator:
@@ -213,7 +215,7 @@ class Orchestrator:
         how = decision.decision if decision is not None else "explicit"
         job.machine.move(State.MODEL_SELECTION, f"{how}/{name}")
         route = self.stacks.resolve(name)
-        self.stacks.require_capable(route, job.call)
+        self.stacks.check_request(route, job.call)
         job.ctx.route, job.ctx.route_label = route, f"{how}/{route.name}"
         job.call = self.stacks.limited(route, job.call)
         if job.call.model != route.name:
@@ -301,6 +303,9 @@ class Orchestrator:
     ) -> tuple[list[Frame], bool]:
         """One chunk's frames, and whether the answer ended with it."""
         job.said.append(chunk.text)
+        # Tool-call pieces go out as they came, in order (their arguments are not scanned yet).
+        calls: list[Frame] = [ToolCallFrame(c.index, c.id, c.name, c.arguments) for c in chunk.tool_calls]
+        job.calls += len(calls)
         if scanner is None:
             results = [ScanResult(chunk.text)]
         else:
@@ -320,6 +325,7 @@ class Orchestrator:
                 # A blocked answer ends here, as OpenAI ends a filtered one.
                 job.finish = "content_filter"
                 return frames + await self._end_of_stream(job), True
+        frames += calls
         if chunk.finish_reason is None:
             return frames, False
         job.finish = chunk.finish_reason

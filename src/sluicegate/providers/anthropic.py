@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from sluicegate.errors import MalformedResponse, TruncatedStream
+from sluicegate.providers.anthropic_wire import prefill, tool_fields, turns
 from sluicegate.providers.base import Capabilities
 from sluicegate.providers.http import (
     ConnectorFactory,
@@ -19,7 +20,16 @@ from sluicegate.providers.http import (
     translated_errors,
 )
 from sluicegate.providers.tokens import estimate_message_tokens
-from sluicegate.types import Chunk, Completion, CompletionRequest, FinishReason, Message, Usage
+from sluicegate.types import (
+    Chunk,
+    Completion,
+    CompletionRequest,
+    FinishReason,
+    Message,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 _STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -64,11 +74,16 @@ class AnthropicProvider:
         try:
             data = json.loads(body)
             text = "".join(block.get("text", "") for block in data["content"] if block.get("type") == "text")
+            calls = tuple(
+                ToolCall(str(block["id"]), str(block["name"]), json.dumps(block.get("input") or {}))
+                for block in data["content"]
+                if block.get("type") == "tool_use"
+            )
             finish = _STOP_REASONS.get(data.get("stop_reason") or "end_turn", "stop")
             usage = Usage(int(data["usage"]["input_tokens"]), int(data["usage"]["output_tokens"]))
         except (ValueError, KeyError, TypeError, AttributeError):
             raise MalformedResponse("unparseable message", provider=self._name) from None
-        return Completion(text, finish, usage, request.model, self._name)
+        return Completion(text, finish, usage, request.model, self._name, calls)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         payload = self._payload(request, stream=True)
@@ -96,9 +111,9 @@ class AnthropicProvider:
                 if kind == "message_stop":
                     last = state.final()
                     break
-                text = state.apply(kind, data)
-                if text:
-                    yield Chunk(text=text)
+                text, calls = state.apply(kind, data)
+                if text or calls:
+                    yield Chunk(text=text, tool_calls=calls)
             if last is not None:
                 await drain(received)
         if last is None:
@@ -115,17 +130,12 @@ class AnthropicProvider:
 
     def _payload(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
-        turns = _alternating_turns(request.messages)
+        messages = turns(request.messages, self._name)
         if request.assistant_prefix:
-            # Anthropic continues a trailing assistant turn natively; it refuses trailing whitespace.
-            prefix = request.assistant_prefix.rstrip()
-            if turns and turns[-1]["role"] == "assistant":
-                turns[-1]["content"] += prefix
-            else:
-                turns.append({"role": "assistant", "content": prefix})
+            prefill(messages, request.assistant_prefix)
         payload: dict[str, Any] = {
             "model": request.model,
-            "messages": turns,
+            "messages": messages,
             "max_tokens": request.max_tokens or self._default_max_tokens,
             "stream": stream,
         }
@@ -139,6 +149,7 @@ class AnthropicProvider:
             payload["stop_sequences"] = list(request.stop)
         if request.user:
             payload["metadata"] = {"user_id": request.user}
+        payload.update(tool_fields(request))
         return payload
 
 
@@ -148,9 +159,24 @@ class _StreamState:
     def __init__(self) -> None:
         self.input_tokens = self.output_tokens = 0
         self.finish: FinishReason | None = None
+        # Content block index -> the tool call's index among the message's calls (OpenAI's index).
+        self.calls: dict[int, int] = {}
 
-    def apply(self, kind: str, data: dict[str, Any]) -> str:
-        """Take one event in; the text it carries, if any."""
+    def apply(self, kind: str, data: dict[str, Any]) -> tuple[str, tuple[ToolCallDelta, ...]]:
+        """Take one event in; the text and the tool-call pieces it carries, if any."""
+        if kind == "content_block_start":
+            block = data.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                index = self.calls.setdefault(int(data.get("index", 0)), len(self.calls))
+                return "", (ToolCallDelta(index, str(block.get("id")), str(block.get("name"))),)
+        elif kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            call = self.calls.get(int(data.get("index", 0)))
+            if delta.get("type") == "input_json_delta" and call is not None:
+                return "", (ToolCallDelta(call, arguments=str(delta.get("partial_json") or "")),)
+        return self._apply_message(kind, data), ()
+
+    def _apply_message(self, kind: str, data: dict[str, Any]) -> str:
         if kind == "message_start":
             usage = (data.get("message") or {}).get("usage") or {}
             self.input_tokens = int(usage.get("input_tokens") or 0)
@@ -170,19 +196,3 @@ class _StreamState:
 
     def final(self) -> Chunk:
         return Chunk(finish_reason=self.finish or "stop", usage=Usage(self.input_tokens, self.output_tokens))
-
-
-def _alternating_turns(messages: Sequence[Message]) -> list[dict[str, str]]:
-    """Anthropic wants user/assistant turns that alternate and start with the user."""
-    turns: list[dict[str, str]] = []
-    for message in messages:
-        if message.role == "system":
-            continue
-        role = "assistant" if message.role == "assistant" else "user"
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"] += "\n\n" + message.content
-        else:
-            turns.append({"role": role, "content": message.content})
-    if not turns or turns[0]["role"] != "user":
-        turns.insert(0, {"role": "user", "content": "(continue)"})
-    return turns

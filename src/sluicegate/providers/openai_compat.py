@@ -20,7 +20,18 @@ from sluicegate.providers.http import (
     translated_errors,
 )
 from sluicegate.providers.tokens import tiktoken_message_tokens, tiktoken_text_tokens
-from sluicegate.types import Chunk, Completion, CompletionRequest, FinishReason, Message, Usage
+from sluicegate.types import (
+    Chunk,
+    Completion,
+    CompletionRequest,
+    FinishReason,
+    Message,
+    NamedTool,
+    ToolCall,
+    ToolCallDelta,
+    ToolSpec,
+    Usage,
+)
 
 CONTINUE_INSTRUCTION = (
     "Your previous reply was cut off. Continue it exactly from where it stopped, "
@@ -67,10 +78,14 @@ class OpenAICompatibleProvider:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
             finish = _FINISH.get(choice.get("finish_reason") or "stop", "stop")
+            calls = tuple(
+                ToolCall(str(c["id"]), str(c["function"]["name"]), str(c["function"].get("arguments") or ""))
+                for c in choice["message"].get("tool_calls") or ()
+            )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise MalformedResponse("unparseable chat completion", provider=self._name) from None
         usage = _usage(data.get("usage")) or await self._estimated_usage(request, text)
-        return Completion(text, finish, usage, request.model, self._name)
+        return Completion(text, finish, usage, request.model, self._name, calls)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         payload = self._payload(request, stream=True)
@@ -102,10 +117,12 @@ class OpenAICompatibleProvider:
                     raise in_band_error(kind, str(error.get("message", "")), self._name)
                 usage = _usage(data.get("usage")) or usage
                 for choice in data.get("choices") or ():
-                    text = (choice.get("delta") or {}).get("content") or ""
-                    if text:
+                    delta = choice.get("delta") or {}
+                    text = delta.get("content") or ""
+                    calls = _call_deltas(delta.get("tool_calls"), self._name)
+                    if text or calls:
                         parts.append(text)
-                        yield Chunk(text=text)
+                        yield Chunk(text=text, tool_calls=calls)
                     if choice.get("finish_reason"):
                         finish = _FINISH.get(choice["finish_reason"], "stop")
             if last is not None:
@@ -141,6 +158,17 @@ class OpenAICompatibleProvider:
             payload["stop"] = list(request.stop)
         if request.json_mode:
             payload["response_format"] = {"type": "json_object"}
+        if request.tools:
+            payload["tools"] = [_wire_tool(tool) for tool in request.tools]
+        if request.tool_choice is not None:
+            choice = request.tool_choice
+            payload["tool_choice"] = (
+                {"type": "function", "function": {"name": choice.name}}
+                if isinstance(choice, NamedTool)
+                else choice
+            )
+        if request.parallel_tool_calls is not None:
+            payload["parallel_tool_calls"] = request.parallel_tool_calls
         return payload
 
     async def _estimated_usage(self, request: CompletionRequest, text: str) -> Usage:
@@ -151,7 +179,45 @@ def _wire_message(message: Message) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.name:
         wire["name"] = message.name
+    if message.tool_calls:
+        wire["content"] = message.content or None  # OpenAI's shape for a message that only calls
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
     return wire
+
+
+def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
+    if tool.description is not None:
+        function["description"] = tool.description
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def _call_deltas(raw: object, provider: str) -> tuple[ToolCallDelta, ...]:
+    """A chunk's tool-call pieces, each as the upstream sent it: nothing merged, nothing reordered."""
+    if not raw:
+        return ()
+    try:
+        pieces = []
+        for item in raw:  # type: ignore[attr-defined]
+            function = item.get("function") or {}
+            pieces.append(
+                ToolCallDelta(
+                    int(item["index"]),
+                    str(item["id"]) if item.get("id") else None,
+                    str(function["name"]) if function.get("name") else None,
+                    str(function.get("arguments") or ""),
+                )
+            )
+        return tuple(pieces)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise MalformedResponse("unparseable tool-call delta", provider=provider) from None
 
 
 def _usage(raw: object) -> Usage | None:

@@ -45,6 +45,17 @@ class Fault(StrEnum):
     auth = "auth"  # 401
 
 
+class ScriptedCall(BaseModel):
+    """A tool call a scripted model makes: by default, of the first tool offered, with arguments
+    that satisfy its schema."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    arguments: dict[str, Any] | None = None
+    id: str | None = None
+
+
 class Reply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,8 +74,15 @@ class Reply(BaseModel):
     retry_after_s: Annotated[float, Field(ge=0)] | None = None
     # The mock upstream quotes the API key it was sent in its error messages, as some providers do.
     echo_credentials: bool = False
+    # A model that calls tools (finish reason tool_calls), in parallel when there are several.
+    tool_calls: list[ScriptedCall] | None = None
+    # A model that answers a tool's result in words: "The tool said: RESULT".
+    answer_tool_result: bool = False
 
     def reply_text(self, messages: Sequence[Message]) -> str:
+        if self.answer_tool_result:
+            result = next((m.content for m in reversed(messages) if m.role == "tool"), None)
+            return f"The tool said: {result}" if result is not None else self.text
         if self.echo:
             if self.echo_role == "system":
                 return next((m.content for m in messages if m.role == "system"), "")

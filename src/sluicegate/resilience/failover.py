@@ -24,8 +24,13 @@ from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usag
 
 def lacks(target: Target, request: CompletionRequest) -> str | None:
     """What the request needs that the target does not declare, in words; None if it can serve it."""
-    if request.json_mode and not target.provider.capabilities.json_mode:
+    capabilities = target.provider.capabilities
+    if request.json_mode and not capabilities.json_mode:
         return "JSON mode (response_format) is not supported"
+    if not capabilities.tools and (
+        request.tools or any(m.tool_calls or m.tool_call_id is not None for m in request.messages)
+    ):
+        return "tool calling is not supported"
     return None
 
 
@@ -78,6 +83,7 @@ class FailoverChain:
         attempts: list[Attempt] = []
         errors: list[ProviderError] = []
         said: list[str] = []
+        calling = False  # a tool call has begun reaching the caller
         usage = Usage()
         previous: tuple[Target, ProviderError] | None = None
         for target in self._targets:
@@ -103,9 +109,17 @@ class FailoverChain:
                         return
                     if chunk.text:
                         said.append(chunk.text)
+                    calling = calling or bool(chunk.tool_calls)
+                    if chunk.text or chunk.tool_calls:
                         yield chunk
             except ProviderError as exc:
                 self._record(trace.attempts, attempts, errors, target, exc)
+                if calling:
+                    # Another provider cannot finish a call it did not begin: a half call is never
+                    # delivered as a whole one. The caller gets a clear error and may retry.
+                    raise ChainExhausted(
+                        attempts, errors, detail="the stream was cut in the middle of a tool call"
+                    ) from None
                 previous = (target, exc)
                 continue
         raise ChainExhausted(attempts, errors)

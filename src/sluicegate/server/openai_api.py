@@ -34,6 +34,7 @@ from sluicegate.types import (
     Frame,
     GuardrailFrame,
     TokenFrame,
+    ToolCallFrame,
     Usage,
 )
 
@@ -170,12 +171,16 @@ class _Answer:
         self.guardrails: list[dict[str, Any]] = []
         self.corrections: list[dict[str, Any]] = []
         self.cards: list[dict[str, Any]] = []
+        # Each call as its pieces assembled: [id, name, arguments], by index.
+        self.calls: dict[int, list[str]] = {}
         self.complete: CompleteFrame | None = None
         self.created = int(time.time())
 
-    async def until_first_token(self, frames: AsyncIterator[Frame]) -> TokenFrame | CompleteFrame:
+    async def until_first_token(
+        self, frames: AsyncIterator[Frame]
+    ) -> TokenFrame | ToolCallFrame | CompleteFrame:
         async for frame in frames:
-            if isinstance(frame, TokenFrame | CompleteFrame):
+            if isinstance(frame, TokenFrame | ToolCallFrame | CompleteFrame):
                 self.take(frame)
                 return frame
             self.take(frame)
@@ -185,6 +190,11 @@ class _Answer:
         match frame:
             case TokenFrame(text=text):
                 self.text.append(text)
+            case ToolCallFrame(index=index, id=call_id, name=name, arguments=arguments):
+                call = self.calls.setdefault(index, ["", "", ""])
+                call[0] = call_id or call[0]
+                call[1] = name or call[1]
+                call[2] += arguments
             case GuardrailFrame():
                 self.guardrails.append(frame_data(frame))
             case CorrectionFrame():
@@ -213,7 +223,7 @@ class _Answer:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": "".join(self.text)},
+                    "message": self._message(),
                     "finish_reason": self.finish_reason,
                     "logprobs": None,
                 }
@@ -221,6 +231,29 @@ class _Answer:
             "usage": _usage(self.usage),
             "x_sluicegate": self.extension(),
         }
+
+    def _message(self) -> dict[str, Any]:
+        text = "".join(self.text)
+        if not self.calls:
+            return {"role": "assistant", "content": text}
+        calls = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            for _, (call_id, name, arguments) in sorted(self.calls.items())
+        ]
+        return {"role": "assistant", "content": text or None, "tool_calls": calls}
+
+    @staticmethod
+    def call_delta(frame: ToolCallFrame) -> dict[str, Any]:
+        """One piece of a call as OpenAI streams it: id, type and name with its first piece only."""
+        piece: dict[str, Any] = {"index": frame.index}
+        if frame.id is not None:
+            piece["id"] = frame.id
+            piece["type"] = "function"
+        function: dict[str, Any] = {"arguments": frame.arguments}
+        if frame.name is not None:
+            function["name"] = frame.name
+        piece["function"] = function
+        return {"tool_calls": [piece]}
 
     def chunk(self, delta: dict[str, Any]) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
@@ -270,13 +303,15 @@ async def _sse(answer: _Answer, first: Frame, rest: AsyncGenerator[Frame, None])
         while frame is not None:
             if isinstance(frame, TokenFrame):
                 yield answer.chunk({"content": frame.text})
+            elif isinstance(frame, ToolCallFrame):
+                yield answer.chunk(answer.call_delta(frame))
             elif isinstance(frame, CompleteFrame):
                 yield answer.finish()
                 if answer.body.include_usage:
                     yield answer.usage_chunk()
                 yield b"data: [DONE]\n\n"
             frame = await anext(rest, None)
-            if frame is not None and not isinstance(frame, TokenFrame):
+            if frame is not None and not isinstance(frame, TokenFrame | ToolCallFrame):
                 answer.take(frame)
     except (GatewayError, StateError) as exc:
         error = StateUnavailable.of(exc) if isinstance(exc, StateError) else exc

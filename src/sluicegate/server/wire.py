@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -18,9 +19,11 @@ from pydantic import (
 )
 
 from sluicegate.errors import InvalidRequest
-from sluicegate.types import CompletionRequest, Message, Role
+from sluicegate.types import CompletionRequest, Message, NamedTool, Role, ToolCall, ToolSpec
 
 MAX_INT32 = 2**31 - 1
+# A function offered without `parameters` takes none (OpenAI's reading).
+EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 # A number must be sent as a number and a boolean as a boolean: "10" or "yes" would otherwise be
 # coerced without a word, and a client with such a bug would never learn of it.
 StrictFloat = Annotated[float, Strict()]
@@ -42,7 +45,6 @@ NOT_YET_UNLESS_NEUTRAL: dict[str, tuple[object, ...]] = {
     "presence_penalty": (None, 0),
     "frequency_penalty": (None, 0),
     "logit_bias": (None, {}),
-    "tool_choice": (None, "none"),
     "functions": (None, []),
     "function_call": (None, "none"),
     "store": (None, False),
@@ -56,12 +58,11 @@ NOT_YET_UNLESS_NEUTRAL: dict[str, tuple[object, ...]] = {
     "safety_identifier": (None,),
     "verbosity": (None,),
     # message fields (an assistant message echoed back carries them empty)
-    "tool_calls": (None, []),
-    "tool_call_id": (None,),
     "refusal": (None,),
     "annotations": (None, []),
 }
-MESSAGE_ONLY = frozenset({"tool_calls", "tool_call_id", "refusal", "annotations"})
+MESSAGE_ONLY = frozenset({"refusal", "annotations"})
+TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"
 Empty = Annotated[list[Any], Field(max_length=0)]
 EmptyMap = Annotated[dict[str, Any], Field(max_length=0)]
 
@@ -84,14 +85,29 @@ class TextPart(BaseModel):
     text: str
 
 
+class WireFunctionCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=TOOL_NAME)]
+    arguments: str
+
+
+class WireToolCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    type: Literal["function"] = "function"
+    function: WireFunctionCall
+
+
 class WireMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
-    tool_call_id: None = None
-    tool_calls: Empty | None = None
+    tool_call_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    tool_calls: list[WireToolCall] | None = None
     function_call: None = None
     audio: None = None
     refusal: None = None
@@ -109,9 +125,7 @@ class WireMessage(BaseModel):
                     )
         return value
 
-    _not_yet = field_validator("tool_call_id", "tool_calls", "refusal", "annotations", mode="before")(
-        _neutral_only
-    )
+    _not_yet = field_validator("refusal", "annotations", mode="before")(_neutral_only)
 
     def to_message(self) -> Message:
         if isinstance(self.content, list):
@@ -119,7 +133,80 @@ class WireMessage(BaseModel):
         else:
             text = self.content or ""
         role: Role = "system" if self.role == "developer" else self.role
-        return Message(role=role, content=text, name=self.name)
+        calls = tuple(ToolCall(c.id, c.function.name, c.function.arguments) for c in self.tool_calls or ())
+        return Message(
+            role=role, content=text, name=self.name, tool_calls=calls, tool_call_id=self.tool_call_id
+        )
+
+
+def _only_on(role: str) -> Callable[[type[BaseModel], object, ValidationInfo], object]:
+    def check(cls: type[BaseModel], value: object, info: ValidationInfo) -> object:
+        if value not in (None, []):
+            raise ValueError(f"'{info.field_name}' belongs on {role} message")
+        return value
+
+    return check
+
+
+class WireToolMessage(WireMessage):
+    """A tool's answer to one of the assistant's calls."""
+
+    role: Literal["tool"]
+    tool_call_id: Annotated[str, Field(min_length=1, max_length=256)]
+    tool_calls: None = None
+
+    _calls_elsewhere = field_validator("tool_calls", mode="before")(_only_on("an 'assistant'"))
+
+
+class WireAssistantMessage(WireMessage):
+    role: Literal["assistant"]
+    tool_call_id: None = None
+
+    _answer_elsewhere = field_validator("tool_call_id", mode="before")(_only_on("a 'tool'"))
+
+
+class WirePromptMessage(WireMessage):
+    role: Literal["system", "developer", "user"]
+    tool_call_id: None = None
+    tool_calls: None = None
+
+    _answer_elsewhere = field_validator("tool_call_id", mode="before")(_only_on("a 'tool'"))
+    _calls_elsewhere = field_validator("tool_calls", mode="before")(_only_on("an 'assistant'"))
+
+
+AnyWireMessage = Annotated[
+    WireToolMessage | WireAssistantMessage | WirePromptMessage, Field(discriminator="role")
+]
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+
+class WireFunction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=TOOL_NAME)]
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: StrictBool | None = None
+
+
+class WireTool(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["function"]
+    function: WireFunction
+
+
+class WireFunctionName(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=TOOL_NAME)]
+
+
+class WireNamedToolChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["function"]
+    function: WireFunctionName
 
 
 class StreamOptions(BaseModel):
@@ -149,7 +236,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: Annotated[str, Field(min_length=1, max_length=256)]
-    messages: Annotated[list[WireMessage], Field(min_length=1)]
+    messages: Annotated[list[AnyWireMessage], Field(min_length=1)]
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[StrictInt, Field(ge=1, le=MAX_INT32)] | None = None
@@ -162,15 +249,14 @@ class ChatCompletionRequest(BaseModel):
     seed: Annotated[StrictInt, Field(ge=-(2**53 - 1), le=2**53 - 1)] | None = None
     response_format: ResponseFormat | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
-    # Documented as an empty list: tool calling is not proxied yet, and a schema must not promise it.
-    tools: Annotated[list[dict[str, Any]], Field(max_length=0)] | None = None
+    tools: Annotated[list[WireTool], Field(max_length=128)] | None = None
+    tool_choice: Literal["auto", "none", "required"] | WireNamedToolChoice | None = None
+    parallel_tool_calls: StrictBool | None = None
     logprobs: Literal[False] | None = None
     top_logprobs: None = None
     presence_penalty: Literal[0] | None = None
     frequency_penalty: Literal[0] | None = None
     logit_bias: EmptyMap | None = None
-    tool_choice: Literal["none"] | None = None
-    parallel_tool_calls: StrictBool | None = None  # meaningless without tools, which are refused
     functions: Empty | None = None
     function_call: Literal["none"] | None = None
     store: Literal[False] | None = None
@@ -197,13 +283,6 @@ class ChatCompletionRequest(BaseModel):
         # JSON has one number type: 10.0 is the integer 10 by JSON Schema's rules; "10" is not.
         return int(value) if isinstance(value, float) and value.is_integer() else value
 
-    @field_validator("tools", mode="before")
-    @classmethod
-    def _no_tools_yet(cls, value: object) -> object:
-        if value:
-            raise ValueError("tool calling is not supported by this gateway yet")
-        return value
-
     def to_request(self, provider_model: str) -> CompletionRequest:
         stop: tuple[str, ...] = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
         return CompletionRequest(
@@ -217,6 +296,21 @@ class ChatCompletionRequest(BaseModel):
             json_mode=self.response_format is not None and self.response_format.type != "text",
             user=self.user,
             extra={"cache": True} if self.cache else {},
+            tools=tuple(
+                ToolSpec(
+                    t.function.name,
+                    t.function.parameters if t.function.parameters is not None else EMPTY_PARAMETERS,
+                    t.function.description,
+                    t.function.strict,
+                )
+                for t in self.tools or ()
+            ),
+            tool_choice=(
+                NamedTool(self.tool_choice.function.name)
+                if isinstance(self.tool_choice, WireNamedToolChoice)
+                else self.tool_choice
+            ),
+            parallel_tool_calls=self.parallel_tool_calls,
         )
 
     @property
@@ -227,7 +321,9 @@ class ChatCompletionRequest(BaseModel):
 def validation_error(errors: list[Any]) -> InvalidRequest:
     """pydantic's first complaint, as a 400 that names the field."""
     first = errors[0]
-    loc = [str(part) for part in first.get("loc", ()) if part not in ("body",)]
+    raw = [part for part in first.get("loc", ()) if part != "body"]
+    # A message's role is the tag of its union member: it stands after the message's index.
+    loc = [str(p) for i, p in enumerate(raw) if not (p in ROLES and i and isinstance(raw[i - 1], int))]
     # Union members and literal tags show up in the location; the field path is what users need.
     field = ".".join(p for p in loc if not _TYPE_IN_LOCATION.match(p))
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")

@@ -19,6 +19,7 @@ from typing import Any
 from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, continuation, shaped
 from sluicegate.providers.tokens import estimate_message_tokens
 from sluicegate.testing.http11 import HttpRequest, HttpResponder, read_request
+from sluicegate.testing.mock_tools import MockCall, calls_for, tool_result_text
 from sluicegate.types import Message, Role
 
 OPENAI_PATHS = {"/v1/chat/completions", "/chat/completions"}
@@ -106,21 +107,29 @@ class MockUpstream:
         chunks, finish = shaped(
             reply, text, _stop_sequences(payload, wire), max_tokens if isinstance(max_tokens, int) else None
         )
-        usage = (estimate_message_tokens(messages), len(chunks))
+        calls = calls_for(reply, payload, wire)
+        ending: str = "tool_calls" if calls else finish
+        usage = (estimate_message_tokens(messages), len(chunks) + sum(len(c.pieces()) for c in calls))
         await asyncio.sleep(reply.first_delay_s)
         credentials = _credentials(request.headers) if reply.echo_credentials else ""
         dialect = (_OpenAIDialect if wire == "openai" else _AnthropicDialect)(model, credentials)
         if payload.get("stream"):
-            return await _stream(out, reply, chunks, finish, usage, dialect)
-        return await _whole(out, reply, "".join(chunks), finish, usage, dialect)
+            return await _stream(out, reply, chunks, ending, usage, dialect, calls)
+        return await _whole(out, reply, "".join(chunks), ending, usage, dialect, calls)
 
 
 async def _whole(
-    out: HttpResponder, reply: Reply, text: str, finish: str, usage: tuple[int, int], dialect: _Dialect
+    out: HttpResponder,
+    reply: Reply,
+    text: str,
+    finish: str,
+    usage: tuple[int, int],
+    dialect: _Dialect,
+    calls: list[MockCall],
 ) -> bool:
     if reply.fault is not None:
         return await _fail_before_start(out, reply, dialect)
-    out.send(200, json.dumps(dialect.whole(text, finish, usage)).encode())
+    out.send(200, json.dumps(dialect.whole(text, finish, usage, calls)).encode())
     return True
 
 
@@ -131,6 +140,7 @@ async def _stream(
     finish: str,
     usage: tuple[int, int],
     dialect: _Dialect,
+    calls: list[MockCall],
 ) -> bool:
     if reply.fault is not None and reply.fault_after_chunks == 0 and reply.fault is not Fault.truncate:
         return await _fail_before_start(out, reply, dialect)
@@ -143,6 +153,14 @@ async def _stream(
         if index and reply.chunk_delay_s:
             await asyncio.sleep(reply.chunk_delay_s)
         await out.chunk(dialect.delta(piece))
+    events = [event for call_index, call in enumerate(calls) for event in dialect.call(call_index, call)]
+    for number, event in enumerate(events, start=len(chunks)):
+        # A fault after N chunks counts the tool-call pieces too: a call can be cut in its middle.
+        if reply.fault is not None and number == reply.fault_after_chunks:
+            return await _fail_mid_stream(out, reply, dialect)
+        if reply.chunk_delay_s:
+            await asyncio.sleep(reply.chunk_delay_s)
+        await out.chunk(event)
     if reply.fault is not None:
         return await _fail_mid_stream(out, reply, dialect)
     for event in dialect.closing(finish, usage):
@@ -197,13 +215,17 @@ class _Dialect:
     def _message(self, message: str) -> str:
         return f"{message}. Incorrect API key provided: {self.credentials}" if self.credentials else message
 
-    def whole(self, text: str, finish: str, usage: tuple[int, int]) -> dict[str, Any]:
+    def whole(self, text: str, finish: str, usage: tuple[int, int], calls: list[MockCall]) -> dict[str, Any]:
         raise NotImplementedError
 
     def opening(self, usage: tuple[int, int]) -> list[bytes]:
         return []
 
     def delta(self, text: str) -> bytes:
+        raise NotImplementedError
+
+    def call(self, index: int, call: MockCall) -> list[bytes]:
+        """The events of one streamed tool call: its start, then its arguments in pieces."""
         raise NotImplementedError
 
     def closing(self, finish: str, usage: tuple[int, int]) -> list[bytes]:
@@ -217,15 +239,20 @@ class _Dialect:
 
 
 class _OpenAIDialect(_Dialect):
-    def whole(self, text: str, finish: str, usage: tuple[int, int]) -> dict[str, Any]:
+    def whole(self, text: str, finish: str, usage: tuple[int, int], calls: list[MockCall]) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            message["content"] = text or None
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json}}
+                for c in calls
+            ]
         return {
             "id": "chatcmpl-mock",
             "object": "chat.completion",
             "created": 0,
             "model": self.model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
         }
 
@@ -245,6 +272,16 @@ class _OpenAIDialect(_Dialect):
     def delta(self, text: str) -> bytes:
         return self._chunk({"content": text})
 
+    def call(self, index: int, call: MockCall) -> list[bytes]:
+        first = {
+            "index": index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        pieces = [{"index": index, "function": {"arguments": piece}} for piece in call.pieces()]
+        return [self._chunk({"tool_calls": [first]}), *(self._chunk({"tool_calls": [p]}) for p in pieces)]
+
     def closing(self, finish: str, usage: tuple[int, int]) -> list[bytes]:
         usage_chunk = {
             "id": "chatcmpl-mock",
@@ -261,17 +298,23 @@ class _OpenAIDialect(_Dialect):
         ]
 
 
-_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens"}
+_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
 
 class _AnthropicDialect(_Dialect):
-    def whole(self, text: str, finish: str, usage: tuple[int, int]) -> dict[str, Any]:
+    def __init__(self, model: str, credentials: str = "") -> None:
+        super().__init__(model, credentials)
+        self._text_open = True  # block 0 is the text; tool_use blocks follow it
+
+    def whole(self, text: str, finish: str, usage: tuple[int, int], calls: list[MockCall]) -> dict[str, Any]:
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text or not calls else []
+        content += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in calls]
         return {
             "id": "msg_mock",
             "type": "message",
             "role": "assistant",
             "model": self.model,
-            "content": [{"type": "text", "text": text}],
+            "content": content,
             "stop_reason": _ANTHROPIC_STOP[finish],
             "stop_sequence": None,
             "usage": {"input_tokens": usage[0], "output_tokens": usage[1]},
@@ -306,9 +349,38 @@ class _AnthropicDialect(_Dialect):
             {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
         )
 
+    def call(self, index: int, call: MockCall) -> list[bytes]:
+        block = index + 1
+        events = self._close_text()
+        start = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
+        events.append(
+            self._event(
+                "content_block_start", {"type": "content_block_start", "index": block, "content_block": start}
+            )
+        )
+        events += [
+            self._event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": block,
+                    "delta": {"type": "input_json_delta", "partial_json": p},
+                },
+            )
+            for p in call.pieces()
+        ]
+        events.append(self._event("content_block_stop", {"type": "content_block_stop", "index": block}))
+        return events
+
+    def _close_text(self) -> list[bytes]:
+        if not self._text_open:
+            return []
+        self._text_open = False
+        return [self._event("content_block_stop", {"type": "content_block_stop", "index": 0})]
+
     def closing(self, finish: str, usage: tuple[int, int]) -> list[bytes]:
         return [
-            self._event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            *self._close_text(),
             self._event(
                 "message_delta",
                 {
@@ -339,6 +411,10 @@ def _messages(payload: dict[str, Any]) -> list[Message]:
         messages.append(Message("system", payload["system"]))
     for raw in payload["messages"]:
         content = raw.get("content")
+        result = tool_result_text(raw)
+        if result is not None:  # an Anthropic user turn that carries a tool's result
+            messages.append(Message("tool", result))
+            continue
         if isinstance(content, list):
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
         role: Role = raw["role"] if raw["role"] in ("system", "user", "assistant", "tool") else "user"

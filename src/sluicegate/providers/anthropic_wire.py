@@ -1,0 +1,106 @@
+"""Our request in the Anthropic Messages shape: turns that alternate and start with the user, a
+`system` apart, tools as `input_schema`, tool calls as `tool_use` blocks and their results as
+`tool_result` blocks (consecutive results merged into one user turn, as the API requires)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sluicegate.errors import ProviderBadRequest
+from sluicegate.types import CompletionRequest, Message, NamedTool, ToolSpec
+
+
+def turns(messages: Sequence[Message], provider: str) -> list[dict[str, Any]]:
+    """Plain text turns stay strings; a transcript with tool calls becomes content blocks."""
+    if not any(m.tool_calls or m.tool_call_id is not None for m in messages):
+        return _text_turns(messages)
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        blocks = _blocks(message, provider)
+        if out and out[-1]["role"] == role:
+            out[-1]["content"] += blocks
+        else:
+            out.append({"role": role, "content": blocks})
+    if not out or out[0]["role"] != "user":
+        out.insert(0, {"role": "user", "content": [{"type": "text", "text": "(continue)"}]})
+    return out
+
+
+def _blocks(message: Message, provider: str) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        return [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}]
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    for call in message.tool_calls:
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except ValueError:
+            raise ProviderBadRequest(
+                f"the arguments of tool call {call.id} are not JSON; Anthropic needs an object",
+                provider=provider,
+            ) from None
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": arguments})
+    return blocks
+
+
+def _text_turns(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        if out and out[-1]["role"] == role:
+            out[-1]["content"] += "\n\n" + message.content
+        else:
+            out.append({"role": role, "content": message.content})
+    if not out or out[0]["role"] != "user":
+        out.insert(0, {"role": "user", "content": "(continue)"})
+    return out
+
+
+def prefill(out: list[dict[str, Any]], prefix: str) -> None:
+    """Continue the assistant's text (mid-stream failover): Anthropic continues a trailing assistant
+    turn natively, and refuses trailing whitespace."""
+    prefix = prefix.rstrip()
+    last = out[-1] if out and out[-1]["role"] == "assistant" else None
+    if last is None:
+        out.append({"role": "assistant", "content": prefix})
+    elif isinstance(last["content"], str):
+        last["content"] += prefix
+    else:
+        last["content"].append({"type": "text", "text": prefix})
+
+
+def tool_fields(request: CompletionRequest) -> dict[str, Any]:
+    """`tools` and `tool_choice` for the payload (parallel calls off: `disable_parallel_tool_use`)."""
+    fields: dict[str, Any] = {}
+    if request.tools:
+        fields["tools"] = [_tool(tool) for tool in request.tools]
+    choice: dict[str, Any] | None = None
+    match request.tool_choice:
+        case NamedTool(name=name):
+            choice = {"type": "tool", "name": name}
+        case "required":
+            choice = {"type": "any"}
+        case "auto" | "none":
+            choice = {"type": request.tool_choice}
+        case None:
+            choice = None
+    if request.parallel_tool_calls is False and request.tools:
+        choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
+    if choice is not None:
+        fields["tool_choice"] = choice
+    return fields
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    wire: dict[str, Any] = {"name": tool.name, "input_schema": tool.parameters}
+    if tool.description is not None:
+        wire["description"] = tool.description
+    if tool.strict is not None:
+        wire["strict"] = tool.strict
+    return wire

@@ -1,0 +1,185 @@
+"""Tool calling through the gateway with the official client, over the OpenAI-compatible and the
+Anthropic adapters, streamed and not: calls reach the client whole and in order, a transcript with
+calls and results reaches the upstream intact, and a target that cannot call tools refuses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import openai
+import pytest
+
+from sluicegate.testing import MockUpstream
+from sluicegate.testing.threads import UvicornThread
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"enum": ["C", "F"]}},
+            "required": ["city", "unit"],
+        },
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}},
+    },
+}
+SCRIPT = {
+    "caller": [{"tool_calls": [{}]}],
+    "parallel": [
+        {"tool_calls": [{"name": "get_weather"}, {"name": "get_time", "arguments": {"zone": "UTC"}}]}
+    ],
+    # Calls the first tool, then answers the result it is given back in words.
+    "looper": [{"tool_calls": [{}]}, {"answer_tool_result": True}],
+}
+ADAPTERS = ["openai", "anthropic"]
+
+
+@pytest.fixture
+def served(
+    threaded_upstream: Callable[..., MockUpstream], gateway: Callable[..., UvicornThread]
+) -> tuple[openai.OpenAI, MockUpstream]:
+    upstream = threaded_upstream(SCRIPT)
+    models = list(SCRIPT)
+    server = gateway(
+        {
+            "providers": {
+                "up": {"type": "openai", "base_url": upstream.url + "/v1", "models": models},
+                "claude": {"type": "anthropic", "base_url": upstream.url, "models": models},
+                "local": {"type": "scripted", "inline": {"models": {"m": [{"text": "no tools here"}]}}},
+            },
+            "models": {
+                **{f"openai-{m}": {"use": [f"up/{m}"]} for m in models},
+                **{f"anthropic-{m}": {"use": [f"claude/{m}"]} for m in models},
+                "textonly": {"use": ["local/m"]},
+                "mixed": {"use": ["local/m", "up/caller"]},
+            },
+        }
+    )
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0), upstream
+
+
+def ask(client: openai.OpenAI, model: str, **extra: Any) -> Any:
+    messages = extra.pop("messages", [{"role": "user", "content": "weather please"}])
+    return client.chat.completions.create(model=model, messages=messages, tools=[WEATHER, TIME], **extra)
+
+
+def assembled(chunks: list[Any]) -> tuple[dict[int, dict[str, str]], list[str | None]]:
+    """The calls as a client assembles them from deltas, and each chunk's finish reason."""
+    calls: dict[int, dict[str, str]] = {}
+    for chunk in chunks:
+        for choice in chunk.choices:
+            for piece in choice.delta.tool_calls or ():
+                call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+                call["id"] += piece.id or ""
+                call["name"] += (piece.function.name if piece.function else None) or ""
+                call["arguments"] += (piece.function.arguments if piece.function else None) or ""
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    return calls, finishes
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_a_call_comes_back_whole(served: tuple[openai.OpenAI, MockUpstream], adapter: str) -> None:
+    client, _ = served
+    reply = ask(client, f"{adapter}-caller")
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    [call] = choice.message.tool_calls
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "example", "unit": "C"}
+    assert call.id
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_streamed_calls_arrive_in_pieces_and_assemble(
+    served: tuple[openai.OpenAI, MockUpstream], adapter: str
+) -> None:
+    client, _ = served
+    chunks = list(ask(client, f"{adapter}-parallel", stream=True))
+    calls, finishes = assembled(chunks)
+    assert finishes == ["tool_calls"]
+    assert [calls[i]["name"] for i in sorted(calls)] == ["get_weather", "get_time"]
+    assert json.loads(calls[0]["arguments"]) == {"city": "example", "unit": "C"}
+    assert json.loads(calls[1]["arguments"]) == {"zone": "UTC"}
+    assert all(call["id"] for call in calls.values())
+    pieces = [p for c in chunks if c.choices for p in (c.choices[0].delta.tool_calls or ())]
+    assert len(pieces) > 4  # the arguments came in fragments, each passed on as it came
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_a_two_turn_tool_loop(served: tuple[openai.OpenAI, MockUpstream], adapter: str) -> None:
+    client, upstream = served
+    model = f"{adapter}-looper"
+    first = ask(client, model, tool_choice="auto", parallel_tool_calls=False)
+    [call] = first.choices[0].message.tool_calls
+    transcript = [
+        {"role": "user", "content": "weather please"},
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "21 degrees and sunny"},
+    ]
+    second = ask(client, model, messages=transcript)
+    assert second.choices[0].finish_reason == "stop"
+    assert second.choices[0].message.content == "The tool said: 21 degrees and sunny"
+    sent = upstream.requests[-1]
+    if adapter == "openai":
+        assert sent["messages"][1]["tool_calls"][0]["id"] == call.id
+        assert sent["messages"][2] == {
+            "role": "tool",
+            "content": "21 degrees and sunny",
+            "tool_call_id": call.id,
+        }
+    else:
+        assert sent["messages"][1]["content"][-1]["type"] == "tool_use"
+        assert sent["messages"][2]["content"] == [
+            {"type": "tool_result", "tool_use_id": call.id, "content": "21 degrees and sunny"}
+        ]
+        first_sent = upstream.requests[-2]
+        assert first_sent["tools"][0]["input_schema"] == WEATHER["function"]["parameters"]  # type: ignore[index]
+        assert first_sent["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
+
+
+def test_tool_choice_translates_for_anthropic(served: tuple[openai.OpenAI, MockUpstream]) -> None:
+    client, upstream = served
+    ask(client, "anthropic-caller", tool_choice="required")
+    assert upstream.requests[-1]["tool_choice"] == {"type": "any"}
+    ask(client, "anthropic-caller", tool_choice={"type": "function", "function": {"name": "get_time"}})
+    assert upstream.requests[-1]["tool_choice"] == {"type": "tool", "name": "get_time"}
+    ask(client, "openai-caller", tool_choice={"type": "function", "function": {"name": "get_time"}})
+    assert upstream.requests[-1]["tool_choice"] == {"type": "function", "function": {"name": "get_time"}}
+
+
+def test_a_target_without_tools_refuses_and_failover_skips_it(
+    served: tuple[openai.OpenAI, MockUpstream],
+) -> None:
+    client, _ = served
+    with pytest.raises(openai.BadRequestError) as refused:
+        ask(client, "textonly")
+    assert refused.value.code == "unsupported_by_target"
+    assert "local/m: tool calling is not supported" in refused.value.message
+    # In a chain, the target that cannot call tools is skipped (and the skip recorded).
+    reply = ask(client, "mixed")
+    assert reply.choices[0].message.tool_calls[0].function.name == "get_weather"
+    attempts = reply.model_extra["x_sluicegate"]  # type: ignore[index]
+    assert attempts["served_by"] == "up/caller"
+
+
+def test_a_tool_choice_naming_no_offered_tool_is_refused(served: tuple[openai.OpenAI, MockUpstream]) -> None:
+    client, _ = served
+    with pytest.raises(openai.BadRequestError) as refused:
+        ask(client, "openai-caller", tool_choice={"type": "function", "function": {"name": "launch"}})
+    assert "launch" in refused.value.message
+    with pytest.raises(openai.BadRequestError) as orphan:
+        client.chat.completions.create(
+            model="openai-caller",
+            messages=[{"role": "tool", "content": "x"}],  # type: ignore[typeddict-item]
+        )
+    assert "tool_call_id" in orphan.value.message
