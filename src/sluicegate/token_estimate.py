@@ -4,10 +4,11 @@ reply. It errs high, which is the safe side for budgets."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 
-from sluicegate.types import Message
+from sluicegate.types import CompletionRequest, Message
 
 MESSAGE_OVERHEAD = 4
 REPLY_PRIMING = 3
@@ -21,3 +22,19 @@ def estimate_text_tokens(text: str) -> int:
 
 def estimate_message_tokens(messages: Sequence[Message]) -> int:
     return sum(MESSAGE_OVERHEAD + estimate_text_tokens(m.content) for m in messages) + REPLY_PRIMING
+
+
+def estimate_tool_tokens(request: CompletionRequest) -> int:
+    """What a request's tools cost beyond its messages' text: the tool definitions (their JSON, as
+    providers put them in the prompt) and the calls and call ids in its transcript."""
+    if not request.tools and not any(m.tool_calls or m.tool_call_id for m in request.messages):
+        return 0
+    definitions = sum(
+        estimate_text_tokens(f"{t.name} {t.description or ''} {json.dumps(t.parameters)}")
+        for t in request.tools
+    )
+    calls = sum(
+        estimate_text_tokens(f"{c.id} {c.name} {c.arguments}") for m in request.messages for c in m.tool_calls
+    )
+    answers = sum(estimate_text_tokens(m.tool_call_id or "") for m in request.messages)
+    return definitions + calls + answers

@@ -10,7 +10,10 @@ from typing import Any
 
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from sluicegate.providers.script import Script, ScriptPlayer
 from sluicegate.testing import MockUpstream
 from sluicegate.testing.threads import UvicornThread
 
@@ -40,6 +43,8 @@ SCRIPT = {
     ],
     # Calls the first tool, then answers the result it is given back in words.
     "looper": [{"tool_calls": [{}]}, {"answer_tool_result": True}],
+    # Dies in the middle of its call's arguments (the call's start and one piece were sent).
+    "cutter": [{"tool_calls": [{}], "fault": "server_error", "fault_after_chunks": 2}],
 }
 ADAPTERS = ["openai", "anthropic"]
 
@@ -62,6 +67,7 @@ def served(
                 **{f"anthropic-{m}": {"use": [f"claude/{m}"]} for m in models},
                 "textonly": {"use": ["local/m"]},
                 "mixed": {"use": ["local/m", "up/caller"]},
+                "cut": {"use": ["up/cutter", "up/caller"]},
             },
         }
     )
@@ -183,3 +189,92 @@ def test_a_tool_choice_naming_no_offered_tool_is_refused(served: tuple[openai.Op
             messages=[{"role": "tool", "content": "x"}],  # type: ignore[typeddict-item]
         )
     assert "tool_call_id" in orphan.value.message
+
+
+@pytest.mark.parametrize("path", ["/v1/embeddings", "/v1/responses", "/v1/completions", "/v1/messages"])
+def test_an_endpoint_we_do_not_serve_says_so_in_the_error_shape(
+    gateway: Callable[..., UvicornThread], path: str
+) -> None:
+    import httpx
+
+    server = gateway(
+        {"providers": {"s": {"type": "scripted", "inline": {}}}, "models": {"r": {"use": ["s/m"]}}}
+    )
+    response = httpx.post(server.url + path, json={"model": "r", "input": "hi"})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "endpoint_not_supported"
+    assert f"POST {path} is not supported" in error["message"]
+
+
+def test_a_stream_cut_in_the_middle_of_a_call_is_never_finished_by_another_provider(
+    served: tuple[openai.OpenAI, MockUpstream],
+) -> None:
+    client, upstream = served
+    with pytest.raises(openai.APIError) as failed:
+        list(ask(client, "cut", stream=True))
+    assert "in the middle of a tool call" in str(failed.value)
+    assert upstream.calls["caller"] == 0  # the next target was not asked to continue a half call
+
+
+def test_the_trail_names_tools_offered_and_called_and_budgets_count_them(
+    threaded_upstream: Callable[..., MockUpstream], gateway: Callable[..., UvicornThread]
+) -> None:
+    import httpx
+
+    upstream = threaded_upstream(SCRIPT)
+    server = gateway(
+        {
+            "providers": {"up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["caller"]}},
+            "models": {"r": {"use": ["up/caller"]}},
+            "budgets": {"tokens_per_hour_per_user": 100_000},
+        }
+    )
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    reply = ask(client, "r", max_tokens=50)
+    trace = reply.model_extra["x_sluicegate"]["trace_id"]  # type: ignore[index]
+    events = httpx.get(server.url + "/admin/events", params={"trace_id": trace}).json()["events"]
+    received = next(e["payload"] for e in events if e["type"] == "request_received")
+    completed = next(e["payload"] for e in events if e["type"] == "request_completed")
+    assert received["tools"] == ["get_weather", "get_time"]
+    assert completed["tool_calls"] == ["get_weather"]  # names only: content storage is off
+    assert "example" not in json.dumps(completed)
+    with_tools = next(e["payload"]["tokens"] for e in events if e["payload"].get("decision") == "reserved")
+    plain = client.chat.completions.create(
+        model="r", max_tokens=50, messages=[{"role": "user", "content": "weather please"}]
+    )
+    trace = plain.model_extra["x_sluicegate"]["trace_id"]  # type: ignore[index]
+    events = httpx.get(server.url + "/admin/events", params={"trace_id": trace}).json()["events"]
+    without = next(e["payload"]["tokens"] for e in events if e["payload"].get("decision") == "reserved")
+    assert with_tools > without + 20  # the definitions are part of the prompt the budget pays for
+
+
+ARGUMENTS = st.dictionaries(
+    st.text(alphabet="abcxyz_", min_size=1, max_size=6),
+    st.one_of(st.text(max_size=12), st.integers(), st.booleans(), st.none()),
+    max_size=4,
+)
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    calls=st.lists(st.tuples(ARGUMENTS, st.lists(st.integers(0, 80), max_size=12)), min_size=1, max_size=3)
+)
+def test_any_split_of_a_call_stream_assembles_to_the_same_calls(
+    served: tuple[openai.OpenAI, MockUpstream], adapter: str, calls: list[tuple[dict[str, Any], list[int]]]
+) -> None:
+    """However the upstream cuts the calls' arguments into pieces, the client assembles the calls
+    the model made: nothing merged, reordered or lost on the way through either adapter."""
+    client, upstream = served
+    scripted = [{"name": "get_weather", "arguments": a, "split_at": cuts} for a, cuts in calls]
+    upstream.player = ScriptPlayer(Script.parse({"models": {"caller": [{"tool_calls": scripted}]}}))
+    chunks = list(ask(client, f"{adapter}-caller", stream=True))
+    assembled_calls, finishes = assembled(chunks)
+    assert finishes == ["tool_calls"]
+    assert [json.loads(assembled_calls[i]["arguments"]) for i in sorted(assembled_calls)] == [
+        a for a, _ in calls
+    ]
+    assert [assembled_calls[i]["arguments"] for i in sorted(assembled_calls)] == [
+        json.dumps(a) for a, _ in calls
+    ]

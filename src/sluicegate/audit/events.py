@@ -28,6 +28,7 @@ class RequestReceived(Payload):
     stream: bool
     user: str | None = None
     messages: list[dict[str, str]] | None = None  # only with audit.store_content, redacted
+    tools: list[str] | None = None  # the names of the tools offered (their schemas are not kept)
 
 
 class RequestCompleted(Payload):
@@ -39,6 +40,7 @@ class RequestCompleted(Payload):
     completion_tokens: int = 0
     elapsed_ms: float = 0.0
     completion: str | None = None  # only with audit.store_content, redacted
+    tool_calls: list[str] | None = None  # the names of the tools the model called (arguments: content)
 
 
 class RoutingTransition(Payload):

@@ -36,15 +36,26 @@ class Recorder:
         self.telemetry = telemetry
 
     def received(
-        self, trace: RequestContext, endpoint: str, model: str, stream: bool, messages: Sequence[Message]
+        self,
+        trace: RequestContext,
+        endpoint: str,
+        model: str,
+        stream: bool,
+        messages: Sequence[Message],
+        tools: Sequence[str] = (),
     ) -> None:
         content = None
         if self.config.audit.store_content:
             content = [{"role": m.role, "content": SECRETS.scrub(redact(m.content))} for m in messages]
-        self.audit.emit(
-            trace.trace_id,
-            RequestReceived(endpoint=endpoint, model=model, stream=stream, user=trace.user, messages=content),
+        received = RequestReceived(
+            endpoint=endpoint,
+            model=model,
+            stream=stream,
+            user=trace.user,
+            messages=content,
+            tools=list(tools) or None,
         )
+        self.audit.emit(trace.trace_id, received)
 
     def transition(self, trace: RequestContext, move: Transition) -> None:
         # The `routing_transition` payload (RoutingTransition), from typed values: several per request.
@@ -71,7 +82,10 @@ class Recorder:
         outcome: str,
         usage: Usage | None = None,
         text: str | None = None,
+        tool_calls: Sequence[tuple[str, str]] = (),
     ) -> None:
+        """`tool_calls`: (name, arguments) of each call the model made; the arguments are kept only
+        with audit.store_content, redacted like any content."""
         usage = usage or Usage()
         call = trace.call
         for attempt in call.attempts:
@@ -113,9 +127,11 @@ class Recorder:
             failovers=len(call.failovers),
             elapsed_ms=elapsed_ms,
         )
-        stored_text = (
-            SECRETS.scrub(redact(text)) if text is not None and self.config.audit.store_content else None
-        )
+        store = self.config.audit.store_content
+        stored_text = SECRETS.scrub(redact(text)) if text is not None and store else None
+        calls = [
+            f"{name}({SECRETS.scrub(redact(arguments))})" if store else name for name, arguments in tool_calls
+        ]
         self.audit.emit(
             trace.trace_id,
             RequestCompleted(
@@ -127,6 +143,7 @@ class Recorder:
                 completion_tokens=usage.completion_tokens,
                 elapsed_ms=round((time.monotonic() - trace.started) * 1000, 3),
                 completion=stored_text,
+                tool_calls=calls or None,
             ),
         )
 

@@ -38,6 +38,7 @@ from sluicegate.resilience.limiter import ConcurrencyLimiter
 from sluicegate.resilience.retry import RetryingProvider
 from sluicegate.resilience.timeouts import AttemptTimeout
 from sluicegate.routing.roles import RoleTable, RouteSpec, Target
+from sluicegate.token_estimate import estimate_tool_tokens
 from sluicegate.types import Chunk, CompletionRequest, NamedTool, ToolCallDelta
 
 
@@ -169,8 +170,11 @@ class RoleStacks:
         return Chunk(completion.text, completion.finish_reason, completion.usage, calls)
 
     async def prompt_tokens(self, route: RouteSpec, request: CompletionRequest) -> int:
+        """The prompt as the route's first target counts it, with the tools' definitions and calls."""
         first = route.targets[0]
-        return await first.provider.count_tokens(request.messages, first.model)
+        return await first.provider.count_tokens(request.messages, first.model) + estimate_tool_tokens(
+            request
+        )
 
     def _outage(self, route: RouteSpec, call: CallTrace, exc: ChainExhausted) -> AllProvidersFailed:
         attempts = call.attempts or exc.attempts

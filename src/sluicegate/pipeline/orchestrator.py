@@ -87,7 +87,7 @@ class _Job:
     final: str = ""
     concluded: bool = False
     cache_key_request: CompletionRequest | None = None  # the request as the cache was asked
-    calls: int = 0  # tool-call pieces delivered
+    called: dict[int, list[str]] = field(default_factory=dict)  # the model's calls: [name, arguments]
 
 
 class Orchestrator:
@@ -163,8 +163,9 @@ class Orchestrator:
         self._gatekeeper.authorize(key, job.request.model)
         if key is not None:
             ctx.key, ctx.user = key, key.user
+        tools = [tool.name for tool in job.call.tools]
         self._recorder.received(
-            ctx, job.request.endpoint, job.request.model, job.request.stream, job.call.messages
+            ctx, job.request.endpoint, job.request.model, job.request.stream, job.call.messages, tools
         )
         job.received = True
 
@@ -304,8 +305,11 @@ class Orchestrator:
         """One chunk's frames, and whether the answer ended with it."""
         job.said.append(chunk.text)
         # Tool-call pieces go out as they came, in order (their arguments are not scanned yet).
-        calls: list[Frame] = [ToolCallFrame(c.index, c.id, c.name, c.arguments) for c in chunk.tool_calls]
-        job.calls += len(calls)
+        calls: list[Frame] = []
+        for piece in chunk.tool_calls:
+            call = job.called.setdefault(piece.index, ["", ""])
+            call[0], call[1] = piece.name or call[0], call[1] + piece.arguments
+            calls.append(ToolCallFrame(piece.index, piece.id, piece.name, piece.arguments))
         if scanner is None:
             results = [ScanResult(chunk.text)]
         else:
@@ -463,6 +467,7 @@ class Orchestrator:
             outcome=outcome,
             usage=spent,
             text="".join(job.said),
+            tool_calls=[(name, arguments) for name, arguments in job.called.values()],
         )
 
     async def collect(self, request: PipelineRequest, ctx: RequestContext) -> tuple[Completion, list[Frame]]:

@@ -54,6 +54,8 @@ class ScriptedCall(BaseModel):
     name: str | None = None
     arguments: dict[str, Any] | None = None
     id: str | None = None
+    # Where the streamed arguments' JSON text breaks into pieces (default: every 7 characters).
+    split_at: list[int] | None = None
 
 
 class Reply(BaseModel):

@@ -4,6 +4,7 @@ offered and the results it sent back, in either wire protocol."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ class MockCall:
     id: str
     name: str
     arguments: dict[str, Any]
+    split_at: tuple[int, ...] | None = None
 
     @property
     def arguments_json(self) -> str:
@@ -25,7 +27,11 @@ class MockCall:
 
     def pieces(self) -> list[str]:
         text = self.arguments_json
-        return [text[i : i + ARGUMENT_PIECE] for i in range(0, len(text), ARGUMENT_PIECE)] or [""]
+        cuts = (
+            self.split_at if self.split_at is not None else range(ARGUMENT_PIECE, len(text), ARGUMENT_PIECE)
+        )
+        bounds = [0, *sorted({c for c in cuts if 0 < c < len(text)}), len(text)]
+        return [text[a:b] for a, b in itertools.pairwise(bounds)] or [""]
 
 
 def offered_tools(payload: dict[str, Any], wire: str) -> dict[str, dict[str, Any]]:
@@ -49,7 +55,8 @@ def calls_for(reply: Reply, payload: dict[str, Any], wire: str) -> list[MockCall
         name = scripted.name or next(iter(tools), "")
         arguments = scripted.arguments if scripted.arguments is not None else example_of(tools.get(name, {}))
         call_id = scripted.id or (f"call_{number}" if wire == "openai" else f"toolu_{number}")
-        calls.append(MockCall(call_id, name, arguments))
+        split = tuple(scripted.split_at) if scripted.split_at is not None else None
+        calls.append(MockCall(call_id, name, arguments, split))
     return calls
 
 
