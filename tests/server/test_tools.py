@@ -43,20 +43,30 @@ SCRIPT = {
     ],
     # Calls the first tool, then answers the result it is given back in words.
     "looper": [{"tool_calls": [{}]}, {"answer_tool_result": True}],
+    "leaker": [
+        {
+            "tool_calls": [
+                {
+                    "name": "get_weather",
+                    "arguments": {"city": "Call 415-555-0132 or ann@example.com", "n": 4111111111111111},
+                }
+            ]
+        }
+    ],
     # Dies in the middle of its call's arguments (the call's start and one piece were sent).
     "cutter": [{"tool_calls": [{}], "fault": "server_error", "fault_after_chunks": 2}],
 }
 ADAPTERS = ["openai", "anthropic"]
 
 
-@pytest.fixture
-def served(
-    threaded_upstream: Callable[..., MockUpstream], gateway: Callable[..., UvicornThread]
+def start(
+    threaded_upstream: Callable[..., MockUpstream], gateway: Callable[..., UvicornThread], **extra: Any
 ) -> tuple[openai.OpenAI, MockUpstream]:
     upstream = threaded_upstream(SCRIPT)
     models = list(SCRIPT)
     server = gateway(
         {
+            **extra,
             "providers": {
                 "up": {"type": "openai", "base_url": upstream.url + "/v1", "models": models},
                 "claude": {"type": "anthropic", "base_url": upstream.url, "models": models},
@@ -72,6 +82,22 @@ def served(
         }
     )
     return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0), upstream
+
+
+@pytest.fixture
+def served(
+    threaded_upstream: Callable[..., MockUpstream], gateway: Callable[..., UvicornThread]
+) -> tuple[openai.OpenAI, MockUpstream]:
+    return start(threaded_upstream, gateway)
+
+
+@pytest.fixture
+def unguarded(
+    threaded_upstream: Callable[..., MockUpstream], gateway: Callable[..., UvicornThread]
+) -> tuple[openai.OpenAI, MockUpstream]:
+    """Inline guardrails off: nothing is held back, so pieces go out exactly as they came."""
+    off = {"pii": "off", "competitors": "off", "profanity": "off"}
+    return start(threaded_upstream, gateway, guardrails={"inline": off})
 
 
 def ask(client: openai.OpenAI, model: str, **extra: Any) -> Any:
@@ -117,8 +143,19 @@ def test_streamed_calls_arrive_in_pieces_and_assemble(
     assert json.loads(calls[0]["arguments"]) == {"city": "example", "unit": "C"}
     assert json.loads(calls[1]["arguments"]) == {"zone": "UTC"}
     assert all(call["id"] for call in calls.values())
-    pieces = [p for c in chunks if c.choices for p in (c.choices[0].delta.tool_calls or ())]
-    assert len(pieces) > 4  # the arguments came in fragments, each passed on as it came
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_with_the_guard_off_each_piece_goes_out_as_it_came(
+    unguarded: tuple[openai.OpenAI, MockUpstream], adapter: str
+) -> None:
+    client, _ = unguarded
+    chunks = list(ask(client, f"{adapter}-parallel", stream=True))
+    pieces = [
+        p.function.arguments for c in chunks if c.choices for p in (c.choices[0].delta.tool_calls or ())
+    ]
+    # The mock sends each call's start, then its arguments 7 characters at a time.
+    assert pieces == ["", '{"city"', ': "exam', 'ple", "', 'unit": ', '"C"}', "", '{"zone"', ': "UTC"', "}"]
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
@@ -251,7 +288,8 @@ def test_the_trail_names_tools_offered_and_called_and_budgets_count_them(
 
 ARGUMENTS = st.dictionaries(
     st.text(alphabet="abcxyz_", min_size=1, max_size=6),
-    st.one_of(st.text(max_size=12), st.integers(), st.booleans(), st.none()),
+    # Short values from a small alphabet: nothing a guardrail would redact (that has its own test).
+    st.one_of(st.text(alphabet='xyz0123 _-"\\é', max_size=6), st.integers(), st.booleans(), st.none()),
     max_size=4,
 )
 
@@ -277,4 +315,28 @@ def test_any_split_of_a_call_stream_assembles_to_the_same_calls(
     ]
     assert [assembled_calls[i]["arguments"] for i in sorted(assembled_calls)] == [
         json.dumps(a) for a, _ in calls
+    ]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_pii_inside_tool_arguments_is_redacted_and_the_arguments_stay_json(
+    served: tuple[openai.OpenAI, MockUpstream], adapter: str, stream: bool
+) -> None:
+    client, _ = served
+    if stream:
+        chunks = list(ask(client, f"{adapter}-leaker", stream=True))
+        calls, _ = assembled(chunks)
+        arguments = calls[0]["arguments"]
+        final = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+        hits = final.model_extra["x_sluicegate"]["guardrails"]  # type: ignore[index]
+    else:
+        reply = ask(client, f"{adapter}-leaker")
+        arguments = reply.choices[0].message.tool_calls[0].function.arguments
+        hits = reply.model_extra["x_sluicegate"]["guardrails"]  # type: ignore[index]
+    parsed = json.loads(arguments)  # still JSON
+    assert parsed == {"city": "Call [PHONE] or [EMAIL]", "n": 4111111111111111}  # strings only
+    assert [(h["stage"], h["rule"]) for h in hits] == [
+        ("tool_arguments", "pii.phone"),
+        ("tool_arguments", "pii.email"),
     ]

@@ -33,6 +33,7 @@ from sluicegate.errors import (
     SessionNotFound,
     StateError,
 )
+from sluicegate.guardrails.arguments import guard_arguments
 from sluicegate.guardrails.guard import InlineGuard
 from sluicegate.guardrails.inline import ScanResult, StreamScanner
 from sluicegate.guardrails.tier0 import Tier0Gate
@@ -305,11 +306,7 @@ class Orchestrator:
         """One chunk's frames, and whether the answer ended with it."""
         job.said.append(chunk.text)
         # Tool-call pieces go out as they came, in order (their arguments are not scanned yet).
-        calls: list[Frame] = []
-        for piece in chunk.tool_calls:
-            call = job.called.setdefault(piece.index, ["", ""])
-            call[0], call[1] = piece.name or call[0], call[1] + piece.arguments
-            calls.append(ToolCallFrame(piece.index, piece.id, piece.name, piece.arguments))
+        calls = self._call_frames(job, chunk, guarded=scanner is not None)
         if scanner is None:
             results = [ScanResult(chunk.text)]
         else:
@@ -332,9 +329,46 @@ class Orchestrator:
         frames += calls
         if chunk.finish_reason is None:
             return frames, False
+        if scanner is not None and job.called:
+            held, blocked = self._guarded_arguments(job)
+            frames += held
+            if blocked:
+                job.finish = "content_filter"
+                return frames + await self._end_of_stream(job), True
         job.finish = chunk.finish_reason
         job.usage = job.usage + chunk.usage if job.usage and chunk.usage else chunk.usage or job.usage
         return frames + await self._end_of_stream(job), True
+
+    @staticmethod
+    def _call_frames(job: _Job, chunk: Chunk, *, guarded: bool) -> list[Frame]:
+        """A chunk's tool-call pieces, passed on in order. With the inline guard on, a call's
+        arguments are held until the answer ends and scanned whole (`_guarded_arguments`)."""
+        frames: list[Frame] = []
+        for piece in chunk.tool_calls:
+            call = job.called.setdefault(piece.index, ["", ""])
+            call[0], call[1] = piece.name or call[0], call[1] + piece.arguments
+            if not guarded:
+                frames.append(ToolCallFrame(piece.index, piece.id, piece.name, piece.arguments))
+            elif piece.id is not None or piece.name is not None:
+                frames.append(ToolCallFrame(piece.index, piece.id, piece.name))
+        return frames
+
+    def _guarded_arguments(self, job: _Job) -> tuple[list[Frame], bool]:
+        """Each call's arguments through the inline guard: string values redacted in place (still
+        valid JSON); a blocking hit ends the answer with none of them sent."""
+        frames: list[Frame] = []
+        for index, call in sorted(job.called.items()):
+            result = guard_arguments(call[1], self._guard)
+            for hit in result.hits:
+                self._recorder.guardrail(
+                    job.ctx, "tool_arguments", hit.rule, hit.action, (hit.start, hit.end)
+                )
+                frames.append(GuardrailFrame("tool_arguments", hit.rule, hit.action, (hit.start, hit.end)))
+            if result.blocked is not None:
+                return frames, True
+            call[1] = result.text
+            frames.append(ToolCallFrame(index, arguments=result.text))
+        return frames, False
 
     async def _end_of_stream(self, job: _Job) -> list[Frame]:
         return self._show(job, await job.turn.finish(), "") if job.turn is not None else []
