@@ -54,6 +54,16 @@ ToolChoice = Literal["auto", "none", "required"] | NamedTool
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseSchema:
+    """`response_format: json_schema`: the answer must be JSON that satisfies `schema`."""
+
+    name: str
+    schema: dict[str, Any]
+    strict: bool | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
     content: str
@@ -90,7 +100,8 @@ class CompletionRequest:
     top_p: float | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
-    json_mode: bool = False
+    json_mode: bool = False  # the answer must be JSON: an object, or what `response_schema` says
+    response_schema: ResponseSchema | None = None
     user: str | None = None
     # Text the assistant has already said; the provider continues it (mid-stream failover).
     assistant_prefix: str = ""

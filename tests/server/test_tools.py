@@ -12,6 +12,7 @@ import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from sluicegate.providers.script import Script, ScriptPlayer
 from sluicegate.testing import MockUpstream
@@ -53,6 +54,7 @@ SCRIPT = {
             ]
         }
     ],
+    "structured": [{"json_answer": True}],
     # Dies in the middle of its call's arguments (the call's start and one piece were sent).
     "cutter": [{"tool_calls": [{}], "fault": "server_error", "fault_after_chunks": 2}],
 }
@@ -340,3 +342,64 @@ def test_pii_inside_tool_arguments_is_redacted_and_the_arguments_stay_json(
         ("tool_arguments", "pii.phone"),
         ("tool_arguments", "pii.email"),
     ]
+
+
+class Weather(BaseModel):
+    city: str
+    degrees: int
+    sunny: bool
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_parse_returns_the_model_over_each_adapter(
+    served: tuple[openai.OpenAI, MockUpstream], adapter: str
+) -> None:
+    client, upstream = served
+    reply = client.beta.chat.completions.parse(
+        model=f"{adapter}-structured",
+        messages=[{"role": "user", "content": "the weather in Paris"}],
+        response_format=Weather,
+    )
+    assert reply.choices[0].message.parsed == Weather(city="example", degrees=1, sunny=True)
+    assert reply.choices[0].finish_reason == "stop"
+    sent = upstream.requests[-1]
+    if adapter == "openai":
+        assert sent["response_format"]["type"] == "json_schema"
+        assert sent["response_format"]["json_schema"]["strict"] is True
+        assert sent["response_format"]["json_schema"]["schema"]["required"] == ["city", "degrees", "sunny"]
+    else:  # a forced tool whose input is the answer
+        assert sent["tool_choice"] == {"type": "tool", "name": "Weather"}
+        assert sent["tools"][0]["input_schema"]["required"] == ["city", "degrees", "sunny"]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_json_object_is_honoured_over_each_adapter(
+    served: tuple[openai.OpenAI, MockUpstream], adapter: str, stream: bool
+) -> None:
+    client, _ = served
+    request = {
+        "model": f"{adapter}-structured",
+        "messages": [{"role": "user", "content": "answer in JSON"}],
+        "response_format": {"type": "json_object"},
+    }
+    if stream:
+        text = "".join(
+            c.choices[0].delta.content or ""
+            for c in client.chat.completions.create(**request, stream=True)
+            if c.choices
+        )
+    else:
+        text = client.chat.completions.create(**request).choices[0].message.content or ""
+    assert isinstance(json.loads(text), dict)
+
+
+def test_a_schema_a_target_cannot_enforce_is_refused(served: tuple[openai.OpenAI, MockUpstream]) -> None:
+    client, _ = served
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.beta.chat.completions.parse(
+            model="textonly", messages=[{"role": "user", "content": "hi"}], response_format=Weather
+        )
+    assert (
+        "local/m: JSON schema output (response_format json_schema) is not supported" in refused.value.message
+    )

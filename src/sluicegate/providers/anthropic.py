@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from sluicegate.errors import MalformedResponse, TruncatedStream
-from sluicegate.providers.anthropic_wire import prefill, tool_fields, turns
+from sluicegate.providers.anthropic_wire import answer_tool, prefill, tool_fields, turns
 from sluicegate.providers.base import Capabilities
 from sluicegate.providers.http import (
     ConnectorFactory,
@@ -67,21 +67,37 @@ class AnthropicProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(streaming=True, tools=True, json_mode=False, assistant_prefill=True)
+        # JSON output is translated to a forced tool (anthropic_wire.answer_tool).
+        return Capabilities(
+            streaming=True, tools=True, json_mode=True, json_schema=True, assistant_prefill=True
+        )
 
     async def generate(self, request: CompletionRequest) -> Completion:
         body = await self._client.call("/v1/messages", self._payload(request, stream=False), self._name)
         try:
             data = json.loads(body)
-            text = "".join(block.get("text", "") for block in data["content"] if block.get("type") == "text")
-            calls = tuple(
-                ToolCall(str(block["id"]), str(block["name"]), json.dumps(block.get("input") or {}))
-                for block in data["content"]
-                if block.get("type") == "tool_use"
-            )
-            finish = _STOP_REASONS.get(data.get("stop_reason") or "end_turn", "stop")
+            answer = answer_tool(request)
+            if answer is not None:
+                # JSON output: the forced tool's input is the answer, a message, not a call.
+                text = next(
+                    json.dumps(block.get("input") or {})
+                    for block in data["content"]
+                    if block.get("type") == "tool_use" and block.get("name") == answer["name"]
+                )
+                calls: tuple[ToolCall, ...] = ()
+                finish: FinishReason = "stop"
+            else:
+                text = "".join(
+                    block.get("text", "") for block in data["content"] if block.get("type") == "text"
+                )
+                calls = tuple(
+                    ToolCall(str(block["id"]), str(block["name"]), json.dumps(block.get("input") or {}))
+                    for block in data["content"]
+                    if block.get("type") == "tool_use"
+                )
+                finish = _STOP_REASONS.get(data.get("stop_reason") or "end_turn", "stop")
             usage = Usage(int(data["usage"]["input_tokens"]), int(data["usage"]["output_tokens"]))
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, StopIteration):
             raise MalformedResponse("unparseable message", provider=self._name) from None
         return Completion(text, finish, usage, request.model, self._name, calls)
 
@@ -96,7 +112,8 @@ class AnthropicProvider:
                 body = await response.read()
                 raise error_for_status(response.status, body, response.headers, self._name)
             exchange.receiving = True
-            state = _StreamState()
+            answer = answer_tool(request)
+            state = _StreamState(answer["name"] if answer is not None else None)
             received = events(response)
             async for event in received:
                 if event.event == "ping" or not event.data:
@@ -149,28 +166,35 @@ class AnthropicProvider:
             payload["stop_sequences"] = list(request.stop)
         if request.user:
             payload["metadata"] = {"user_id": request.user}
-        payload.update(tool_fields(request))
+        payload.update(tool_fields(request, self._name))
         return payload
 
 
 class _StreamState:
     """What the events of one Messages stream have said so far: usage and the stop reason."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer_tool: str | None = None) -> None:
         self.input_tokens = self.output_tokens = 0
         self.finish: FinishReason | None = None
         # Content block index -> the tool call's index among the message's calls (OpenAI's index).
         self.calls: dict[int, int] = {}
+        # JSON output: the forced tool whose input is the answer, and the block that carries it.
+        self.answer_tool = answer_tool
+        self.answer_block: int | None = None
 
     def apply(self, kind: str, data: dict[str, Any]) -> tuple[str, tuple[ToolCallDelta, ...]]:
         """Take one event in; the text and the tool-call pieces it carries, if any."""
         if kind == "content_block_start":
             block = data.get("content_block") or {}
-            if block.get("type") == "tool_use":
+            if self.answer_tool is not None and block.get("name") == self.answer_tool:
+                self.answer_block = int(data.get("index", 0))
+            elif block.get("type") == "tool_use":
                 index = self.calls.setdefault(int(data.get("index", 0)), len(self.calls))
                 return "", (ToolCallDelta(index, str(block.get("id")), str(block.get("name"))),)
         elif kind == "content_block_delta":
             delta = data.get("delta") or {}
+            if self.answer_block is not None and int(data.get("index", 0)) == self.answer_block:
+                return str(delta.get("partial_json") or ""), ()
             call = self.calls.get(int(data.get("index", 0)))
             if delta.get("type") == "input_json_delta" and call is not None:
                 return "", (ToolCallDelta(call, arguments=str(delta.get("partial_json") or "")),)
@@ -189,6 +213,8 @@ class _StreamState:
             delta = data.get("delta") or {}
             if delta.get("stop_reason"):
                 self.finish = _STOP_REASONS.get(str(delta["stop_reason"]), "stop")
+                if self.answer_tool is not None and self.finish == "tool_calls":
+                    self.finish = "stop"  # the forced answer tool: an answer, not a call
             usage = data.get("usage") or {}
             self.output_tokens = int(usage.get("output_tokens") or self.output_tokens)
             self.input_tokens = int(usage.get("input_tokens") or self.input_tokens)

@@ -75,8 +75,17 @@ def prefill(out: list[dict[str, Any]], prefix: str) -> None:
         last["content"].append({"type": "text", "text": prefix})
 
 
-def tool_fields(request: CompletionRequest) -> dict[str, Any]:
-    """`tools` and `tool_choice` for the payload (parallel calls off: `disable_parallel_tool_use`)."""
+def tool_fields(request: CompletionRequest, provider: str) -> dict[str, Any]:
+    """`tools` and `tool_choice` for the payload (parallel calls off: `disable_parallel_tool_use`);
+    JSON output as a forced tool (`answer_tool`)."""
+    answer = answer_tool(request)
+    if answer is not None:
+        if request.tools:
+            raise ProviderBadRequest(
+                "response_format JSON together with tools cannot be translated for Anthropic targets",
+                provider=provider,
+            )
+        return {"tools": [answer], "tool_choice": {"type": "tool", "name": answer["name"]}}
     fields: dict[str, Any] = {}
     if request.tools:
         fields["tools"] = [_tool(tool) for tool in request.tools]
@@ -104,3 +113,19 @@ def _tool(tool: ToolSpec) -> dict[str, Any]:
     if tool.strict is not None:
         wire["strict"] = tool.strict
     return wire
+
+
+def answer_tool(request: CompletionRequest) -> dict[str, Any] | None:
+    """JSON output for Anthropic (response_format): a tool the model is made to call, whose input
+    is the answer (`input_schema`: the response schema, or any object for json_object)."""
+    if not request.json_mode:
+        return None
+    spec = request.response_schema
+    tool: dict[str, Any] = {
+        "name": spec.name if spec is not None else "json_answer",
+        "description": (spec.description if spec is not None else None) or "Give the answer as this JSON.",
+        "input_schema": spec.schema if spec is not None else {"type": "object"},
+    }
+    if spec is not None and spec.strict is not None:
+        tool["strict"] = spec.strict
+    return tool

@@ -20,6 +20,8 @@ class Capabilities:
     streaming: bool = True
     tools: bool = False
     json_mode: bool = False
+    # Output constrained to a JSON schema (response_format json_schema), natively or translated.
+    json_schema: bool = False
     # True when count_tokens uses the model's own tokenizer rather than an estimate.
     exact_token_count: bool = False
     # True when the provider can continue an assistant message it did not write.

@@ -27,6 +27,7 @@ from sluicegate.types import (
     FinishReason,
     Message,
     NamedTool,
+    ResponseSchema,
     ToolCall,
     ToolCallDelta,
     ToolSpec,
@@ -69,7 +70,7 @@ class OpenAICompatibleProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(streaming=True, tools=True, json_mode=True)
+        return Capabilities(streaming=True, tools=True, json_mode=True, json_schema=True)
 
     async def generate(self, request: CompletionRequest) -> Completion:
         body = await self._client.call("/chat/completions", self._payload(request, stream=False), self._name)
@@ -156,7 +157,12 @@ class OpenAICompatibleProvider:
         payload.update({k: v for k, v in optional.items() if v is not None})
         if request.stop:
             payload["stop"] = list(request.stop)
-        if request.json_mode:
+        if request.response_schema is not None:
+            payload["response_format"] = {
+                "type": "json_schema",
+                "json_schema": _wire_schema(request.response_schema),
+            }
+        elif request.json_mode:
             payload["response_format"] = {"type": "json_object"}
         if request.tools:
             payload["tools"] = [_wire_tool(tool) for tool in request.tools]
@@ -187,6 +193,15 @@ def _wire_message(message: Message) -> dict[str, Any]:
         ]
     if message.tool_call_id is not None:
         wire["tool_call_id"] = message.tool_call_id
+    return wire
+
+
+def _wire_schema(spec: ResponseSchema) -> dict[str, Any]:
+    wire: dict[str, Any] = {"name": spec.name, "schema": spec.schema}
+    if spec.strict is not None:
+        wire["strict"] = spec.strict
+    if spec.description is not None:
+        wire["description"] = spec.description
     return wire
 
 

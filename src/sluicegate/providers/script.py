@@ -80,6 +80,9 @@ class Reply(BaseModel):
     tool_calls: list[ScriptedCall] | None = None
     # A model that answers a tool's result in words: "The tool said: RESULT".
     answer_tool_result: bool = False
+    # A model that follows the JSON output it is asked for (response_format; for Anthropic, the
+    # forced tool): JSON that satisfies the schema.
+    json_answer: bool = False
 
     def reply_text(self, messages: Sequence[Message]) -> str:
         if self.answer_tool_result:

@@ -25,6 +25,8 @@ from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usag
 def lacks(target: Target, request: CompletionRequest) -> str | None:
     """What the request needs that the target does not declare, in words; None if it can serve it."""
     capabilities = target.provider.capabilities
+    if request.response_schema is not None and not capabilities.json_schema:
+        return "JSON schema output (response_format json_schema) is not supported"
     if request.json_mode and not capabilities.json_mode:
         return "JSON mode (response_format) is not supported"
     if not capabilities.tools and (
@@ -54,6 +56,7 @@ class FailoverChain:
             streaming=all(c.streaming for c in every),
             tools=any(c.tools for c in every),
             json_mode=any(c.json_mode for c in every),
+            json_schema=any(c.json_schema for c in every),
             exact_token_count=every[0].exact_token_count,
             assistant_prefill=all(c.assistant_prefill for c in every),
         )

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from sluicegate.errors import InvalidRequest
-from sluicegate.types import CompletionRequest, Message, NamedTool, Role, ToolCall, ToolSpec
+from sluicegate.types import CompletionRequest, Message, NamedTool, ResponseSchema, Role, ToolCall, ToolSpec
 
 MAX_INT32 = 2**31 - 1
 # A function offered without `parameters` takes none (OpenAI's reading).
@@ -215,18 +215,41 @@ class StreamOptions(BaseModel):
     include_usage: StrictBool = False
 
 
-class ResponseFormat(BaseModel):
+class WireJsonSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=TOOL_NAME)]
+    description: str | None = None
+    # OpenAI's field is named `schema`, which pydantic models reserve: hence the alias.
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: StrictBool | None = None
+
+
+class PlainFormat(BaseModel):
+    """`text` or `json_object`."""
+
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["text", "json_object"]
 
-    @field_validator("type", mode="before")
-    @classmethod
-    def _no_schema_yet(cls, value: object) -> object:
-        if value == "json_schema":
-            # Turning it into json_object would throw the caller's schema away without a word.
-            raise ValueError("response_format 'json_schema' is not supported by this gateway yet")
-        return value
+    def schema_for(self) -> ResponseSchema | None:
+        return None
+
+
+class SchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["json_schema"]
+    json_schema: WireJsonSchema
+
+    def schema_for(self) -> ResponseSchema:
+        spec = self.json_schema
+        schema = spec.json_schema if spec.json_schema is not None else {"type": "object"}
+        return ResponseSchema(spec.name, schema, spec.strict, spec.description)
+
+
+ResponseFormat = Annotated[PlainFormat | SchemaFormat, Field(discriminator="type")]
+FORMAT_TYPES = frozenset({"text", "json_object", "json_schema"})
 
 
 class ChatCompletionRequest(BaseModel):
@@ -294,6 +317,7 @@ class ChatCompletionRequest(BaseModel):
             stop=stop,
             seed=self.seed,
             json_mode=self.response_format is not None and self.response_format.type != "text",
+            response_schema=self.response_format.schema_for() if self.response_format is not None else None,
             user=self.user,
             extra={"cache": True} if self.cache else {},
             tools=tuple(
@@ -322,8 +346,14 @@ def validation_error(errors: list[Any]) -> InvalidRequest:
     """pydantic's first complaint, as a 400 that names the field."""
     first = errors[0]
     raw = [part for part in first.get("loc", ()) if part != "body"]
-    # A message's role is the tag of its union member: it stands after the message's index.
-    loc = [str(p) for i, p in enumerate(raw) if not (p in ROLES and i and isinstance(raw[i - 1], int))]
+    # A tagged union's tag stands in the location after the field: a message's role after its
+    # index, a response format's type after `response_format`. Users need the field path.
+    loc = [
+        str(p)
+        for i, p in enumerate(raw)
+        if not (i and p in ROLES and isinstance(raw[i - 1], int))
+        and not (i == 1 and raw[0] == "response_format" and p in FORMAT_TYPES)
+    ]
     # Union members and literal tags show up in the location; the field path is what users need.
     field = ".".join(p for p in loc if not _TYPE_IN_LOCATION.match(p))
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")

@@ -47,6 +47,11 @@ def offered_tools(payload: dict[str, Any], wire: str) -> dict[str, dict[str, Any
 
 
 def calls_for(reply: Reply, payload: dict[str, Any], wire: str) -> list[MockCall]:
+    forced = payload.get("tool_choice") if wire == "anthropic" else None
+    if reply.json_answer and isinstance(forced, dict) and forced.get("type") == "tool":
+        # Anthropic's way to JSON output: the forced tool, called with arguments that fit it.
+        name = str(forced.get("name"))
+        return [MockCall("toolu_answer", name, example_of(offered_tools(payload, wire).get(name, {})))]
     if not reply.tool_calls:
         return []
     tools = offered_tools(payload, wire)
@@ -94,4 +99,14 @@ def tool_result_text(raw: dict[str, Any]) -> str | None:
             if isinstance(inner, list):
                 return "".join(part.get("text", "") for part in inner if isinstance(part, dict))
             return str(inner or "")
+    return None
+
+
+def json_text(payload: dict[str, Any]) -> str | None:
+    """The JSON an OpenAI request's response_format asks for, made to satisfy its schema."""
+    response_format = payload.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        return json.dumps(example_of((response_format.get("json_schema") or {}).get("schema") or {}))
+    if response_format.get("type") == "json_object":
+        return json.dumps({"answer": "example"})
     return None

@@ -19,7 +19,7 @@ from typing import Any
 from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, continuation, shaped
 from sluicegate.providers.tokens import estimate_message_tokens
 from sluicegate.testing.http11 import HttpRequest, HttpResponder, read_request
-from sluicegate.testing.mock_tools import MockCall, calls_for, tool_result_text
+from sluicegate.testing.mock_tools import MockCall, calls_for, json_text, tool_result_text
 from sluicegate.types import Message, Role
 
 OPENAI_PATHS = {"/v1/chat/completions", "/chat/completions"}
@@ -102,7 +102,8 @@ class MockUpstream:
             return True
         reply = self.player.next_reply(model, messages)
         prefix = _assistant_prefix(payload, wire)
-        text = continuation(reply.reply_text(messages), prefix)
+        wanted = json_text(payload) if reply.json_answer and wire == "openai" else None
+        text = continuation(wanted if wanted is not None else reply.reply_text(messages), prefix)
         max_tokens = payload.get("max_tokens")
         chunks, finish = shaped(
             reply, text, _stop_sequences(payload, wire), max_tokens if isinstance(max_tokens, int) else None
