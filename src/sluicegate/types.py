@@ -108,6 +108,9 @@ class CompletionRequest:
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None  # token id (the target's tokenizer) -> bias
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_model(self, model: str) -> CompletionRequest:

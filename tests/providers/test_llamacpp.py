@@ -51,3 +51,38 @@ async def test_a_request_without_sampling_options_gets_the_models_recommended_on
         answers.append((await provider.generate(request)).text)
     await provider.aclose()
     assert all("Paris" in answer for answer in answers), answers
+
+
+@pytest.mark.local_model
+@needs_local
+async def test_penalties_and_a_logit_bias_reach_the_sampler() -> None:
+    """A bias of -100 on the tokens that spell " Paris" keeps the greedy answer from naming it."""
+    import llama_cpp
+
+    from sluicegate.providers.llamacpp import resolve_model_path
+
+    vocabulary = llama_cpp.Llama(
+        str(resolve_model_path("builtin:smollm2-135m")), vocab_only=True, verbose=False
+    )
+    banned = {
+        str(token): -100.0
+        for word in (" Paris", "Paris")
+        for token in vocabulary.tokenize(word.encode(), add_bos=False)
+    }
+    provider = LlamaCppProvider("local")
+    question = (Message("user", "What is the capital of France?"),)
+    request = CompletionRequest("smollm2-135m", question, max_tokens=16, temperature=0, logit_bias=banned)
+    biased = await provider.generate(request)
+    penalised = await provider.generate(
+        CompletionRequest(
+            "smollm2-135m",
+            question,
+            max_tokens=16,
+            temperature=0,
+            presence_penalty=1.5,
+            frequency_penalty=1.0,
+        )
+    )
+    await provider.aclose()
+    assert "Paris" not in biased.text
+    assert penalised.text.isprintable()

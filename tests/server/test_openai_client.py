@@ -179,9 +179,15 @@ def test_a_wrongly_typed_field_is_refused_not_coerced_and_named(
 @pytest.mark.parametrize(
     ("fields", "param", "fragment"),
     [
-        ({"presence_penalty": 0.5}, "presence_penalty", "not supported by this gateway yet"),
+        # Forwarded to targets that honour them (test_sampling_parameters_...); refused by the others.
+        (
+            {"model": "writer", "presence_penalty": 0.5},
+            "presence_penalty",
+            "claude/claude-test: 'presence_penalty'",
+        ),
         ({"logprobs": True}, "logprobs", "not supported by this gateway yet"),
-        ({"logit_bias": {"50256": -100}}, "logit_bias", "not supported by this gateway yet"),
+        ({"model": "writer", "logit_bias": {"50256": -100}}, "logit_bias", "is not supported"),
+        ({"logit_bias": {"the": 5}}, "logit_bias", "logit_bias keys are token ids"),
         # json_schema is honoured now (tests/server/test_tools.py); one without its schema is refused.
         ({"response_format": {"type": "json_schema"}}, "response_format.json_schema", "Field required"),
         ({"made_up_field": 1}, "made_up_field", "Extra inputs are not permitted"),
@@ -207,6 +213,30 @@ def test_a_field_the_gateway_cannot_honour_is_refused_by_name_never_dropped(
     assert response.status_code == 400
     assert response.json()["error"]["param"] == param
     assert fragment in response.json()["error"]["message"]
+
+
+def test_sampling_parameters_reach_the_targets_that_honour_them(
+    served: tuple[UvicornThread, MockUpstream],
+) -> None:
+    server, upstream = served
+    body = {
+        "model": "reasoning",
+        "messages": [{"role": "user", "content": "hi"}],
+        "presence_penalty": 0.5,
+        "frequency_penalty": -0.25,
+        "logit_bias": {"50256": -100},
+    }
+    assert httpx.post(server.url + "/v1/chat/completions", json=body).status_code == 200
+    sent = upstream.requests[-1]
+    assert (sent["presence_penalty"], sent["frequency_penalty"], sent["logit_bias"]) == (
+        0.5,
+        -0.25,
+        {"50256": -100},
+    )
+    # The neutral values ask for nothing: an Anthropic target serves them (and is not sent them).
+    neutral = {**body, "model": "writer", "presence_penalty": 0, "frequency_penalty": 0, "logit_bias": {}}
+    assert httpx.post(server.url + "/v1/chat/completions", json=neutral).status_code == 200
+    assert "presence_penalty" not in upstream.requests[-1]
 
 
 def test_neutral_values_of_unhonoured_fields_pass_as_clients_send_them(

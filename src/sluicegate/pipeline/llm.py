@@ -115,12 +115,17 @@ class RoleStacks:
             )
         if choice == "required" and not offered:
             raise InvalidRequest("tool_choice 'required' needs tools.", param="tool_choice")
-        reasons = [lacks(target, request) for target in route.targets]
-        if all(reasons):
-            names = "; ".join(f"{t.label}: {r}" for t, r in zip(route.targets, reasons, strict=True))
-            param = "tools" if request.tools else "response_format" if request.json_mode else "messages"
+        bad = [token for token in request.logit_bias or () if not (token.isascii() and token.isdigit())]
+        if bad:
+            raise InvalidRequest(
+                f"logit_bias keys are token ids (integers); got '{bad[0]}'.", param="logit_bias"
+            )
+        found = [lacks(target, request) for target in route.targets]
+        missing = [lack for lack in found if lack is not None]
+        if len(missing) == len(found):
+            names = "; ".join(f"{t.label}: {lack}" for t, lack in zip(route.targets, missing, strict=True))
             raise UnsupportedByTarget(
-                f"No target of '{route.name}' can serve this request ({names}).", param=param
+                f"No target of '{route.name}' can serve this request ({names}).", param=missing[0].param
             )
 
     async def stream(

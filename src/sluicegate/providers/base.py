@@ -14,6 +14,9 @@ from typing import Protocol, runtime_checkable
 from sluicegate.errors import TruncatedStream
 from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
 
+# Optional request fields a target may or may not honour (declared per adapter; checked per request).
+SAMPLING_PARAMETERS = frozenset({"presence_penalty", "frequency_penalty", "logit_bias", "seed"})
+
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
@@ -26,6 +29,8 @@ class Capabilities:
     exact_token_count: bool = False
     # True when the provider can continue an assistant message it did not write.
     assistant_prefill: bool = False
+    # The optional sampling parameters it honours (of SAMPLING_PARAMETERS).
+    parameters: frozenset[str] = frozenset()
 
 
 @runtime_checkable

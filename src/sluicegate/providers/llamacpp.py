@@ -18,7 +18,7 @@ from typing import Any
 
 from sluicegate.config.providers import WorkerSupervisionConfig
 from sluicegate.errors import ProviderUnavailable
-from sluicegate.providers.base import Capabilities, collect
+from sluicegate.providers.base import SAMPLING_PARAMETERS, Capabilities, collect
 from sluicegate.providers.cpu import ExtraBuffers, choose_extra_buffers
 from sluicegate.providers.llamacpp_process import ModelWorker, WorkerSpec
 from sluicegate.types import Chunk, Completion, CompletionRequest, FinishReason, Message, Usage
@@ -96,7 +96,10 @@ class LlamaCppProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(streaming=True, exact_token_count=True, assistant_prefill=True)
+        # llama.cpp's sampler takes the penalties and a logit bias (keys: this model's token ids).
+        return Capabilities(
+            streaming=True, exact_token_count=True, assistant_prefill=True, parameters=SAMPLING_PARAMETERS
+        )
 
     async def warm(self) -> None:
         """Start the worker and load the model now rather than on the first request."""
@@ -114,6 +117,12 @@ class LlamaCppProvider:
         }
         if request.seed is not None:
             options["seed"] = request.seed
+        if request.presence_penalty is not None:
+            options["presence_penalty"] = request.presence_penalty
+        if request.frequency_penalty is not None:
+            options["frequency_penalty"] = request.frequency_penalty
+        if request.logit_bias:
+            options["logit_bias"] = {str(int(token)): bias for token, bias in request.logit_bias.items()}
         replies = self.worker.generate(prompt, options, request.max_tokens)
         try:
             async for message in replies:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from sluicegate.errors import MalformedResponse, TruncatedStream
-from sluicegate.providers.base import Capabilities
+from sluicegate.providers.base import SAMPLING_PARAMETERS, Capabilities
 from sluicegate.providers.http import (
     ConnectorFactory,
     HttpClient,
@@ -70,7 +70,9 @@ class OpenAICompatibleProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(streaming=True, tools=True, json_mode=True, json_schema=True)
+        return Capabilities(
+            streaming=True, tools=True, json_mode=True, json_schema=True, parameters=SAMPLING_PARAMETERS
+        )
 
     async def generate(self, request: CompletionRequest) -> Completion:
         body = await self._client.call("/chat/completions", self._payload(request, stream=False), self._name)
@@ -153,6 +155,9 @@ class OpenAICompatibleProvider:
             "top_p": request.top_p,
             "seed": request.seed,
             "user": request.user,
+            "presence_penalty": request.presence_penalty,
+            "frequency_penalty": request.frequency_penalty,
+            "logit_bias": request.logit_bias,
         }
         payload.update({k: v for k, v in optional.items() if v is not None})
         if request.stop:

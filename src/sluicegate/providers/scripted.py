@@ -32,7 +32,10 @@ class ScriptedProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(streaming=True, json_mode=True, assistant_prefill=True)
+        # A script is deterministic: whatever seed is asked for, it is honoured.
+        return Capabilities(
+            streaming=True, json_mode=True, assistant_prefill=True, parameters=frozenset({"seed"})
+        )
 
     async def generate(self, request: CompletionRequest) -> Completion:
         return await collect(self._name, request.model, self.stream(request))

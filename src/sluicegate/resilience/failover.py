@@ -13,7 +13,7 @@ skipped, and the skip is recorded as an attempt that names the reason.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sluicegate.calltrace import Failover, current_trace
 from sluicegate.errors import Attempt, ChainExhausted, ProviderBadRequest, ProviderError, UpstreamRejected
@@ -22,17 +22,31 @@ from sluicegate.routing.roles import Target
 from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
 
 
-def lacks(target: Target, request: CompletionRequest) -> str | None:
-    """What the request needs that the target does not declare, in words; None if it can serve it."""
+@dataclass(frozen=True, slots=True)
+class Lack:
+    """What a request needs that a target does not declare: the request field, and why in words."""
+
+    param: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def lacks(target: Target, request: CompletionRequest) -> Lack | None:
+    """What the request needs that the target does not declare; None if it can serve it."""
     capabilities = target.provider.capabilities
     if request.response_schema is not None and not capabilities.json_schema:
-        return "JSON schema output (response_format json_schema) is not supported"
+        return Lack("response_format", "JSON schema output (response_format json_schema) is not supported")
     if request.json_mode and not capabilities.json_mode:
-        return "JSON mode (response_format) is not supported"
+        return Lack("response_format", "JSON mode (response_format) is not supported")
     if not capabilities.tools and (
         request.tools or any(m.tool_calls or m.tool_call_id is not None for m in request.messages)
     ):
-        return "tool calling is not supported"
+        return Lack("tools" if request.tools else "messages", "tool calling is not supported")
+    for param in ("presence_penalty", "frequency_penalty", "logit_bias", "seed"):
+        if getattr(request, param) is not None and param not in capabilities.parameters:
+            return Lack(param, f"'{param}' is not supported")
     return None
 
 
@@ -138,10 +152,10 @@ class FailoverChain:
     def _skipped(
         trace_attempts: list[Attempt], attempts: list[Attempt], target: Target, request: CompletionRequest
     ) -> bool:
-        reason = lacks(target, request)
-        if reason is None:
+        lack = lacks(target, request)
+        if lack is None:
             return False
-        attempt = Attempt(target.provider.name, target.model, f"skipped: {reason}")
+        attempt = Attempt(target.provider.name, target.model, f"skipped: {lack.reason}")
         trace_attempts.append(attempt)
         attempts.append(attempt)
         return True

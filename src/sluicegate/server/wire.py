@@ -42,9 +42,6 @@ NOT_YET_UNLESS_NEUTRAL: dict[str, tuple[object, ...]] = {
     # request fields
     "logprobs": (None, False),
     "top_logprobs": (None,),
-    "presence_penalty": (None, 0),
-    "frequency_penalty": (None, 0),
-    "logit_bias": (None, {}),
     "functions": (None, []),
     "function_call": (None, "none"),
     "store": (None, False),
@@ -277,9 +274,11 @@ class ChatCompletionRequest(BaseModel):
     parallel_tool_calls: StrictBool | None = None
     logprobs: Literal[False] | None = None
     top_logprobs: None = None
-    presence_penalty: Literal[0] | None = None
-    frequency_penalty: Literal[0] | None = None
-    logit_bias: EmptyMap | None = None
+    presence_penalty: Annotated[StrictFloat, Field(ge=-2, le=2)] | None = None
+    frequency_penalty: Annotated[StrictFloat, Field(ge=-2, le=2)] | None = None
+    # Token ids of the target's tokenizer -> a bias from -100 to 100 (OpenAI's ranges).
+    # (Keys are checked to be token ids once the route is known: pipeline.llm.check_request.)
+    logit_bias: dict[str, Annotated[StrictFloat, Field(ge=-100, le=100)]] | None = None
     functions: Empty | None = None
     function_call: Literal["none"] | None = None
     store: Literal[False] | None = None
@@ -335,6 +334,10 @@ class ChatCompletionRequest(BaseModel):
                 else self.tool_choice
             ),
             parallel_tool_calls=self.parallel_tool_calls,
+            # The neutral values (what clients send as defaults) ask for nothing: any target serves them.
+            presence_penalty=self.presence_penalty or None,
+            frequency_penalty=self.frequency_penalty or None,
+            logit_bias=self.logit_bias or None,
         )
 
     @property
