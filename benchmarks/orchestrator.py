@@ -23,41 +23,20 @@ import asyncio
 import platform
 import statistics
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from harness import write_results
 
-from sluicegate.audit.events import Writable
-from sluicegate.audit.log import StoredEvent
 from sluicegate.config.schema import Config
 from sluicegate.logs import configure_logging
 from sluicegate.pipeline.context import RequestContext, bind, unbind
 from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.state.memory import MemoryStateStore
+from sluicegate.testing.event_log import MemoryEventLog
 from sluicegate.types import CompletionRequest, Message
 
 OFF = {"pii": "off", "competitors": "off", "profanity": "off"}
-
-
-class CountingEventLog:
-    """The event-log port, keeping only a count: the events are built and queued as in production."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    async def append(self, events: Sequence[Writable]) -> None:
-        self.count += len(events)
-
-    async def query(self, **_: Any) -> list[StoredEvent]:
-        return []
-
-    async def purge(self, before_ts: float) -> int:
-        return 0
-
-    async def aclose(self) -> None:
-        return None
 
 
 def runtime(guardrails: bool) -> Runtime:
@@ -69,7 +48,7 @@ def runtime(guardrails: bool) -> Runtime:
         "guardrails": {"inline": {} if guardrails else OFF},
     }
     return build_runtime(
-        Config.model_validate(settings), event_log=CountingEventLog(), state=MemoryStateStore()
+        Config.model_validate(settings), event_log=MemoryEventLog(keep=False), state=MemoryStateStore()
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sluicegate.errors import FenceViolation, GatewayError, StateError, StateUnavailable
+from sluicegate.present import present
 from sluicegate.types import (
     AcceptedFrame,
     CardFrame,
@@ -29,9 +30,9 @@ def frame_data(frame: Frame) -> dict[str, Any]:
         case TokenFrame(text=text):
             return {"text": text}
         case ToolCallFrame(index=index, id=call_id, name=name, arguments=arguments):
-            return _present(index=index, id=call_id, name=name, arguments=arguments)
+            return present(index=index, id=call_id, name=name, arguments=arguments)
         case GuardrailFrame(stage=stage, rule=rule, action=action, span=span, listing=listing):
-            return _present(stage=stage, rule=rule, action=action, span=list(span), listing=listing)
+            return present(stage=stage, rule=rule, action=action, span=list(span), listing=listing)
         case CorrectionFrame(replace=span, text=text, reason=reason):
             return {"replace": list(span), "text": text, "reason": reason}
         case CardFrame(card=card):
@@ -55,11 +56,6 @@ def frame_data(frame: Frame) -> dict[str, Any]:
             return body
         case ErrorFrame(type=kind, message=message, retryable=retryable):
             return {"type": kind, "message": message, "retryable": retryable}
-
-
-def _present(**fields: Any) -> dict[str, Any]:
-    """The fields that have a value (optional ones are left out, not sent as null)."""
-    return {name: value for name, value in fields.items() if value is not None}
 
 
 def retryable(error: GatewayError) -> bool:

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from sluicegate.audit.events import Event, Writable
-from sluicegate.audit.log import StoredEvent
+from sluicegate.audit.events import Event
 from sluicegate.config.schema import Config
 from sluicegate.errors import FenceViolation, IllegalTransition, SluicegateError, StateError
 from sluicegate.pipeline.context import RequestContext, bind, unbind
@@ -24,28 +23,10 @@ from sluicegate.pipeline.stages import RouteDecision, Stages, Verdict
 from sluicegate.pipeline.states import TRANSITIONS, State, StateMachine, Transition
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.state.memory import MemoryStateStore
+from sluicegate.testing.event_log import MemoryEventLog
 from sluicegate.types import CompletionRequest, Message
 
 TAKEN: set[tuple[State, State]] = set()
-
-
-class MemoryEventLog:
-    """The event-log port in memory: what the orchestrator's moves became."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-
-    async def append(self, events: Sequence[Writable]) -> None:
-        self.events += events
-
-    async def query(self, **_: Any) -> list[StoredEvent]:
-        return []
-
-    async def purge(self, before_ts: float) -> int:
-        return 0
-
-    async def aclose(self) -> None:
-        return None
 
 
 class FailingStore(MemoryStateStore):

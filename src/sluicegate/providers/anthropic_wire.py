@@ -9,7 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sluicegate.errors import ProviderBadRequest
+from sluicegate.present import present
 from sluicegate.types import CompletionRequest, Message, NamedTool, ToolSpec
+
+ANSWER_DESCRIPTION = "Give the answer as this JSON."
 
 
 def turns(messages: Sequence[Message], provider: str) -> list[dict[str, Any]]:
@@ -107,12 +110,9 @@ def tool_fields(request: CompletionRequest, provider: str) -> dict[str, Any]:
 
 
 def _tool(tool: ToolSpec) -> dict[str, Any]:
-    wire: dict[str, Any] = {"name": tool.name, "input_schema": tool.parameters}
-    if tool.description is not None:
-        wire["description"] = tool.description
-    if tool.strict is not None:
-        wire["strict"] = tool.strict
-    return wire
+    return present(
+        name=tool.name, input_schema=tool.parameters, description=tool.description, strict=tool.strict
+    )
 
 
 def answer_tool(request: CompletionRequest) -> dict[str, Any] | None:
@@ -121,11 +121,7 @@ def answer_tool(request: CompletionRequest) -> dict[str, Any] | None:
     if not request.json_mode:
         return None
     spec = request.response_schema
-    tool: dict[str, Any] = {
-        "name": spec.name if spec is not None else "json_answer",
-        "description": (spec.description if spec is not None else None) or "Give the answer as this JSON.",
-        "input_schema": spec.schema if spec is not None else {"type": "object"},
-    }
-    if spec is not None and spec.strict is not None:
-        tool["strict"] = spec.strict
-    return tool
+    if spec is None:
+        return {"name": "json_answer", "description": ANSWER_DESCRIPTION, "input_schema": {"type": "object"}}
+    description = spec.description or ANSWER_DESCRIPTION
+    return present(name=spec.name, description=description, input_schema=spec.schema, strict=spec.strict)

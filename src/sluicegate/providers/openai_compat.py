@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from sluicegate.errors import MalformedResponse, TruncatedStream
+from sluicegate.present import present
 from sluicegate.providers.base import SAMPLING_PARAMETERS, Capabilities
 from sluicegate.providers.http import (
     ConnectorFactory,
@@ -202,20 +203,13 @@ def _wire_message(message: Message) -> dict[str, Any]:
 
 
 def _wire_schema(spec: ResponseSchema) -> dict[str, Any]:
-    wire: dict[str, Any] = {"name": spec.name, "schema": spec.schema}
-    if spec.strict is not None:
-        wire["strict"] = spec.strict
-    if spec.description is not None:
-        wire["description"] = spec.description
-    return wire
+    return present(name=spec.name, schema=spec.schema, strict=spec.strict, description=spec.description)
 
 
 def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
-    if tool.description is not None:
-        function["description"] = tool.description
-    if tool.strict is not None:
-        function["strict"] = tool.strict
+    function = present(
+        name=tool.name, parameters=tool.parameters, description=tool.description, strict=tool.strict
+    )
     return {"type": "function", "function": function}
 
 
