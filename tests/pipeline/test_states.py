@@ -156,7 +156,10 @@ def harness(
     tier0: bool = False,
     pack: bool = False,
     router: bool = False,
+    stages: Stages | None = None,
 ) -> Harness:
+    """A runtime over the scripted provider; `stages` fills the empty places (by default, what
+    `plugged` is told to do decides which)."""
     settings: dict[str, Any] = {
         "providers": {"s": {"type": "scripted", "inline": SCRIPT}},
         "models": {
@@ -175,7 +178,7 @@ def harness(
             "tier0": {"deny": [{"name": "no_secrets", "pattern": "secret", "reason": "no"}]}
         }
     plugged = plugged or Plugged()
-    stages = Stages(
+    stages = stages or Stages(
         router=RouterPort(plugged) if router else None,
         tool_answers=plugged if router else None,
         tools=plugged if plugged.tool_rounds or plugged.fail_in == "tools" else None,
@@ -419,10 +422,8 @@ async def test_the_empty_places_filled(made: Callable[..., Harness]) -> None:
         State.ROUTING_DECISION,
         State.MODEL_SELECTION,
     ]
-    loops = made(plugged=Plugged(tool_rounds=1, composed="composed", verdict=Verdict(True, "ok")), pack=True)
-    loops.runtime.pipeline._stages = Stages(
-        tools=loops.plugged, validator=loops.plugged, synthesizer=loops.plugged
-    )
+    all_four = Plugged(tool_rounds=1, composed="composed", verdict=Verdict(True, "ok"))
+    loops = made(pack=True, stages=Stages(tools=all_four, validator=all_four, synthesizer=all_four))
     assert await run(loops, "ok", session="s1") == [
         State.AUTHORIZE,
         State.MEMORY_LOAD,
@@ -453,51 +454,44 @@ async def test_each_empty_place_on_its_own(made: Callable[..., Harness]) -> None
         (Plugged(verdict=Verdict(True, "ok")), State.VALIDATION),
         (Plugged(composed="other words"), State.SYNTHESIS),
     ]:
-        h = made(plugged=plugged, **budgeted)
-        if after is State.TOOL_EXECUTION:
-            h.runtime.pipeline._stages = Stages(tools=plugged)
-        if after is State.VALIDATION:
-            h.runtime.pipeline._stages = Stages(validator=plugged)
+        only = {
+            State.TOOL_EXECUTION: Stages(tools=plugged),
+            State.VALIDATION: Stages(validator=plugged),
+            State.SYNTHESIS: Stages(synthesizer=plugged),
+        }[after]
+        h = made(stages=only, **budgeted)
         assert (await run(h))[-3:] == [after, State.BUDGET_SETTLE, State.COMPLETED]
-        h2 = made(plugged=plugged, pack=True)
-        h2.runtime.pipeline._stages = h.runtime.pipeline._stages
+        h2 = made(pack=True, stages=only)
         states = await run(h2, temperature=0)
         assert states[-2:] == [State.CACHE_STORE, State.COMPLETED]
         again = await run(h2, temperature=0)
         assert State.CACHE_LOOKUP in again
-        h3 = made(plugged=plugged)
-        h3.runtime.pipeline._stages = h.runtime.pipeline._stages
+        h3 = made(stages=only)
         assert (await run(h3, session="s1"))[-3:] == [after, State.MEMORY_UPDATE, State.COMPLETED]
         assert (await run(h3))[-2:] == [after, State.COMPLETED]
         await run(h3, temperature=0)
         hit = await run(h3, temperature=0)
         assert State.LLM_CALL not in hit
         assert hit[-1] is State.COMPLETED
-    mixed = made(plugged=Plugged(composed="x"), pack=True)
-    mixed.runtime.pipeline._stages = Stages(tools=mixed.plugged, synthesizer=mixed.plugged)
+    composing = Plugged(composed="x")
+    mixed = made(pack=True, stages=Stages(tools=composing, synthesizer=composing))
     assert State.SYNTHESIS in await run(mixed)
-    to_post = made(pack=True)
-    to_post.runtime.pipeline._stages = Stages(tools=Plugged())
+    to_post = made(pack=True, stages=Stages(tools=Plugged()))
     assert (await run(to_post))[-3:] == [State.TOOL_EXECUTION, State.POST_STREAM, State.COMPLETED]
-    to_valid = made()
-    to_valid.runtime.pipeline._stages = Stages(tools=Plugged(), validator=Plugged())
+    to_valid = made(stages=Stages(tools=Plugged(), validator=Plugged()))
     assert (await run(to_valid))[-3:] == [State.TOOL_EXECUTION, State.VALIDATION, State.COMPLETED]
-    to_synth = made()
-    to_synth.runtime.pipeline._stages = Stages(tools=Plugged(), synthesizer=Plugged())
+    to_synth = made(stages=Stages(tools=Plugged(), synthesizer=Plugged()))
     assert (await run(to_synth))[-3:] == [State.TOOL_EXECUTION, State.SYNTHESIS, State.COMPLETED]
-    post_valid = made(pack=True)
-    post_valid.runtime.pipeline._stages = Stages(validator=Plugged())
+    post_valid = made(pack=True, stages=Stages(validator=Plugged()))
     assert (await run(post_valid))[-3:] == [State.POST_STREAM, State.VALIDATION, State.COMPLETED]
-    post_synth = made(pack=True, budget=True)
-    post_synth.runtime.pipeline._stages = Stages(synthesizer=Plugged())
+    post_synth = made(pack=True, budget=True, stages=Stages(synthesizer=Plugged()))
     assert (await run(post_synth))[-4:] == [
         State.POST_STREAM,
         State.SYNTHESIS,
         State.BUDGET_SETTLE,
         State.COMPLETED,
     ]
-    valid_synth = made()
-    valid_synth.runtime.pipeline._stages = Stages(validator=Plugged(), synthesizer=Plugged())
+    valid_synth = made(stages=Stages(validator=Plugged(), synthesizer=Plugged()))
     assert (await run(valid_synth))[-3:] == [State.VALIDATION, State.SYNTHESIS, State.COMPLETED]
     post_store = made(pack=True)
     await run(post_store, temperature=0)
