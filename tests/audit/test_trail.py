@@ -58,3 +58,22 @@ async def test_a_failing_store_is_counted_not_raised() -> None:
     assert trail.dropped == 7
     assert trail.written == 0
     await trail.aclose()
+
+
+def test_a_trail_used_by_one_event_loop_after_another_keeps_writing() -> None:
+    """Its writer's wake-up belonged to the first loop: the second loop's writer died on it, and
+    every event after that started another writer that died too."""
+    from sluicegate.testing.event_log import MemoryEventLog
+
+    store = MemoryEventLog()
+    trail = AuditTrail(store, linger_s=0)
+
+    async def emit_and_flush(count: int) -> None:
+        for _ in range(count):
+            trail.emit("t", CacheHit(key="k"))
+        await trail.flush()
+
+    asyncio.run(emit_and_flush(3))
+    asyncio.run(emit_and_flush(4))
+    assert store.count == 7
+    assert trail.dropped == 0

@@ -99,8 +99,9 @@ class AuditTrail:
 
     def _ensure_writer(self) -> asyncio.Event:
         if self._arrived is None or self._task is None or self._task.done():
-            self._arrived = self._arrived or asyncio.Event()
-            self._drained = self._drained or asyncio.Event()
+            # A new writer gets new events: the old ones may belong to a loop that has ended (a
+            # trail used by one `asyncio.run` after another); what is pending carries over.
+            self._arrived, self._drained = asyncio.Event(), asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._write_forever(self._arrived))
         return self._arrived
 
