@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Listing(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Fields a catalog sends beyond these are kept with the listing (they go with it to the
+    # review sample), never dropped unseen.
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     id: str
     title: str

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 
 from sluicegate.audit.events import Correction as CorrectionEvent
-from sluicegate.budgets import Reservation
 from sluicegate.config.schema import Config
 from sluicegate.costs import CostControls, usage_of
 from sluicegate.errors import (
@@ -33,62 +32,29 @@ from sluicegate.errors import (
     SessionNotFound,
     StateError,
 )
-from sluicegate.guardrails.arguments import guard_arguments
 from sluicegate.guardrails.guard import InlineGuard
-from sluicegate.guardrails.inline import ScanResult, StreamScanner
 from sluicegate.guardrails.tier0 import Tier0Gate
 from sluicegate.memory.sessions import SessionStore
 from sluicegate.observability.recorder import Recorder
 from sluicegate.pipeline.auth import Gatekeeper
 from sluicegate.pipeline.context import RequestContext
+from sluicegate.pipeline.job import Job
 from sluicegate.pipeline.llm import RoleStacks
-from sluicegate.pipeline.packs import Correction, DomainPack, PackTurn, Rendered, apply
+from sluicegate.pipeline.packs import Correction, DomainPack, apply
+from sluicegate.pipeline.render import FrameRenderer, replay
 from sluicegate.pipeline.request import PipelineRequest
 from sluicegate.pipeline.stages import RouteDecision, Stages
 from sluicegate.pipeline.states import State, StateMachine
-from sluicegate.providers.base import close_stream
-from sluicegate.providers.script import WORD_CHUNKS
 from sluicegate.types import (
     AcceptedFrame,
-    CardFrame,
-    Chunk,
     CompleteFrame,
     Completion,
-    CompletionRequest,
     CorrectionFrame,
-    FinishReason,
     Frame,
-    GuardrailFrame,
     Message,
     TokenFrame,
-    ToolCallFrame,
     Usage,
 )
-
-
-@dataclass
-class _Job:
-    """What the orchestrator keeps about one request while it runs: its own, never shared."""
-
-    request: PipelineRequest
-    ctx: RequestContext
-    machine: StateMachine
-    call: CompletionRequest  # the request as the model gets it (history, prompt, budget cap)
-    pack: DomainPack | None = None
-    turn: PackTurn | None = None
-    received: bool = False
-    reservation: Reservation | None = None
-    prompt_tokens: int = 0
-    usage: Usage | None = None
-    finish: FinishReason = "stop"
-    said: list[str] = field(default_factory=list)  # what the model wrote
-    shown: list[str] = field(default_factory=list)  # what passed the inline guard
-    delivered: str = ""  # the token frames' text
-    facts: list[tuple[int, int]] = field(default_factory=list)  # spans the pack wrote itself
-    final: str = ""
-    concluded: bool = False
-    cache_key_request: CompletionRequest | None = None  # the request as the cache was asked
-    called: dict[int, list[str]] = field(default_factory=dict)  # the model's calls: [name, arguments]
 
 
 class Orchestrator:
@@ -112,13 +78,13 @@ class Orchestrator:
         self.sessions = sessions
         self.packs = dict(packs)
         self._stages = stages or Stages()
-        self._guard = InlineGuard(config.guardrails)
+        self._renderer = FrameRenderer(InlineGuard(config.guardrails), recorder)
         self._tier0 = Tier0Gate(config.guardrails.tier0)
         self._finishing: set[asyncio.Future[None]] = set()
 
     async def run(self, request: PipelineRequest, ctx: RequestContext) -> AsyncGenerator[Frame, None]:
         machine = StateMachine(partial(self._recorder.transition, ctx), ctx.started)
-        job = _Job(request, ctx, machine, request.completion)
+        job = Job(request, ctx, machine, request.completion)
         failure: BaseException | None = None
         try:
             await self._authorize(job)
@@ -156,7 +122,7 @@ class Orchestrator:
 
     # -- before the model ----------------------------------------------------------------------------
 
-    async def _authorize(self, job: _Job) -> None:
+    async def _authorize(self, job: Job) -> None:
         job.machine.move(State.AUTHORIZE, "local caller" if job.request.caller.local else "bearer key")
         ctx, caller = job.ctx, job.request.caller
         key = None if caller.local else await self._gatekeeper.authenticate(caller.secret)
@@ -170,7 +136,7 @@ class Orchestrator:
         )
         job.received = True
 
-    async def _load_memory(self, job: _Job, session_id: str) -> None:
+    async def _load_memory(self, job: Job, session_id: str) -> None:
         job.machine.move(State.MEMORY_LOAD, f"session {session_id}")
         owner = job.ctx.key.user if job.ctx.key is not None else None
         # Claimed (a write) before the model is asked: a store that cannot write refuses the turn
@@ -182,7 +148,7 @@ class Orchestrator:
         history = tuple(Message(t["role"], t["content"]) for t in session["turns"])
         job.call = replace(job.call, messages=history + job.call.messages)
 
-    def _gate(self, job: _Job) -> None:
+    def _gate(self, job: Job) -> None:
         """Tier 0: refuse before any token (or budget) is spent."""
         job.machine.move(State.TIER0_GATE)
         refusal = self._tier0.check(job.ctx.user, job.call.messages)
@@ -190,7 +156,7 @@ class Orchestrator:
             self._recorder.guardrail(job.ctx, "tier0", refusal.rule, "block", (0, 0))
             raise PolicyRefused(refusal.reason, param=refusal.rule)
 
-    async def _decide(self, job: _Job) -> RouteDecision | None:
+    async def _decide(self, job: Job) -> RouteDecision | None:
         assert self._stages.router is not None
         job.machine.move(State.ROUTING_DECISION)
         decision = await self._stages.router.decide(job.call)
@@ -200,7 +166,7 @@ class Orchestrator:
             )
         return decision
 
-    async def _tool_only(self, job: _Job, decision: RouteDecision) -> AsyncIterator[Frame]:
+    async def _tool_only(self, job: Job, decision: RouteDecision) -> AsyncIterator[Frame]:
         if self._stages.tool_answers is None:
             raise AnswerRejected(f"The router chose the tool '{decision.name}', but no tool can answer.")
         job.machine.move(State.TOOL_ONLY_EXECUTION, f"{decision.decision}: tool {decision.name}")
@@ -212,7 +178,7 @@ class Orchestrator:
         await self._conclude(job, "ok")
         yield CompleteFrame(trace_id=job.ctx.trace_id, route=job.ctx.route_label, usage=Usage(), text=text)
 
-    def _select_model(self, job: _Job, decision: RouteDecision | None) -> None:
+    def _select_model(self, job: Job, decision: RouteDecision | None) -> None:
         name = decision.name if decision is not None else job.request.model
         how = decision.decision if decision is not None else "explicit"
         job.machine.move(State.MODEL_SELECTION, f"{how}/{name}")
@@ -231,7 +197,7 @@ class Orchestrator:
         role = self._config.models.get(route)
         return role.pack if role is not None else None
 
-    async def _retrieve(self, job: _Job, pack: DomainPack) -> None:
+    async def _retrieve(self, job: Job, pack: DomainPack) -> None:
         """A conversation turn's prompt: the pack's persona, instructions and facts, fenced."""
         job.machine.move(State.RETRIEVAL, f"pack {pack.name}")
         question = job.request.completion.messages[-1].content
@@ -239,7 +205,7 @@ class Orchestrator:
         job.turn = await pack.open_turn(question, report)
         job.call = replace(job.call, messages=(Message("system", job.turn.system_prompt), *job.call.messages))
 
-    async def _lookup_cache(self, job: _Job) -> Completion | None:
+    async def _lookup_cache(self, job: Job) -> Completion | None:
         assert job.ctx.route is not None
         job.machine.move(State.CACHE_LOOKUP)
         job.cache_key_request = job.call
@@ -249,7 +215,7 @@ class Orchestrator:
             job.usage = hit.usage
         return hit
 
-    async def _reserve(self, job: _Job) -> None:
+    async def _reserve(self, job: Job) -> None:
         route = job.ctx.route
         assert route is not None
         job.machine.move(State.BUDGET_RESERVE)
@@ -258,23 +224,25 @@ class Orchestrator:
 
     # -- the model -----------------------------------------------------------------------------------
 
-    async def _answer(self, job: _Job) -> AsyncIterator[Frame]:
+    async def _answer(self, job: Job) -> AsyncIterator[Frame]:
         """The answer's frames: from the cache, or from the model within the budget."""
         hit = await self._lookup_cache(job) if self._costs.caches(job.call) else None
         if hit is not None:
-            return self._render(job, _replay(hit), guard=False)
+            return self._renderer.frames(job, replay(hit), guard=False)
         if self._costs.limit_for(job.ctx) is not None:
             await self._reserve(job)
         return self._llm_rounds(job)
 
-    async def _llm_rounds(self, job: _Job) -> AsyncIterator[Frame]:
+    async def _llm_rounds(self, job: Job) -> AsyncIterator[Frame]:
         """LLM_CALL ⇄ TOOL_EXECUTION: the model answers; tools it needs answer it back."""
         route, tools = job.ctx.route, self._stages.tools
         assert route is not None
         for round_number in range(1, self._stages.max_tool_rounds + 2):
             job.machine.move(State.LLM_CALL, f"{route.name}, round {round_number}")
             upstream = self.stacks.stream if job.request.stream else self.stacks.answer
-            async for frame in self._render(job, upstream(route, job.call, job.ctx.call), guard=True):
+            async for frame in self._renderer.frames(
+                job, upstream(route, job.call, job.ctx.call), guard=True
+            ):
                 yield frame
             if tools is None or job.finish == "content_filter":
                 return
@@ -285,114 +253,9 @@ class Orchestrator:
             answer = Message("assistant", "".join(job.shown))
             job.call = replace(job.call, messages=(*job.call.messages, answer, *results))
 
-    async def _render(self, job: _Job, chunks: AsyncIterator[Chunk], *, guard: bool) -> AsyncIterator[Frame]:
-        """The model's chunks as frames: through the inline guard (each chunk, nothing leaks across
-        chunk boundaries), then the pack's renderer on a conversation turn (placeholders, cards)."""
-        scanner = self._guard.scanner() if guard and self._guard.enabled else None
-        try:
-            async for chunk in chunks:
-                frames, ended = await self._frames_of(job, chunk, scanner)
-                for frame in frames:
-                    yield frame
-                if ended:
-                    return
-        finally:
-            # Closed here, not left to the garbage collector: the provider releases its stream now.
-            await close_stream(chunks)
-
-    async def _frames_of(
-        self, job: _Job, chunk: Chunk, scanner: StreamScanner | None
-    ) -> tuple[list[Frame], bool]:
-        """One chunk's frames, and whether the answer ended with it."""
-        job.said.append(chunk.text)
-        # Tool-call pieces go out as they came, in order (their arguments are not scanned yet).
-        calls = self._call_frames(job, chunk, guarded=scanner is not None)
-        if scanner is None:
-            results = [ScanResult(chunk.text)]
-        else:
-            results = [scanner.feed(chunk.text)] if chunk.text else []
-            if chunk.finish_reason is not None:
-                results.append(scanner.finish())
-        frames: list[Frame] = []
-        for result in results:
-            for hit in result.hits:
-                self._recorder.guardrail(job.ctx, "inline", hit.rule, hit.action, (hit.start, hit.end))
-                frames.append(GuardrailFrame("inline", hit.rule, hit.action, (hit.start, hit.end)))
-            if result.text:
-                job.shown.append(result.text)
-                rendered = await job.turn.feed(result.text) if job.turn is not None else None
-                frames += self._show(job, rendered, result.text)
-            if result.blocked is not None:
-                # A blocked answer ends here, as OpenAI ends a filtered one.
-                job.finish = "content_filter"
-                return frames + await self._end_of_stream(job), True
-        frames += calls
-        if chunk.finish_reason is None:
-            return frames, False
-        if scanner is not None and job.called:
-            held, blocked = self._guarded_arguments(job)
-            frames += held
-            if blocked:
-                job.finish = "content_filter"
-                return frames + await self._end_of_stream(job), True
-        job.finish = chunk.finish_reason
-        job.usage = job.usage + chunk.usage if job.usage and chunk.usage else chunk.usage or job.usage
-        return frames + await self._end_of_stream(job), True
-
-    @staticmethod
-    def _call_frames(job: _Job, chunk: Chunk, *, guarded: bool) -> list[Frame]:
-        """A chunk's tool-call pieces, passed on in order. With the inline guard on, a call's
-        arguments are held until the answer ends and scanned whole (`_guarded_arguments`)."""
-        frames: list[Frame] = []
-        for piece in chunk.tool_calls:
-            call = job.called.setdefault(piece.index, ["", ""])
-            call[0], call[1] = piece.name or call[0], call[1] + piece.arguments
-            if not guarded:
-                frames.append(ToolCallFrame(piece.index, piece.id, piece.name, piece.arguments))
-            elif piece.id is not None or piece.name is not None:
-                frames.append(ToolCallFrame(piece.index, piece.id, piece.name))
-        return frames
-
-    def _guarded_arguments(self, job: _Job) -> tuple[list[Frame], bool]:
-        """Each call's arguments through the inline guard: string values redacted in place (still
-        valid JSON); a blocking hit ends the answer with none of them sent."""
-        frames: list[Frame] = []
-        for index, call in sorted(job.called.items()):
-            result = guard_arguments(call[1], self._guard)
-            for hit in result.hits:
-                self._recorder.guardrail(
-                    job.ctx, "tool_arguments", hit.rule, hit.action, (hit.start, hit.end)
-                )
-                frames.append(GuardrailFrame("tool_arguments", hit.rule, hit.action, (hit.start, hit.end)))
-            if result.blocked is not None:
-                return frames, True
-            call[1] = result.text
-            frames.append(ToolCallFrame(index, arguments=result.text))
-        return frames, False
-
-    async def _end_of_stream(self, job: _Job) -> list[Frame]:
-        return self._show(job, await job.turn.finish(), "") if job.turn is not None else []
-
-    def _show(self, job: _Job, rendered: Rendered | None, text: str) -> list[Frame]:
-        """Frames of what passed the guard: as it is, or as the pack rendered it."""
-        if rendered is None:
-            job.delivered += text
-            return [TokenFrame(text)] if text else []
-        offset = len(job.delivered)
-        frames: list[Frame] = []
-        for rule, entity in rendered.hits:
-            self._recorder.guardrail(job.ctx, "placeholder", rule, "block", (offset, offset))
-            frames.append(GuardrailFrame("placeholder", rule, "block", (offset, offset), listing=entity))
-        if rendered.text:
-            frames.append(TokenFrame(rendered.text))
-        frames += [CardFrame(card) for card in rendered.cards]
-        job.facts += [(offset + s, offset + e) for s, e in rendered.facts]
-        job.delivered += rendered.text
-        return frames
-
     # -- after the model -----------------------------------------------------------------------------
 
-    async def _after_answer(self, job: _Job) -> list[Frame]:
+    async def _after_answer(self, job: Job) -> list[Frame]:
         """POST_STREAM, VALIDATION, SYNTHESIS: their corrections of what was delivered."""
         job.final = job.delivered
         frames: list[Frame] = []
@@ -411,7 +274,7 @@ class Orchestrator:
                 job.final = composed
         return frames
 
-    async def _post_stream(self, job: _Job, pack: DomainPack) -> list[Frame]:
+    async def _post_stream(self, job: Job, pack: DomainPack) -> list[Frame]:
         job.machine.move(State.POST_STREAM, f"pack {pack.name}")
         if job.turn is not None:
             try:
@@ -423,12 +286,12 @@ class Orchestrator:
         job.final = apply(job.delivered, corrections)
         return [self._correct(job, correction) for correction in corrections]
 
-    def _correct(self, job: _Job, correction: Correction) -> CorrectionFrame:
+    def _correct(self, job: Job, correction: Correction) -> CorrectionFrame:
         span = (correction.start, correction.end)
         self._recorder.audit.emit(job.ctx.trace_id, CorrectionEvent(replace=span, reason=correction.reason))
         return CorrectionFrame(replace=span, text=correction.text, reason=correction.reason)
 
-    async def _conclude(self, job: _Job, outcome: str) -> None:
+    async def _conclude(self, job: Job, outcome: str) -> None:
         """The end of every request, once: settle the budget, store, save the turn, record. It runs
         in a task of its own: a caller that goes away must not stop the usage being committed nor
         the outcome being recorded."""
@@ -446,7 +309,7 @@ class Orchestrator:
         finish.add_done_callback(self._finishing.discard)
         await asyncio.shield(finish)
 
-    async def _finish(self, job: _Job, outcome: str) -> None:
+    async def _finish(self, job: Job, outcome: str) -> None:
         """`outcome`: "ok", or what ended the request (an error's code, client_disconnected)."""
         result = outcome
         try:
@@ -473,12 +336,12 @@ class Orchestrator:
             self._record(job, result)
 
     @staticmethod
-    def _caches(job: _Job) -> bool:
+    def _caches(job: Job) -> bool:
         return (
             job.cache_key_request is not None and job.ctx.cache == "miss" and job.finish != "content_filter"
         )
 
-    async def _store(self, job: _Job) -> None:
+    async def _store(self, job: Job) -> None:
         route, asked = job.ctx.route, job.cache_key_request
         if route is not None and asked is not None and self._caches(job):
             job.machine.move(State.CACHE_STORE)
@@ -490,7 +353,7 @@ class Orchestrator:
             question = job.request.completion.messages[-1].content
             await self.sessions.append(job.request.session_id, question, job.final, entities)
 
-    def _record(self, job: _Job, outcome: str) -> None:
+    def _record(self, job: Job, outcome: str) -> None:
         if not job.received:
             return  # refused before it was admitted (no key, or a role the key may not use)
         # A cache hit spent nothing; a stream cut short reported no usage: what was asked and said.
@@ -531,10 +394,3 @@ def _outcome_of(error: BaseException | None) -> str:
             return "client_disconnected"
         case _:
             return "error"
-
-
-async def _replay(completion: Completion) -> AsyncIterator[Chunk]:
-    """A cached completion, streamed again: one chunk per word, then the finish."""
-    for piece in WORD_CHUNKS.findall(completion.text):
-        yield Chunk(text=piece)
-    yield Chunk(finish_reason=completion.finish_reason, usage=completion.usage)
