@@ -41,6 +41,12 @@ _STOP_REASONS: dict[str, FinishReason] = {
 }
 
 
+# JSON output is translated to a forced tool (anthropic_wire.answer_tool).
+CAPABILITIES = Capabilities(
+    streaming=True, tools=True, json_mode=True, json_schema=True, assistant_prefill=True
+)
+
+
 class AnthropicProvider:
     def __init__(
         self,
@@ -67,10 +73,7 @@ class AnthropicProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        # JSON output is translated to a forced tool (anthropic_wire.answer_tool).
-        return Capabilities(
-            streaming=True, tools=True, json_mode=True, json_schema=True, assistant_prefill=True
-        )
+        return CAPABILITIES
 
     async def generate(self, request: CompletionRequest) -> Completion:
         body = await self._client.call("/v1/messages", self._payload(request, stream=False), self._name)

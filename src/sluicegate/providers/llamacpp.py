@@ -58,6 +58,12 @@ def chatml_prompt(messages: Sequence[Message], default_system: str, assistant_pr
     return "".join(parts)
 
 
+# llama.cpp's sampler takes the penalties and a logit bias (keys: this model's token ids).
+CAPABILITIES = Capabilities(
+    streaming=True, exact_token_count=True, assistant_prefill=True, parameters=SAMPLING_PARAMETERS
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Sampling:
     """What the model samples with when a request says nothing (SmolLM2's recommended values)."""
@@ -96,10 +102,7 @@ class LlamaCppProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        # llama.cpp's sampler takes the penalties and a logit bias (keys: this model's token ids).
-        return Capabilities(
-            streaming=True, exact_token_count=True, assistant_prefill=True, parameters=SAMPLING_PARAMETERS
-        )
+        return CAPABILITIES
 
     async def warm(self) -> None:
         """Start the worker and load the model now rather than on the first request."""

@@ -48,6 +48,11 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
+CAPABILITIES = Capabilities(
+    streaming=True, tools=True, json_mode=True, json_schema=True, parameters=SAMPLING_PARAMETERS
+)
+
+
 class OpenAICompatibleProvider:
     def __init__(
         self,
@@ -71,9 +76,7 @@ class OpenAICompatibleProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(
-            streaming=True, tools=True, json_mode=True, json_schema=True, parameters=SAMPLING_PARAMETERS
-        )
+        return CAPABILITIES
 
     async def generate(self, request: CompletionRequest) -> Completion:
         body = await self._client.call("/chat/completions", self._payload(request, stream=False), self._name)

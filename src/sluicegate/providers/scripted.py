@@ -20,6 +20,11 @@ from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, cont
 from sluicegate.providers.tokens import estimate_message_tokens, estimate_text_tokens
 from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
 
+# A script is deterministic: whatever seed is asked for, it is honoured.
+CAPABILITIES = Capabilities(
+    streaming=True, json_mode=True, assistant_prefill=True, parameters=frozenset({"seed"})
+)
+
 
 class ScriptedProvider:
     def __init__(self, name: str, script: Script) -> None:
@@ -32,10 +37,7 @@ class ScriptedProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        # A script is deterministic: whatever seed is asked for, it is honoured.
-        return Capabilities(
-            streaming=True, json_mode=True, assistant_prefill=True, parameters=frozenset({"seed"})
-        )
+        return CAPABILITIES
 
     async def generate(self, request: CompletionRequest) -> Completion:
         return await collect(self._name, request.model, self.stream(request))
