@@ -11,12 +11,16 @@ on, which holds the arguments until the answer ends and scans them). Medians of 
 - added latency: gateway minus direct, the small call, to the last byte;
 - per piece: the slope between the long and the small call, gateway minus direct.
 
+Then the embedded model's tool-choice accuracy on a small labelled set (`tool_choice.py`).
+`--part latency` or `--part accuracy` runs one and keeps the other's last results.
+
 Writes benchmarks/results/tools.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -24,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import start_mock, write_results
+from harness import RESULTS, start_mock, write_results
+from tool_choice import EMBEDDED, measure
 
 from sluicegate.testing.processes import GatewayProcess
 from sluicegate.testing.threads import free_port
@@ -78,7 +83,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--part", choices=["latency", "accuracy", "all"], default="all")
     args = parser.parse_args()
+    previous = RESULTS / "tools.json"
+    results: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
+    if args.part in ("latency", "all"):
+        results.update(latency(args.requests, args.rounds))
+    if args.part in ("accuracy", "all"):
+        results["embedded_tool_choice"] = accuracy()
+    print(write_results("tools", results))
+    for key, value in results.items():
+        print(key, value)
+
+
+def accuracy() -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="sluicegate-tool-choice-"))
+    gateway = GatewayProcess(EMBEDDED, workdir, port=free_port())
+    try:
+        return measure(gateway.url)
+    finally:
+        gateway.stop()
+
+
+def latency(requests: int, rounds: int) -> dict[str, Any]:
     mock, mock_url = start_mock(MODELS)
     workdir = Path(tempfile.mkdtemp(prefix="sluicegate-tools-"))
     gateways = {}
@@ -112,13 +139,13 @@ def main() -> None:
                         g.url + "/v1/chat/completions",
                         openai_body(f"{w}-{m}"),
                     )
-            for round_number in range(args.rounds):
+            for round_number in range(rounds):
                 order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
                 for name in order:
                     for model in MODELS:
                         url, body = targets[name](model)
                         timed(client, url, body, 10)  # warm
-                        runs.setdefault(f"{name}/{model}", []).append(timed(client, url, body, args.requests))
+                        runs.setdefault(f"{name}/{model}", []).append(timed(client, url, body, requests))
     finally:
         for gateway in gateways.values():
             gateway.stop()
@@ -137,10 +164,8 @@ def main() -> None:
                 "added_ms": round(medians[f"{through}/small"] - medians[f"{direct}/small"], 3),
                 "added_per_piece_us": round(slope / pieces * 1000, 2),
             }
-    results["settings"] = {"requests": args.requests, "rounds": args.rounds}
-    print(write_results("tools", results))
-    for key, value in results.items():
-        print(key, value)
+    results["settings"] = {"requests": requests, "rounds": rounds}
+    return results
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ every name from here).
     │   ├── ProviderAuthError          401/403 from the upstream (not retryable)
     │   ├── ProviderBadRequest         the upstream refused the request as invalid (not retryable)
     │   ├── EgressBlocked              the egress guard refused the connection (not retryable)
+    │   ├── CannotContinue             failover asked for a continuation this target cannot write
     │   ├── ChainExhausted             every target of a failover chain failed
     │   └── CircuitOpen                the breaker refused without contacting the provider
     └── GatewayError                   what the API answers; each has an HTTP status and an OpenAI error type
@@ -88,6 +89,7 @@ from sluicegate.errors.gateway import (
 )
 from sluicegate.errors.provider import (
     Attempt,
+    CannotContinue,
     ChainExhausted,
     CircuitOpen,
     EgressBlocked,
@@ -109,6 +111,7 @@ __all__ = [
     "Attempt",
     "BudgetExceeded",
     "BudgetExhausted",
+    "CannotContinue",
     "ChainExhausted",
     "CircuitOpen",
     "ClientDisconnected",

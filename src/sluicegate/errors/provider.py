@@ -109,6 +109,15 @@ class ProviderBadRequest(ProviderError):
     counts_as_failure = False
 
 
+class CannotContinue(ProviderError):
+    """Failover asked a target to continue an answer another began, in a form this target can
+    only write from the start (JSON under a grammar); the next target may still try."""
+
+    retryable = False
+    counts_as_failure = False
+    kind_name = "cannot_continue"
+
+
 class EgressBlocked(ProviderError):
     """The egress guard refused the connection; the provider was never contacted."""
 

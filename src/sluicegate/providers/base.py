@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from sluicegate.errors import TruncatedStream
-from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
+from sluicegate.types import Chunk, Completion, CompletionRequest, Message, ToolCall, Usage
 
 # Optional request fields a target may or may not honour (declared per adapter; checked per request).
 SAMPLING_PARAMETERS = frozenset({"presence_penalty", "frequency_penalty", "logit_bias", "seed"})
@@ -58,11 +58,18 @@ class Provider(Protocol):
 async def collect(provider_name: str, model: str, chunks: AsyncIterator[Chunk]) -> Completion:
     """Drain a stream into a Completion (for adapters whose generate is their stream)."""
     parts: list[str] = []
+    calls: dict[int, ToolCall] = {}
     async for chunk in chunks:
         parts.append(chunk.text)
+        for piece in chunk.tool_calls:
+            call = calls.get(piece.index, ToolCall("", "", ""))
+            calls[piece.index] = ToolCall(
+                piece.id or call.id, piece.name or call.name, call.arguments + piece.arguments
+            )
         if chunk.finish_reason is not None:
             usage = chunk.usage or Usage()
-            return Completion("".join(parts), chunk.finish_reason, usage, model, provider_name)
+            assembled = tuple(call for _, call in sorted(calls.items()))
+            return Completion("".join(parts), chunk.finish_reason, usage, model, provider_name, assembled)
     raise TruncatedStream("stream ended without a finish reason", provider=provider_name)
 
 

