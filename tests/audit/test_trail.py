@@ -77,3 +77,17 @@ def test_a_trail_used_by_one_event_loop_after_another_keeps_writing() -> None:
     asyncio.run(emit_and_flush(4))
     assert store.count == 7
     assert trail.dropped == 0
+
+
+def test_trace_ids_are_unique_and_ordered_by_time() -> None:
+    """Time-ordered ids keep a request's audit rows at the end of the trace-id index."""
+    import time
+
+    from sluicegate.calltrace import new_trace_id
+
+    first = [new_trace_id() for _ in range(1000)]
+    time.sleep(0.002)
+    later = new_trace_id()
+    assert len(set(first)) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in first)
+    assert max(first) < later
