@@ -38,3 +38,16 @@ def estimate_tool_tokens(request: CompletionRequest) -> int:
     )
     answers = sum(estimate_text_tokens(m.tool_call_id or "") for m in request.messages)
     return definitions + calls + answers
+
+
+# What an image costs in the prompt, without its size at hand: OpenAI's figure for `detail: low`
+# (85) and for a 1024x1024 image at high detail (765); Anthropic's (width x height / 750) comes to
+# about 1,400 for a 1024x1024 image, so `auto` and `high` reserve that, the higher.
+IMAGE_TOKENS_LOW = 85
+IMAGE_TOKENS = 1400
+
+
+def estimate_image_tokens(messages: Sequence[Message]) -> int:
+    return sum(
+        IMAGE_TOKENS_LOW if image.detail == "low" else IMAGE_TOKENS for m in messages for image in m.images
+    )

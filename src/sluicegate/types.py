@@ -64,13 +64,36 @@ class ResponseSchema:
 
 
 @dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image in a user message: an http(s) URL (the target fetches it) or a data URL."""
+
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+ContentPart = TextPart | ImagePart
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
+    # The text (all of it, when `parts` holds images too: what guardrails and counts read).
     content: str
     name: str | None = None
     # An assistant message's calls, and a tool message's answer to one of them.
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    # The content as parts in order, when it has more than text (images); empty for plain text.
+    parts: tuple[ContentPart, ...] = ()
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        return tuple(part for part in self.parts if isinstance(part, ImagePart))
 
 
 @dataclass(frozen=True, slots=True)

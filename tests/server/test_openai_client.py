@@ -183,7 +183,7 @@ def test_a_wrongly_typed_field_is_refused_not_coerced_and_named(
         (
             {"model": "writer", "presence_penalty": 0.5},
             "presence_penalty",
-            "claude/claude-test: 'presence_penalty'",
+            "'presence_penalty' is not supported by claude/claude-test",
         ),
         ({"logprobs": True}, "logprobs", "not supported by this gateway yet"),
         ({"model": "writer", "logit_bias": {"50256": -100}}, "logit_bias", "is not supported"),
@@ -192,9 +192,9 @@ def test_a_wrongly_typed_field_is_refused_not_coerced_and_named(
         ({"response_format": {"type": "json_schema"}}, "response_format.json_schema", "Field required"),
         ({"made_up_field": 1}, "made_up_field", "Extra inputs are not permitted"),
         (
-            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+            {"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]},
             "messages.0.content",
-            "'image_url' are not supported",
+            "'input_audio' are not supported",
         ),
         # Tool messages are forwarded now (tests/server/test_tools.py); one answering no call is refused.
         ({"messages": [{"role": "tool", "content": "42"}]}, "messages.0.tool_call_id", "Field required"),

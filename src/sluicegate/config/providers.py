@@ -31,6 +31,11 @@ class _HttpProviderBase(_ProviderBase):
     api_key: str | None = Field(default=None, description="Inline key; refused unless allow_inline_secrets.")
     timeout_s: Annotated[float, Field(gt=0)] = 600.0
     headers: dict[str, str] = Field(default_factory=dict)
+    vision: bool = Field(
+        default=True,
+        description="The models take image parts; false for text-only models (image requests then skip "
+        "this provider, or are refused naming it).",
+    )
 
     @field_validator("base_url")
     @classmethod

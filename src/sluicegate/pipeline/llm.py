@@ -38,7 +38,7 @@ from sluicegate.resilience.limiter import ConcurrencyLimiter
 from sluicegate.resilience.retry import RetryingProvider
 from sluicegate.resilience.timeouts import AttemptTimeout
 from sluicegate.routing.roles import RoleTable, RouteSpec, Target
-from sluicegate.token_estimate import estimate_tool_tokens
+from sluicegate.token_estimate import estimate_image_tokens, estimate_tool_tokens
 from sluicegate.types import Chunk, CompletionRequest, NamedTool, ToolCallDelta
 
 
@@ -123,7 +123,7 @@ class RoleStacks:
         found = [lacks(target, request) for target in route.targets]
         missing = [lack for lack in found if lack is not None]
         if len(missing) == len(found):
-            names = "; ".join(f"{t.label}: {lack}" for t, lack in zip(route.targets, missing, strict=True))
+            names = "; ".join(f"{lack} by {t.label}" for t, lack in zip(route.targets, missing, strict=True))
             raise UnsupportedByTarget(
                 f"No target of '{route.name}' can serve this request ({names}).", param=missing[0].param
             )
@@ -175,11 +175,11 @@ class RoleStacks:
         return Chunk(completion.text, completion.finish_reason, completion.usage, calls)
 
     async def prompt_tokens(self, route: RouteSpec, request: CompletionRequest) -> int:
-        """The prompt as the route's first target counts it, with the tools' definitions and calls."""
+        """The prompt as the route's first target counts it, with the tools' definitions and calls
+        and the images (estimated: the gateway does not fetch them to learn their size)."""
         first = route.targets[0]
-        return await first.provider.count_tokens(request.messages, first.model) + estimate_tool_tokens(
-            request
-        )
+        text = await first.provider.count_tokens(request.messages, first.model)
+        return text + estimate_tool_tokens(request) + estimate_image_tokens(request.messages)
 
     def _outage(self, route: RouteSpec, call: CallTrace, exc: ChainExhausted) -> AllProvidersFailed:
         attempts = call.attempts or exc.attempts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sluicegate.errors import MalformedResponse, TruncatedStream
@@ -43,8 +44,9 @@ _STOP_REASONS: dict[str, FinishReason] = {
 
 # JSON output is translated to a forced tool (anthropic_wire.answer_tool).
 CAPABILITIES = Capabilities(
-    streaming=True, tools=True, json_mode=True, json_schema=True, assistant_prefill=True
+    streaming=True, tools=True, json_mode=True, json_schema=True, assistant_prefill=True, vision=True
 )
+TEXT_ONLY = replace(CAPABILITIES, vision=False)
 
 
 class AnthropicProvider:
@@ -59,8 +61,10 @@ class AnthropicProvider:
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 600.0,
         connector: ConnectorFactory | None = None,
+        vision: bool = True,
     ) -> None:
         self._name = name
+        self._capabilities = CAPABILITIES if vision else TEXT_ONLY
         self._default_max_tokens = default_max_tokens
         all_headers = {"anthropic-version": anthropic_version, **(headers or {})}
         if api_key:
@@ -73,7 +77,7 @@ class AnthropicProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES
+        return self._capabilities
 
     async def generate(self, request: CompletionRequest) -> Completion:
         body = await self._client.call("/v1/messages", self._payload(request, stream=False), self._name)

@@ -1,23 +1,25 @@
 """Our request in the Anthropic Messages shape: turns that alternate and start with the user, a
 `system` apart, tools as `input_schema`, tool calls as `tool_use` blocks and their results as
-`tool_result` blocks (consecutive results merged into one user turn, as the API requires)."""
+`tool_result` blocks (consecutive results merged into one user turn, as the API requires), and
+images as `image` blocks (a URL, or a data URL's bytes as base64)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from sluicegate.errors import ProviderBadRequest
 from sluicegate.present import present
-from sluicegate.types import CompletionRequest, Message, NamedTool, ToolSpec
+from sluicegate.types import CompletionRequest, ContentPart, Message, NamedTool, TextPart, ToolSpec
 
 ANSWER_DESCRIPTION = "Give the answer as this JSON."
 
 
 def turns(messages: Sequence[Message], provider: str) -> list[dict[str, Any]]:
-    """Plain text turns stay strings; a transcript with tool calls becomes content blocks."""
-    if not any(m.tool_calls or m.tool_call_id is not None for m in messages):
+    """Plain text turns stay strings; a transcript with tool calls or images becomes content blocks."""
+    if not any(m.tool_calls or m.tool_call_id is not None or m.parts for m in messages):
         return _text_turns(messages)
     out: list[dict[str, Any]] = []
     for message in messages:
@@ -37,6 +39,8 @@ def turns(messages: Sequence[Message], provider: str) -> list[dict[str, Any]]:
 def _blocks(message: Message, provider: str) -> list[dict[str, Any]]:
     if message.role == "tool":
         return [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}]
+    if message.parts:
+        return [_part_block(part, provider) for part in message.parts]
     blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
     for call in message.tool_calls:
         try:
@@ -48,6 +52,27 @@ def _blocks(message: Message, provider: str) -> list[dict[str, Any]]:
             ) from None
         blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": arguments})
     return blocks
+
+
+_DATA_URL = re.compile(r"^data:(image/(?:jpeg|png|gif|webp));base64,(.+)$", re.DOTALL)
+
+
+def _part_block(part: ContentPart, provider: str) -> dict[str, Any]:
+    """A text part as a text block; an image as an image block, a data URL's bytes as base64."""
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    if part.url.startswith("data:"):
+        found = _DATA_URL.match(part.url)
+        if found is None:
+            raise ProviderBadRequest(
+                "Anthropic takes images as JPEG, PNG, GIF or WebP: a data URL "
+                "'data:image/(jpeg|png|gif|webp);base64,...'",
+                provider=provider,
+            )
+        source = {"type": "base64", "media_type": found.group(1), "data": found.group(2)}
+        return {"type": "image", "source": source}
+    # Anthropic has no `detail`: it sizes the image itself.
+    return {"type": "image", "source": {"type": "url", "url": part.url}}
 
 
 def _text_turns(messages: Sequence[Message]) -> list[dict[str, Any]]:

@@ -29,6 +29,8 @@ class Capabilities:
     exact_token_count: bool = False
     # True when the provider can continue an assistant message it did not write.
     assistant_prefill: bool = False
+    # Image parts in user messages.
+    vision: bool = False
     # The optional sampling parameters it honours (of SAMPLING_PARAMETERS).
     parameters: frozenset[str] = frozenset()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sluicegate.errors import MalformedResponse, TruncatedStream
@@ -25,10 +26,12 @@ from sluicegate.types import (
     Chunk,
     Completion,
     CompletionRequest,
+    ContentPart,
     FinishReason,
     Message,
     NamedTool,
     ResponseSchema,
+    TextPart,
     ToolCall,
     ToolCallDelta,
     ToolSpec,
@@ -49,8 +52,14 @@ _FINISH: dict[str, FinishReason] = {
 
 
 CAPABILITIES = Capabilities(
-    streaming=True, tools=True, json_mode=True, json_schema=True, parameters=SAMPLING_PARAMETERS
+    streaming=True,
+    tools=True,
+    json_mode=True,
+    json_schema=True,
+    vision=True,
+    parameters=SAMPLING_PARAMETERS,
 )
+TEXT_ONLY = replace(CAPABILITIES, vision=False)
 
 
 class OpenAICompatibleProvider:
@@ -63,8 +72,10 @@ class OpenAICompatibleProvider:
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 600.0,
         connector: ConnectorFactory | None = None,
+        vision: bool = True,
     ) -> None:
         self._name = name
+        self._capabilities = CAPABILITIES if vision else TEXT_ONLY
         all_headers = dict(headers or {})
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"
@@ -76,7 +87,7 @@ class OpenAICompatibleProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES
+        return self._capabilities
 
     async def generate(self, request: CompletionRequest) -> Completion:
         body = await self._client.call("/chat/completions", self._payload(request, stream=False), self._name)
@@ -192,6 +203,8 @@ class OpenAICompatibleProvider:
 
 def _wire_message(message: Message) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.parts:
+        wire["content"] = [_wire_part(part) for part in message.parts]
     if message.name:
         wire["name"] = message.name
     if message.tool_calls:
@@ -203,6 +216,12 @@ def _wire_message(message: Message) -> dict[str, Any]:
     if message.tool_call_id is not None:
         wire["tool_call_id"] = message.tool_call_id
     return wire
+
+
+def _wire_part(part: ContentPart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    return {"type": "image_url", "image_url": present(url=part.url, detail=part.detail)}
 
 
 def _wire_schema(spec: ResponseSchema) -> dict[str, Any]:

@@ -48,6 +48,7 @@ def build_provider(
             headers=spec.headers,
             timeout_s=spec.timeout_s,
             connector=connector,
+            vision=spec.vision,
         )
     if isinstance(spec, AnthropicProviderConfig):
         from sluicegate.providers.anthropic import AnthropicProvider
@@ -61,6 +62,7 @@ def build_provider(
             headers=spec.headers,
             timeout_s=spec.timeout_s,
             connector=connector,
+            vision=spec.vision,
         )
     if isinstance(spec, LlamaCppProviderConfig):
         from sluicegate.providers.llamacpp import LlamaCppProvider, Sampling

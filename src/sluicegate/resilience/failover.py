@@ -44,6 +44,8 @@ def lacks(target: Target, request: CompletionRequest) -> Lack | None:
         request.tools or any(m.tool_calls or m.tool_call_id is not None for m in request.messages)
     ):
         return Lack("tools" if request.tools else "messages", "tool calling is not supported")
+    if not capabilities.vision and any(m.images for m in request.messages):
+        return Lack("messages", "image input is not supported")
     for param in ("presence_penalty", "frequency_penalty", "logit_bias", "seed"):
         if getattr(request, param) is not None and param not in capabilities.parameters:
             return Lack(param, f"'{param}' is not supported")
@@ -73,6 +75,8 @@ class FailoverChain:
             json_schema=any(c.json_schema for c in every),
             exact_token_count=every[0].exact_token_count,
             assistant_prefill=all(c.assistant_prefill for c in every),
+            vision=any(c.vision for c in every),
+            parameters=frozenset().union(*(c.parameters for c in every)),
         )
 
     @property

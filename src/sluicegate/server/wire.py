@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -19,7 +19,18 @@ from pydantic import (
 )
 
 from sluicegate.errors import InvalidRequest
-from sluicegate.types import CompletionRequest, Message, NamedTool, ResponseSchema, Role, ToolCall, ToolSpec
+from sluicegate.types import (
+    CompletionRequest,
+    ContentPart,
+    ImagePart,
+    Message,
+    NamedTool,
+    ResponseSchema,
+    Role,
+    TextPart,
+    ToolCall,
+    ToolSpec,
+)
 
 MAX_INT32 = 2**31 - 1
 # A function offered without `parameters` takes none (OpenAI's reading).
@@ -75,11 +86,48 @@ def _neutral_only(value: object, info: ValidationInfo) -> object:
     raise ValueError(f"'{name}' is not supported by this gateway yet (only {allowed} is accepted)")
 
 
-class TextPart(BaseModel):
+IMAGE_URL_PATTERN = r"^(https?://|data:image/[A-Za-z0-9.+-]+;base64,)"
+IMAGE_URL = re.compile(IMAGE_URL_PATTERN)
+
+
+class WireTextPart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["text"]
     text: str
+
+    def to_part(self) -> ContentPart:
+        return TextPart(self.text)
+
+
+class WireImageUrl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The pattern is stated in the schema (clients and the API's own fuzzing read it) and checked
+    # by the validator below, which says in words what is wrong.
+    url: Annotated[str, Field(min_length=1, json_schema_extra={"pattern": IMAGE_URL_PATTERN})]
+    detail: Literal["auto", "low", "high"] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _fetchable(cls, value: str) -> str:
+        if not IMAGE_URL.match(value):
+            raise ValueError("an image URL is an http(s) URL or a data URL ('data:image/png;base64,...')")
+        return value
+
+
+class WireImagePart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["image_url"]
+    image_url: WireImageUrl
+
+    def to_part(self) -> ContentPart:
+        return ImagePart(self.image_url.url, self.image_url.detail)
+
+
+WireContentPart = Annotated[WireTextPart | WireImagePart, Field(discriminator="type")]
+PART_TYPES = frozenset({"text", "image_url"})
 
 
 class WireFunctionCall(BaseModel):
@@ -101,7 +149,8 @@ class WireMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
+    # Each role says which parts it takes: text, and on a user message images too.
+    content: str | Sequence[WireContentPart] | None = None
     name: str | None = None
     tool_call_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     tool_calls: list[WireToolCall] | None = None
@@ -112,27 +161,38 @@ class WireMessage(BaseModel):
 
     @field_validator("content", mode="before")
     @classmethod
-    def _text_parts_only(cls, value: object) -> object:
+    def _known_parts(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, list):
             for part in value:
                 kind = part.get("type") if isinstance(part, dict) else None
-                if kind != "text":
+                if not isinstance(kind, str) or kind not in PART_TYPES:
                     raise ValueError(
-                        f"content parts of type '{kind}' are not supported by this gateway yet (only text)"
+                        f"content parts of type '{kind}' are not supported by this gateway "
+                        "(text and image_url are)"
                     )
+                if kind == "image_url" and info.data.get("role") != "user":
+                    raise ValueError("image_url parts belong on a 'user' message")
         return value
 
     _not_yet = field_validator("refusal", "annotations", mode="before")(_neutral_only)
 
     def to_message(self) -> Message:
-        if isinstance(self.content, list):
-            text = "".join(part.text for part in self.content)
+        parts: tuple[ContentPart, ...] = ()
+        if isinstance(self.content, Sequence) and not isinstance(self.content, str):
+            text = "".join(part.text for part in self.content if isinstance(part, WireTextPart))
+            if any(isinstance(part, WireImagePart) for part in self.content):
+                parts = tuple(part.to_part() for part in self.content)
         else:
             text = self.content or ""
         role: Role = "system" if self.role == "developer" else self.role
         calls = tuple(ToolCall(c.id, c.function.name, c.function.arguments) for c in self.tool_calls or ())
         return Message(
-            role=role, content=text, name=self.name, tool_calls=calls, tool_call_id=self.tool_call_id
+            role=role,
+            content=text,
+            name=self.name,
+            tool_calls=calls,
+            tool_call_id=self.tool_call_id,
+            parts=parts,
         )
 
 
@@ -149,6 +209,7 @@ class WireToolMessage(WireMessage):
     """A tool's answer to one of the assistant's calls."""
 
     role: Literal["tool"]
+    content: str | list[WireTextPart] | None = None
     tool_call_id: Annotated[str, Field(min_length=1, max_length=256)]
     tool_calls: None = None
 
@@ -157,6 +218,7 @@ class WireToolMessage(WireMessage):
 
 class WireAssistantMessage(WireMessage):
     role: Literal["assistant"]
+    content: str | list[WireTextPart] | None = None
     tool_call_id: None = None
 
     _answer_elsewhere = field_validator("tool_call_id", mode="before")(_only_on("a 'tool'"))
@@ -171,8 +233,19 @@ class WirePromptMessage(WireMessage):
     _calls_elsewhere = field_validator("tool_calls", mode="before")(_only_on("an 'assistant'"))
 
 
+class WireInstructionMessage(WirePromptMessage):
+    role: Literal["system", "developer"]
+    content: str | list[WireTextPart] | None = None
+
+
+class WireUserMessage(WirePromptMessage):
+    role: Literal["user"]
+    content: str | list[WireContentPart] | None = None
+
+
 AnyWireMessage = Annotated[
-    WireToolMessage | WireAssistantMessage | WirePromptMessage, Field(discriminator="role")
+    WireToolMessage | WireAssistantMessage | WireInstructionMessage | WireUserMessage,
+    Field(discriminator="role"),
 ]
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
@@ -346,15 +419,19 @@ class ChatCompletionRequest(BaseModel):
 
 
 def validation_error(errors: list[Any]) -> InvalidRequest:
-    """pydantic's first complaint, as a 400 that names the field."""
-    first = errors[0]
+    """pydantic's most telling complaint, as a 400 that names the field. A field that takes a
+    string or a list gets one complaint per branch; "should be a valid string" says nothing to
+    someone who sent a list with a wrong item, so a type mismatch ranks below any other error,
+    and a deeper location above a shallower one."""
+    first = min(errors, key=lambda e: (str(e.get("type", "")).endswith("_type"), -len(e.get("loc", ()))))
     raw = [part for part in first.get("loc", ()) if part != "body"]
-    # A tagged union's tag stands in the location after the field: a message's role after its
-    # index, a response format's type after `response_format`. Users need the field path.
+    # A tagged union's tag stands in the location after the field: a message's role or a content
+    # part's type after its index, a response format's type after `response_format`. Users need
+    # the field path.
     loc = [
         str(p)
         for i, p in enumerate(raw)
-        if not (i and p in ROLES and isinstance(raw[i - 1], int))
+        if not (i and p in ROLES | PART_TYPES and isinstance(raw[i - 1], int))
         and not (i == 1 and raw[0] == "response_format" and p in FORMAT_TYPES)
     ]
     # Union members and literal tags show up in the location; the field path is what users need.
