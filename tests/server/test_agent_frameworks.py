@@ -92,13 +92,24 @@ def test_pydantic_ai_agent_runs_its_tool_then_returns_its_output_type(
         assert any(b["type"] == "tool_result" and b["content"] == "clear skies" for b in blocks)
 
 
+# TOOLS: a forced tool named after the model; JSON_SCHEMA: response_format json_schema.
+INSTRUCTOR_MODES = [(instructor.Mode.TOOLS, "caller"), (instructor.Mode.JSON_SCHEMA, "structured")]
+FORCED_TOOL = {
+    "openai": {"type": "function", "function": {"name": "Weather"}},
+    "anthropic": {"type": "tool", "name": "Weather"},
+}
+
+
 @pytest.mark.parametrize("adapter", ADAPTERS)
-def test_instructor_tools_mode_returns_the_model(gateway_url: tuple[str, MockUpstream], adapter: str) -> None:
+@pytest.mark.parametrize(("mode", "script"), INSTRUCTOR_MODES)
+def test_instructor_returns_the_model(
+    gateway_url: tuple[str, MockUpstream], adapter: str, mode: instructor.Mode, script: str
+) -> None:
     url, upstream = gateway_url
     with openai.OpenAI(base_url=url, api_key="unused") as raw:
-        client = instructor.from_openai(raw, mode=instructor.Mode.TOOLS)
+        client = instructor.from_openai(raw, mode=mode)
         weather = client.chat.completions.create(
-            model=f"{adapter}-caller",
+            model=f"{adapter}-{script}",
             response_model=Weather,
             messages=[{"role": "user", "content": "Weather in Paris?"}],
             max_retries=0,
@@ -106,27 +117,10 @@ def test_instructor_tools_mode_returns_the_model(gateway_url: tuple[str, MockUps
     assert isinstance(weather, Weather)
     assert weather.city == "example"
     sent = upstream.requests[-1]
-    if adapter == "openai":
-        assert sent["tool_choice"] == {"type": "function", "function": {"name": "Weather"}}
-    else:
-        assert sent["tool_choice"] == {"type": "tool", "name": "Weather"}
-
-
-@pytest.mark.parametrize("adapter", ADAPTERS)
-def test_instructor_json_schema_mode_returns_the_model(
-    gateway_url: tuple[str, MockUpstream], adapter: str
-) -> None:
-    url, _ = gateway_url
-    with openai.OpenAI(base_url=url, api_key="unused") as raw:
-        client = instructor.from_openai(raw, mode=instructor.Mode.JSON_SCHEMA)
-        weather = client.chat.completions.create(
-            model=f"{adapter}-structured",
-            response_model=Weather,
-            messages=[{"role": "user", "content": "Weather in Paris?"}],
-            max_retries=0,
-        )
-    assert isinstance(weather, Weather)
-    assert weather.city == "example"
+    if mode == instructor.Mode.TOOLS:
+        assert sent["tool_choice"] == FORCED_TOOL[adapter]
+    elif adapter == "openai":
+        assert sent["response_format"]["type"] == "json_schema"
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
