@@ -14,7 +14,7 @@ from sluicegate.errors import StateError
 from sluicegate.guardrails.pii import contains_pii
 from sluicegate.resilience.coalesce import coalescible, request_key
 from sluicegate.state.base import StateStore
-from sluicegate.types import Completion, CompletionRequest, Message, Usage
+from sluicegate.types import Completion, CompletionRequest, EmbeddingRequest, Embeddings, Message, Usage
 
 log = logging.getLogger("sluicegate.cache")
 
@@ -37,11 +37,7 @@ class ResponseCache:
         return request_key(route, request, streaming=False)
 
     async def get(self, key: str) -> Completion | None:
-        try:
-            raw = await self.store.get(f"cache:{key}")
-        except StateError as exc:
-            log.warning("cache read failed, treated as a miss: %s", exc)
-            return None
+        raw = await self._read(f"cache:{key}")
         if raw is None:
             return None
         try:
@@ -54,6 +50,43 @@ class ResponseCache:
             log.warning("corrupt cache entry %s, treated as a miss", key[:12])
             return None
 
+    @staticmethod
+    def embeddings_key(route: str, request: EmbeddingRequest) -> str:
+        return request_key(route, request, streaming=False)
+
+    async def get_embeddings(self, key: str) -> Embeddings | None:
+        raw = await self._read(f"embeddings:{key}")
+        if raw is None:
+            return None
+        try:
+            data = orjson.loads(raw)
+            vectors = tuple(tuple(float(x) for x in vector) for vector in data["vectors"])
+            return Embeddings(vectors, Usage(int(data["prompt_tokens"]), 0), str(data["model"]), "")
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("corrupt cache entry %s, treated as a miss", key[:12])
+            return None
+
+    async def put_embeddings(self, key: str, embeddings: Embeddings) -> None:
+        data = {
+            "vectors": embeddings.vectors,
+            "prompt_tokens": embeddings.usage.prompt_tokens,
+            "model": embeddings.model,
+        }
+        await self._write(f"embeddings:{key}", orjson.dumps(data))
+
+    async def _read(self, key: str) -> bytes | None:
+        try:
+            return await self.store.get(key)
+        except StateError as exc:
+            log.warning("cache read failed, treated as a miss: %s", exc)
+            return None
+
+    async def _write(self, key: str, value: bytes) -> None:
+        try:
+            await self.store.set(key, value, self.ttl_s)
+        except StateError as exc:
+            log.warning("cache write failed: %s", exc)
+
     async def put(self, key: str, completion: Completion) -> None:
         data = {
             "text": completion.text,
@@ -62,7 +95,4 @@ class ResponseCache:
             "model": completion.model,
             "provider": completion.provider,
         }
-        try:
-            await self.store.set(f"cache:{key}", orjson.dumps(data), self.ttl_s)
-        except StateError as exc:
-            log.warning("cache write failed: %s", exc)
+        await self._write(f"cache:{key}", orjson.dumps(data))

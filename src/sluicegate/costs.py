@@ -11,11 +11,12 @@ from sluicegate.budgets import BudgetLedger, Reservation
 from sluicegate.cache import ResponseCache, cacheable, carries_pii
 from sluicegate.config.schema import Config
 from sluicegate.errors import BudgetExceeded, RequestOverBudget, StateError
+from sluicegate.guardrails.pii import contains_pii
 from sluicegate.observability.recorder import Recorder
 from sluicegate.pipeline.context import RequestContext
 from sluicegate.routing.roles import RouteSpec
 from sluicegate.token_estimate import estimate_text_tokens
-from sluicegate.types import Completion, CompletionRequest, Usage
+from sluicegate.types import Completion, CompletionRequest, EmbeddingRequest, Embeddings, Usage
 
 log = logging.getLogger("sluicegate.costs")
 # Commits kept for a later try; beyond, the reservation's expiry is the bound (never an overspend).
@@ -65,6 +66,27 @@ class CostControls:
             return
         await self.cache.put(self.cache.key(route.name, request), completion)
 
+    async def embeddings_cached(
+        self, trace: RequestContext, route: RouteSpec, request: EmbeddingRequest
+    ) -> Embeddings | None:
+        """Embeddings are deterministic: always looked up when the cache is on."""
+        if self.cache is None:
+            return None
+        key = self.cache.embeddings_key(route.name, request)
+        hit = await self.cache.get_embeddings(key)
+        self.recorder.metrics.cache_requests.labels("hit" if hit is not None else "miss").inc()
+        if hit is not None:
+            self.recorder.audit.emit(trace.trace_id, CacheHit(key=key[:16]))
+        return hit
+
+    async def remember_embeddings(
+        self, route: RouteSpec, request: EmbeddingRequest, embeddings: Embeddings
+    ) -> None:
+        # Inputs that carry PII are never written to the cache (seed 000 ADR-002).
+        if self.cache is None or any(isinstance(i, str) and contains_pii(i) for i in request.inputs):
+            return
+        await self.cache.put_embeddings(self.cache.embeddings_key(route.name, request), embeddings)
+
     async def reserve(
         self, trace: RequestContext, route: RouteSpec, request: CompletionRequest, prompt_tokens: int
     ) -> tuple[Reservation | None, CompletionRequest]:
@@ -88,6 +110,24 @@ class CostControls:
                 f"budget allows {limit} per hour, so it can never be served. Shorten the prompt or lower "
                 "max_tokens."
             )
+        reservation = await self._hold(trace, worst, limit, at_least)
+        return reservation, replace(request, max_tokens=reservation.tokens - prompt_tokens)
+
+    async def reserve_prompt(self, trace: RequestContext, prompt_tokens: int) -> Reservation | None:
+        """Reserve a request that has a prompt and no completion (embeddings)."""
+        limit = self.limit_for(trace)
+        if limit is None:
+            return None
+        if self._unsettled:
+            await self.settle_earlier()
+        if prompt_tokens > limit:
+            raise RequestOverBudget(
+                f"This request needs {prompt_tokens} tokens; the budget allows {limit} per hour, so it "
+                "can never be served. Send fewer or shorter inputs."
+            )
+        return await self._hold(trace, prompt_tokens, limit, None)
+
+    async def _hold(self, trace: RequestContext, worst: int, limit: int, at_least: int | None) -> Reservation:
         try:
             reservation = await self.ledger.reserve(
                 trace.user, worst, limit, self.config.budgets.reservation_ttl_s, at_least=at_least
@@ -101,7 +141,7 @@ class CostControls:
         self.recorder.audit.emit(
             trace.trace_id, BudgetDecision(user=trace.user, decision="reserved", tokens=reservation.tokens)
         )
-        return reservation, replace(request, max_tokens=reservation.tokens - prompt_tokens)
+        return reservation
 
     async def settle(
         self,

@@ -27,6 +27,7 @@ from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.recorder import Recorder
 from sluicegate.observability.tracing import Telemetry
 from sluicegate.pipeline.auth import Gatekeeper
+from sluicegate.pipeline.embeddings import EmbeddingPipeline
 from sluicegate.pipeline.llm import RoleStacks
 from sluicegate.pipeline.orchestrator import Orchestrator
 from sluicegate.pipeline.packs import DomainPack
@@ -61,6 +62,7 @@ class Runtime:
     providers: dict[str, Provider]
     stacks: RoleStacks
     pipeline: Orchestrator
+    embeddings: EmbeddingPipeline
     audit: AuditTrail
     metrics: Metrics
     telemetry: Telemetry
@@ -237,6 +239,7 @@ def build_runtime(
         providers=built,
         stacks=stacks,
         pipeline=pipeline,
+        embeddings=EmbeddingPipeline(stacks, costs=costs, recorder=recorder, gatekeeper=gatekeeper),
         audit=audit,
         metrics=metrics,
         telemetry=telemetry,

@@ -144,6 +144,33 @@ class CompletionRequest:
         return self.temperature == 0
 
 
+EmbeddingInput = str | tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRequest:
+    """Vectors for each input (a text, or token ids of the target's tokenizer); `model` is the
+    provider-side model name."""
+
+    model: str
+    inputs: tuple[EmbeddingInput, ...]
+    dimensions: int | None = None
+    user: str | None = None
+
+    def with_model(self, model: str) -> EmbeddingRequest:
+        return replace(self, model=model)
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    """One vector per input, in the inputs' order."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    usage: Usage
+    model: str
+    provider: str
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """A piece of a streamed completion. The last chunk carries finish_reason and usage."""

@@ -230,7 +230,7 @@ def test_a_tool_choice_naming_no_offered_tool_is_refused(served: tuple[openai.Op
     assert "tool_call_id" in orphan.value.message
 
 
-@pytest.mark.parametrize("path", ["/v1/embeddings", "/v1/responses", "/v1/completions", "/v1/messages"])
+@pytest.mark.parametrize("path", ["/v1/responses", "/v1/completions", "/v1/messages", "/v1/audio/speech"])
 def test_an_endpoint_we_do_not_serve_says_so_in_the_error_shape(
     gateway: Callable[..., UvicornThread], path: str
 ) -> None:

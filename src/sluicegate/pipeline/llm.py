@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sluicegate.alerts import Alerter
 from sluicegate.calltrace import CallTrace
@@ -33,13 +34,15 @@ from sluicegate.errors import (
 from sluicegate.providers.base import Provider, close_stream
 from sluicegate.resilience.breaker import BreakerProvider, BreakerRegistry
 from sluicegate.resilience.coalesce import CoalescingProvider
-from sluicegate.resilience.failover import FailoverChain, lacks
+from sluicegate.resilience.failover import EMBEDDINGS_LACK, FailoverChain, lacks
 from sluicegate.resilience.limiter import ConcurrencyLimiter
 from sluicegate.resilience.retry import RetryingProvider
 from sluicegate.resilience.timeouts import AttemptTimeout
 from sluicegate.routing.roles import RoleTable, RouteSpec, Target
 from sluicegate.token_estimate import estimate_image_tokens, estimate_tool_tokens
-from sluicegate.types import Chunk, CompletionRequest, NamedTool, ToolCallDelta
+from sluicegate.types import Chunk, CompletionRequest, EmbeddingRequest, Embeddings, NamedTool, ToolCallDelta
+
+T = TypeVar("T")
 
 
 class _OneChunk:
@@ -120,7 +123,7 @@ class RoleStacks:
             raise InvalidRequest(
                 f"logit_bias keys are token ids (integers); got '{bad[0]}'.", param="logit_bias"
             )
-        found = [lacks(target, request) for target in route.targets]
+        found = [lacks(target, request=request) for target in route.targets]
         missing = [lack for lack in found if lack is not None]
         if len(missing) == len(found):
             names = "; ".join(f"{lack} by {t.label}" for t, lack in zip(route.targets, missing, strict=True))
@@ -159,20 +162,37 @@ class RoleStacks:
         return _OneChunk(self._answer(route, request, call))
 
     async def _answer(self, route: RouteSpec, request: CompletionRequest, call: CallTrace) -> Chunk:
+        completion = await self._within(route, call, partial(self.stack(route).top.generate, request))
+        calls = tuple(
+            ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(completion.tool_calls)
+        )
+        return Chunk(completion.text, completion.finish_reason, completion.usage, calls)
+
+    async def embed(self, route: RouteSpec, request: EmbeddingRequest, call: CallTrace) -> Embeddings:
+        """The route's vectors, through the same breakers, retries, limits and failover."""
+        return await self._within(route, call, partial(self.stack(route).top.embed, request))
+
+    async def _within(self, route: RouteSpec, call: CallTrace, answer: Callable[[], Awaitable[T]]) -> T:
+        """One whole answer from the route's stack, within the role's timeout."""
         timeout = route.limits.default_timeout
         call.deadline = time.monotonic() + timeout
         try:
             async with asyncio.timeout(timeout):
-                completion = await self.stack(route).top.generate(request)
+                result = await answer()
         except TimeoutError:
             raise GatewayTimeout(f"No answer within the {route.name} timeout of {timeout:g} s.") from None
         except ChainExhausted as exc:
             raise self._outage(route, call, exc) from None
         self.alerter.recovered(route.name)
-        calls = tuple(
-            ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(completion.tool_calls)
-        )
-        return Chunk(completion.text, completion.finish_reason, completion.usage, calls)
+        return result
+
+    @staticmethod
+    def check_embeddings(route: RouteSpec) -> None:
+        if not any(target.provider.capabilities.embeddings for target in route.targets):
+            names = "; ".join(f"{EMBEDDINGS_LACK} by {target.label}" for target in route.targets)
+            raise UnsupportedByTarget(
+                f"No target of '{route.name}' can serve this request ({names}).", param="model"
+            )
 
     async def prompt_tokens(self, route: RouteSpec, request: CompletionRequest) -> int:
         """The prompt as the route's first target counts it, with the tools' definitions and calls

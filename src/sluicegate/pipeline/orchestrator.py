@@ -27,10 +27,8 @@ from sluicegate.costs import CostControls, usage_of
 from sluicegate.errors import (
     AnswerRejected,
     FenceViolation,
-    GatewayError,
     PolicyRefused,
     SessionNotFound,
-    StateError,
 )
 from sluicegate.guardrails.guard import InlineGuard
 from sluicegate.guardrails.tier0 import Tier0Gate
@@ -40,6 +38,7 @@ from sluicegate.pipeline.auth import Gatekeeper
 from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.job import Job
 from sluicegate.pipeline.llm import RoleStacks
+from sluicegate.pipeline.outcomes import outcome_of
 from sluicegate.pipeline.packs import Correction, DomainPack, apply
 from sluicegate.pipeline.render import FrameRenderer, replay
 from sluicegate.pipeline.request import PipelineRequest
@@ -118,7 +117,7 @@ class Orchestrator:
             raise
         finally:
             if not job.concluded:
-                await self._conclude(job, _outcome_of(failure))
+                await self._conclude(job, outcome_of(failure))
 
     # -- before the model ----------------------------------------------------------------------------
 
@@ -328,7 +327,7 @@ class Orchestrator:
             else:
                 job.machine.move(State.FAILED, result)
         except BaseException as exc:
-            result = _outcome_of(exc)
+            result = outcome_of(exc)
             if not job.machine.ended:
                 job.machine.move(State.FAILED, result)
             raise
@@ -379,18 +378,3 @@ class Orchestrator:
     async def aclose(self) -> None:
         for pack in self.packs.values():
             await pack.aclose()
-
-
-def _outcome_of(error: BaseException | None) -> str:
-    match error:
-        case GatewayError():
-            return error.code or "error"
-        case StateError():
-            return "state_unavailable"
-        case FenceViolation():
-            return "prompt_injection"
-        case None | asyncio.CancelledError() | GeneratorExit():
-            # Neither an answer nor an error: the caller left.
-            return "client_disconnected"
-        case _:
-            return "error"

@@ -9,7 +9,7 @@ from typing import Any
 
 from sluicegate.errors import MalformedResponse, TruncatedStream
 from sluicegate.providers.anthropic_wire import answer_tool, prefill, tool_fields, turns
-from sluicegate.providers.base import Capabilities
+from sluicegate.providers.base import Capabilities, no_embeddings
 from sluicegate.providers.http import (
     ConnectorFactory,
     HttpClient,
@@ -25,6 +25,8 @@ from sluicegate.types import (
     Chunk,
     Completion,
     CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
     FinishReason,
     Message,
     ToolCall,
@@ -144,6 +146,9 @@ class AnthropicProvider:
             raise TruncatedStream("stream ended without message_stop", provider=self._name)
         # Yielded once the response is closed: a consumer that stops here leaves a reusable connection.
         yield last
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        raise no_embeddings(self._name)
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         # No local Claude tokenizer ships in a package; the documented estimate errs high.

@@ -11,8 +11,17 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from sluicegate.errors import TruncatedStream
-from sluicegate.types import Chunk, Completion, CompletionRequest, Message, ToolCall, Usage
+from sluicegate.errors import ProviderBadRequest, TruncatedStream
+from sluicegate.types import (
+    Chunk,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
+    Message,
+    ToolCall,
+    Usage,
+)
 
 # Optional request fields a target may or may not honour (declared per adapter; checked per request).
 SAMPLING_PARAMETERS = frozenset({"presence_penalty", "frequency_penalty", "logit_bias", "seed"})
@@ -31,6 +40,8 @@ class Capabilities:
     assistant_prefill: bool = False
     # Image parts in user messages.
     vision: bool = False
+    # Serves embeddings (POST /v1/embeddings).
+    embeddings: bool = False
     # The optional sampling parameters it honours (of SAMPLING_PARAMETERS).
     parameters: frozenset[str] = frozenset()
 
@@ -53,6 +64,11 @@ class Provider(Protocol):
         ...
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int: ...
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        """A vector per input; a provider without embeddings raises `ProviderBadRequest` (and says
+        so in its capabilities, so that failover skips it first)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -80,3 +96,8 @@ async def close_stream(chunks: AsyncIterator[Chunk]) -> None:
     aclose = getattr(chunks, "aclose", None)
     if aclose is not None:
         await aclose()
+
+
+def no_embeddings(provider: str) -> ProviderBadRequest:
+    """What a provider that serves no embeddings raises if asked (failover skips it before)."""
+    return ProviderBadRequest(f"{provider} does not serve embeddings", provider=provider)

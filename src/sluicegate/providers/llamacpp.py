@@ -20,7 +20,7 @@ import orjson
 
 from sluicegate.config.providers import WorkerSupervisionConfig
 from sluicegate.errors import CannotContinue, ProviderUnavailable
-from sluicegate.providers.base import SAMPLING_PARAMETERS, Capabilities, collect
+from sluicegate.providers.base import SAMPLING_PARAMETERS, Capabilities, collect, no_embeddings
 from sluicegate.providers.cpu import ExtraBuffers, choose_extra_buffers
 from sluicegate.providers.llamacpp_process import ModelWorker, WorkerSpec
 from sluicegate.providers.llamacpp_tools import (
@@ -34,6 +34,8 @@ from sluicegate.types import (
     Chunk,
     Completion,
     CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
     FinishReason,
     Message,
     ToolCall,
@@ -207,6 +209,9 @@ class LlamaCppProvider:
                 chunks.append(Chunk(text=answer.text))
         chunks.append(Chunk(finish_reason=finish, usage=usage))
         return chunks
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        raise no_embeddings(self._name)
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         return await self.worker.count(chatml_prompt(messages, self._system_prompt))

@@ -27,6 +27,8 @@ from sluicegate.types import (
     Completion,
     CompletionRequest,
     ContentPart,
+    EmbeddingRequest,
+    Embeddings,
     FinishReason,
     Message,
     NamedTool,
@@ -57,6 +59,7 @@ CAPABILITIES = Capabilities(
     json_mode=True,
     json_schema=True,
     vision=True,
+    embeddings=True,
     parameters=SAMPLING_PARAMETERS,
 )
 TEXT_ONLY = replace(CAPABILITIES, vision=False)
@@ -152,6 +155,29 @@ class OpenAICompatibleProvider:
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         return tiktoken_message_tokens(messages)
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        # Floats on this hop whatever the client asked: the door encodes base64 itself.
+        payload = present(
+            model=request.model,
+            input=[list(item) if isinstance(item, tuple) else item for item in request.inputs],
+            encoding_format="float",
+            dimensions=request.dimensions,
+            user=request.user,
+        )
+        body = await self._client.call("/embeddings", payload, self._name)
+        try:
+            data = json.loads(body)
+            items = sorted(data["data"], key=lambda item: int(item["index"]))
+            vectors = tuple(tuple(float(x) for x in item["embedding"]) for item in items)
+            prompt_tokens = int((data.get("usage") or {}).get("prompt_tokens") or 0)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise MalformedResponse("unparseable embeddings response", provider=self._name) from None
+        if len(vectors) != len(request.inputs):
+            raise MalformedResponse(
+                f"{len(vectors)} embeddings for {len(request.inputs)} inputs", provider=self._name
+            )
+        return Embeddings(vectors, Usage(prompt_tokens, 0), request.model, self._name)
 
     async def aclose(self) -> None:
         await self._client.aclose()

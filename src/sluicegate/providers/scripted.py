@@ -15,10 +15,18 @@ from sluicegate.errors import (
     ProviderUnavailable,
     TruncatedStream,
 )
-from sluicegate.providers.base import Capabilities, collect
+from sluicegate.providers.base import Capabilities, collect, no_embeddings
 from sluicegate.providers.script import Fault, Reply, Script, ScriptPlayer, continuation, shaped
 from sluicegate.providers.tokens import estimate_message_tokens, estimate_text_tokens
-from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
+from sluicegate.types import (
+    Chunk,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
+    Message,
+    Usage,
+)
 
 # A script is deterministic: whatever seed is asked for, it is honoured.
 CAPABILITIES = Capabilities(
@@ -60,6 +68,9 @@ class ScriptedProvider:
         said = "".join(chunks)
         usage = Usage(estimate_message_tokens(request.messages), estimate_text_tokens(said))
         yield Chunk(finish_reason=finish, usage=usage)
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        raise no_embeddings(self._name)
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         return estimate_message_tokens(messages)

@@ -24,10 +24,10 @@ import orjson
 from sluicegate.calltrace import CallTrace, current_trace, start_trace
 from sluicegate.providers.base import Provider
 from sluicegate.resilience.wrapper import WrapperProvider
-from sluicegate.types import Chunk, Completion, CompletionRequest
+from sluicegate.types import Chunk, Completion, CompletionRequest, EmbeddingRequest
 
 
-def request_key(scope: str, request: CompletionRequest, *, streaming: bool) -> str:
+def request_key(scope: str, request: CompletionRequest | EmbeddingRequest, *, streaming: bool) -> str:
     """sha256 of the canonical request: the route, every field that changes the output."""
     canonical: dict[str, Any] = {"scope": scope, "streaming": streaming, **asdict(request)}
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()

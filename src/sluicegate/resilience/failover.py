@@ -12,14 +12,26 @@ skipped, and the skip is recorded as an attempt that names the reason.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
+from typing import TypeVar
 
 from sluicegate.calltrace import Failover, current_trace
 from sluicegate.errors import Attempt, ChainExhausted, ProviderBadRequest, ProviderError, UpstreamRejected
 from sluicegate.providers.base import Capabilities
 from sluicegate.routing.roles import Target
-from sluicegate.types import Chunk, Completion, CompletionRequest, Message, Usage
+from sluicegate.types import (
+    Chunk,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
+    Message,
+    Usage,
+)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +45,10 @@ class Lack:
         return self.reason
 
 
-def lacks(target: Target, request: CompletionRequest) -> Lack | None:
+EMBEDDINGS_LACK = Lack("model", "embeddings are not served")
+
+
+def lacks(target: Target, *, request: CompletionRequest) -> Lack | None:
     """What the request needs that the target does not declare; None if it can serve it."""
     capabilities = target.provider.capabilities
     if request.response_schema is not None and not capabilities.json_schema:
@@ -76,6 +91,7 @@ class FailoverChain:
             exact_token_count=every[0].exact_token_count,
             assistant_prefill=all(c.assistant_prefill for c in every),
             vision=any(c.vision for c in every),
+            embeddings=any(c.embeddings for c in every),
             parameters=frozenset().union(*(c.parameters for c in every)),
         )
 
@@ -84,19 +100,37 @@ class FailoverChain:
         return self._targets
 
     async def generate(self, request: CompletionRequest) -> Completion:
+        return await self._first_served(
+            partial(lacks, request=request),
+            lambda target: target.provider.generate(request.with_model(target.model)),
+        )
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        return await self._first_served(
+            lambda target: None if target.provider.capabilities.embeddings else EMBEDDINGS_LACK,
+            lambda target: target.provider.embed(request.with_model(target.model)),
+        )
+
+    async def _first_served(
+        self, lack_of: Callable[[Target], Lack | None], call: Callable[[Target], Awaitable[T]]
+    ) -> T:
+        """The first answer of a target that can serve the request and does; each skip and each
+        failure recorded as an attempt."""
         trace = current_trace()
         attempts: list[Attempt] = []
         errors: list[ProviderError] = []
         for target in self._targets:
-            if self._skipped(trace.attempts, attempts, target, request):
+            lack = lack_of(target)
+            if lack is not None:
+                self._note_skip(trace.attempts, attempts, target, lack)
                 continue
             try:
-                completion = await target.provider.generate(request.with_model(target.model))
+                answer = await call(target)
             except ProviderError as exc:
                 self._record(trace.attempts, attempts, errors, target, exc)
                 continue
             trace.served_by = target.label
-            return completion
+            return answer
         raise ChainExhausted(attempts, errors)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
@@ -156,13 +190,19 @@ class FailoverChain:
     def _skipped(
         trace_attempts: list[Attempt], attempts: list[Attempt], target: Target, request: CompletionRequest
     ) -> bool:
-        lack = lacks(target, request)
+        lack = lacks(target, request=request)
         if lack is None:
             return False
+        FailoverChain._note_skip(trace_attempts, attempts, target, lack)
+        return True
+
+    @staticmethod
+    def _note_skip(
+        trace_attempts: list[Attempt], attempts: list[Attempt], target: Target, lack: Lack
+    ) -> None:
         attempt = Attempt(target.provider.name, target.model, f"skipped: {lack.reason}")
         trace_attempts.append(attempt)
         attempts.append(attempt)
-        return True
 
     @staticmethod
     def _record(

@@ -5,12 +5,16 @@ unbounded pile-up."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
 from sluicegate.errors import Overloaded
 from sluicegate.providers.base import Provider
 from sluicegate.resilience.wrapper import WrapperProvider
-from sluicegate.types import Chunk, Completion, CompletionRequest
+from sluicegate.types import Chunk, Completion, CompletionRequest, EmbeddingRequest, Embeddings
+
+T = TypeVar("T")
 
 
 class ConcurrencyLimiter(WrapperProvider):
@@ -27,9 +31,15 @@ class ConcurrencyLimiter(WrapperProvider):
         self.waiting = 0
 
     async def generate(self, request: CompletionRequest) -> Completion:
+        return await self._admitted(partial(self.inner.generate, request))
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        return await self._admitted(partial(self.inner.embed, request))
+
+    async def _admitted(self, call: Callable[[], Awaitable[T]]) -> T:
         await self._acquire()
         try:
-            return await self.inner.generate(request)
+            return await call()
         finally:
             self._release()
 

@@ -9,13 +9,17 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
 from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import RetryConfig
 from sluicegate.errors import ProviderError
 from sluicegate.providers.base import Provider
 from sluicegate.resilience.wrapper import WrapperProvider
-from sluicegate.types import Chunk, Completion, CompletionRequest
+from sluicegate.types import Chunk, Completion, CompletionRequest, EmbeddingRequest, Embeddings
+
+T = TypeVar("T")
 
 
 class RetryingProvider(WrapperProvider):
@@ -41,10 +45,16 @@ class RetryingProvider(WrapperProvider):
         return max(backoff, error.retry_after or 0.0)
 
     async def generate(self, request: CompletionRequest) -> Completion:
+        return await self._retried(partial(self.inner.generate, request))
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        return await self._retried(partial(self.inner.embed, request))
+
+    async def _retried(self, call: Callable[[], Awaitable[T]]) -> T:
         retry_number = 0
         while True:
             try:
-                return await self.inner.generate(request)
+                return await call()
             except ProviderError as exc:
                 await self._wait_or_raise(exc, retry_number)
                 retry_number += 1

@@ -4,12 +4,16 @@ for the chain to fail over, well before the request's own deadline."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
 from sluicegate.errors import ProviderTimeout
 from sluicegate.providers.base import Provider, close_stream
 from sluicegate.resilience.wrapper import WrapperProvider
-from sluicegate.types import Chunk, Completion, CompletionRequest
+from sluicegate.types import Chunk, Completion, CompletionRequest, EmbeddingRequest, Embeddings
+
+T = TypeVar("T")
 
 
 class AttemptTimeout(WrapperProvider):
@@ -18,9 +22,15 @@ class AttemptTimeout(WrapperProvider):
         self.seconds = seconds
 
     async def generate(self, request: CompletionRequest) -> Completion:
+        return await self._bounded(partial(self.inner.generate, request))
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        return await self._bounded(partial(self.inner.embed, request))
+
+    async def _bounded(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
             async with asyncio.timeout(self.seconds):
-                return await self.inner.generate(request)
+                return await call()
         except TimeoutError:
             raise ProviderTimeout(f"no answer within {self.seconds:g} s", provider=self.name) from None
 

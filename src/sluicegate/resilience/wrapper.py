@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from sluicegate.providers.base import Capabilities, Provider
-from sluicegate.types import Chunk, Completion, CompletionRequest, Message
+from sluicegate.types import Chunk, Completion, CompletionRequest, EmbeddingRequest, Embeddings, Message
 
 
 class WrapperProvider:
@@ -28,6 +28,9 @@ class WrapperProvider:
 
     async def count_tokens(self, messages: Sequence[Message], model: str) -> int:
         return await self.inner.count_tokens(messages, model)
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        return await self.inner.embed(request)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

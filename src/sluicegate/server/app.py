@@ -20,6 +20,7 @@ from sluicegate.observability.metrics import STATE_VALUE
 from sluicegate.runtime import Runtime
 from sluicegate.server.admin import router as admin_router
 from sluicegate.server.assistant_api import router as assistant_router
+from sluicegate.server.embeddings_api import router as embeddings_router
 from sluicegate.server.errors import install_error_handlers
 from sluicegate.server.guard import RequestGuard
 from sluicegate.server.openai_api import request_components
@@ -60,6 +61,7 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
     app.add_middleware(ObservedRequestMiddleware)
     install_error_handlers(app)
     app.include_router(openai_router)
+    app.include_router(embeddings_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

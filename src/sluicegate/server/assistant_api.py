@@ -10,7 +10,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -19,10 +19,9 @@ from sluicegate.frames import error_frame, frame_data
 from sluicegate.memory.sessions import SessionStore
 from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.server.auth import bearer, caller_user, require_key
-from sluicegate.server.body import read_json
+from sluicegate.server.body import read_body
 from sluicegate.server.context import request_context
 from sluicegate.server.schemas import Open, error_responses
-from sluicegate.server.wire import validation_error
 from sluicegate.types import AcceptedFrame, CompletionRequest, Frame, Message, TokenFrame
 
 log = logging.getLogger("sluicegate.server")
@@ -63,11 +62,7 @@ def _sessions(request: Request) -> SessionStore:
 async def post_message(
     request: Request, session_id: Annotated[str, PathParam(pattern=SESSION_ID)]
 ) -> Response:
-    raw = await read_json(request, request.app.state.runtime.config.server)
-    try:
-        body = AssistantMessage.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_error(list(exc.errors())) from None
+    body = await read_body(request, AssistantMessage)
     runtime = request.app.state.runtime
     role = runtime.config.conversation_role
     request.state.role = role

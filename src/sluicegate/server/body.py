@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
 from sluicegate.config.schema import ServerConfig
@@ -16,6 +17,18 @@ from sluicegate.errors import (
     RequestTimeout,
     UnsupportedMediaType,
 )
+from sluicegate.server.wire import validation_error
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def read_body(request: Request, shape: type[Body]) -> Body:
+    """The JSON body read safely and validated as `shape`; what is wrong named in a 400."""
+    raw = await read_json(request, request.app.state.runtime.config.server)
+    try:
+        return shape.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_error(list(exc.errors())) from None
 
 
 async def read_json(request: Request, settings: ServerConfig) -> Any:

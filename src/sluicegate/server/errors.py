@@ -88,8 +88,8 @@ def install_error_handlers(app: FastAPI) -> None:
         code = "not_found" if exc.status_code == 404 else None
         headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "allow"}
         if exc.status_code == 404 and request.scope.get("route") is None:
-            # No route matched: say so in words a client can act on (OpenAI's /v1/embeddings,
-            # /v1/responses, Anthropic's /v1/messages... are endpoints a client may try).
+            # No route matched: say so in words a client can act on (OpenAI's /v1/responses,
+            # /v1/completions, Anthropic's /v1/messages... are endpoints a client may try).
             message = f"The endpoint {request.method} {request.url.path} is not supported by this gateway."
             return plain_error(404, message, "endpoint_not_supported", headers)
         if exc.status_code == 405:

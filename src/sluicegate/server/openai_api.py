@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -19,11 +18,11 @@ from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.llm import RoleStacks
 from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.server.auth import bearer, require_key
-from sluicegate.server.body import read_json
-from sluicegate.server.context import request_context
+from sluicegate.server.body import read_body
+from sluicegate.server.context import request_context, route_headers
 from sluicegate.server.errors import error_body
 from sluicegate.server.schemas import CHAT_RESPONSES, Open, error_responses
-from sluicegate.server.wire import ChatCompletionRequest, validation_error
+from sluicegate.server.wire import ChatCompletionRequest
 from sluicegate.types import (
     AcceptedFrame,
     CardFrame,
@@ -68,11 +67,7 @@ def _stacks(request: Request) -> RoleStacks:
 )
 async def chat_completions(request: Request) -> Response:
     runtime = request.app.state.runtime
-    raw = await read_json(request, runtime.config.server)
-    try:
-        body = ChatCompletionRequest.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_error(list(exc.errors())) from None
+    body = await read_body(request, ChatCompletionRequest)
     ctx = request_context(request)
     asked = PipelineRequest(
         body.to_request(provider_model=body.model),
@@ -91,9 +86,7 @@ async def chat_completions(request: Request) -> Response:
     finally:
         if ctx.role is not None:  # metrics label roles, never arbitrary names a client sent
             request.state.role = ctx.role
-    headers = {"x-sluicegate-route": ctx.route_label or f"explicit/{body.model}"}
-    if ctx.cache is not None:
-        headers["x-sluicegate-cache"] = ctx.cache
+    headers = route_headers(ctx, body.model)
     if not body.stream:
         async for frame in frames:
             answer.take(frame)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 from collections import Counter
@@ -25,6 +26,8 @@ from sluicegate.types import Message, Role
 
 OPENAI_PATHS = {"/v1/chat/completions", "/chat/completions"}
 ANTHROPIC_PATHS = {"/v1/messages"}
+EMBEDDING_PATHS = {"/v1/embeddings", "/embeddings"}
+DEFAULT_DIMENSIONS = 8
 
 
 class MockUpstream:
@@ -78,6 +81,8 @@ class MockUpstream:
         if request.method == "GET" and request.path == "/_mock/arrivals":
             out.send(200, json.dumps(self.arrivals).encode())
             return True
+        if request.method == "POST" and request.path in EMBEDDING_PATHS:
+            return await self._embeddings(request, out)
         if request.method != "POST" or request.path not in OPENAI_PATHS | ANTHROPIC_PATHS:
             out.send(404, b'{"error": {"message": "no such route", "type": "not_found"}}')
             return True
@@ -118,6 +123,42 @@ class MockUpstream:
         if payload.get("stream"):
             return await _stream(out, reply, chunks, ending, usage, dialect, calls)
         return await _whole(out, reply, "".join(chunks), ending, usage, dialect, calls)
+
+    async def _embeddings(self, request: HttpRequest, out: HttpResponder) -> bool:
+        """OpenAI's embeddings endpoint: a vector per input that depends on the input alone (so
+        equal inputs get equal vectors), `dimensions` long (8 unless asked); a script's fault for
+        the model applies."""
+        try:
+            payload = json.loads(request.body)
+            model = str(payload["model"])
+            given = payload["input"]
+        except (ValueError, KeyError, TypeError):
+            out.send(400, b'{"error": {"message": "bad request body", "type": "invalid_request_error"}}')
+            return True
+        self.calls[model] += 1
+        if len(self.requests) < 1000:
+            self.requests.append(payload)
+        if not self.player.knows(model):
+            out.send(404, json.dumps({"error": {"message": f"model {model} not found"}}).encode())
+            return True
+        reply = self.player.next_reply(model, [])
+        if reply.fault is not None:
+            return await _fail_before_start(out, reply, OpenAIDialect(model, ""))
+        inputs = [given] if isinstance(given, str) or (given and isinstance(given[0], int)) else list(given)
+        size = int(payload.get("dimensions") or DEFAULT_DIMENSIONS)
+        data = [
+            {"object": "embedding", "index": i, "embedding": _vector(json.dumps(item), size)}
+            for i, item in enumerate(inputs)
+        ]
+        tokens = sum(len(item) if isinstance(item, list) else len(item.split()) for item in inputs)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        out.send(200, json.dumps({"object": "list", "data": data, "model": model, "usage": usage}).encode())
+        return True
+
+
+def _vector(text: str, size: int) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round(digest[i % len(digest)] / 255 - 0.5, 6) for i in range(size)]
 
 
 async def _whole(
