@@ -20,7 +20,8 @@ log = logging.getLogger("sluicegate.cache")
 
 
 def cacheable(request: CompletionRequest) -> bool:
-    return coalescible(request)
+    # A stored answer keeps its text, not its tokens' log probabilities.
+    return coalescible(request) and not request.logprobs
 
 
 def carries_pii(messages: Sequence[Message]) -> bool:

@@ -80,6 +80,23 @@ ContentPart = TextPart | ImagePart
 
 
 @dataclass(frozen=True, slots=True)
+class TopLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """A sampled token's log probability, with the most likely alternatives when asked."""
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] | None = None
+    top: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
     # The text (all of it, when `parts` holds images too: what guardrails and counts read).
@@ -134,6 +151,9 @@ class CompletionRequest:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     logit_bias: dict[str, float] | None = None  # token id (the target's tokenizer) -> bias
+    # Log probabilities of the answer's tokens, with `top_logprobs` alternatives each.
+    logprobs: bool = False
+    top_logprobs: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_model(self, model: str) -> CompletionRequest:
@@ -179,6 +199,7 @@ class Chunk:
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +210,7 @@ class Completion:
     model: str
     provider: str
     tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 # -- frames: what a guarded answer is made of, as a client sees it (ARCHITECTURE §4) -----------------
@@ -196,9 +218,11 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class TokenFrame:
-    """Text that has passed the inline guardrails (placeholders resolved)."""
+    """Text that has passed the inline guardrails (placeholders resolved); its tokens' log
+    probabilities when the request asked for them (only ever where no guardrail could change it)."""
 
     text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
     event: Literal["token"] = "token"
 
 

@@ -185,7 +185,7 @@ def test_a_wrongly_typed_field_is_refused_not_coerced_and_named(
             "presence_penalty",
             "'presence_penalty' is not supported by claude/claude-test",
         ),
-        ({"logprobs": True}, "logprobs", "not supported by this gateway yet"),
+        ({"logprobs": True}, "logprobs", "not returned while the inline guardrails are on"),
         ({"model": "writer", "logit_bias": {"50256": -100}}, "logit_bias", "is not supported"),
         ({"logit_bias": {"the": 5}}, "logit_bias", "logit_bias keys are token ids"),
         # json_schema is honoured now (tests/server/test_tools.py); one without its schema is refused.

@@ -118,6 +118,8 @@ class RoleStacks:
             )
         if choice == "required" and not offered:
             raise InvalidRequest("tool_choice 'required' needs tools.", param="tool_choice")
+        if request.top_logprobs is not None and not request.logprobs:
+            raise InvalidRequest("'top_logprobs' needs 'logprobs': true.", param="top_logprobs")
         bad = [token for token in request.logit_bias or () if not (token.isascii() and token.isdigit())]
         if bad:
             raise InvalidRequest(
@@ -166,7 +168,7 @@ class RoleStacks:
         calls = tuple(
             ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(completion.tool_calls)
         )
-        return Chunk(completion.text, completion.finish_reason, completion.usage, calls)
+        return Chunk(completion.text, completion.finish_reason, completion.usage, calls, completion.logprobs)
 
     async def embed(self, route: RouteSpec, request: EmbeddingRequest, call: CallTrace) -> Embeddings:
         """The route's vectors, through the same breakers, retries, limits and failover."""

@@ -27,6 +27,7 @@ from sluicegate.costs import CostControls, usage_of
 from sluicegate.errors import (
     AnswerRejected,
     FenceViolation,
+    InvalidRequest,
     PolicyRefused,
     SessionNotFound,
 )
@@ -191,6 +192,14 @@ class Orchestrator:
             self._config.assistant.pack if job.request.session_id is not None else self._role_pack(route.name)
         )
         job.pack = self.packs.get(pack_name) if pack_name is not None else None
+        if job.call.logprobs and (self._renderer.guarding or job.pack is not None):
+            # Log probabilities carry the model's own tokens: they would give away what the
+            # guardrails redact, and would not match text a pack rewrites.
+            raise InvalidRequest(
+                "'logprobs' is not returned while the inline guardrails are on or a domain pack "
+                f"checks the answers of '{route.name}' (they would carry the text those change).",
+                param="logprobs",
+            )
 
     def _role_pack(self, route: str) -> str | None:
         role = self._config.models.get(route)

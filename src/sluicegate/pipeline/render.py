@@ -14,13 +14,27 @@ from sluicegate.pipeline.job import Job
 from sluicegate.pipeline.packs import Rendered
 from sluicegate.providers.base import close_stream
 from sluicegate.providers.script import WORD_CHUNKS
-from sluicegate.types import CardFrame, Chunk, Completion, Frame, GuardrailFrame, TokenFrame, ToolCallFrame
+from sluicegate.types import (
+    CardFrame,
+    Chunk,
+    Completion,
+    Frame,
+    GuardrailFrame,
+    TokenFrame,
+    TokenLogprob,
+    ToolCallFrame,
+)
 
 
 class FrameRenderer:
     def __init__(self, guard: InlineGuard, recorder: Recorder) -> None:
         self._guard = guard
         self._recorder = recorder
+
+    @property
+    def guarding(self) -> bool:
+        """Whether any inline rule may change the text (then no log probabilities go out)."""
+        return self._guard.enabled
 
     async def frames(self, job: Job, chunks: AsyncIterator[Chunk], *, guard: bool) -> AsyncIterator[Frame]:
         """The model's chunks as frames: through the inline guard (each chunk, nothing leaks across
@@ -58,7 +72,7 @@ class FrameRenderer:
             if result.text:
                 job.shown.append(result.text)
                 rendered = await job.turn.feed(result.text) if job.turn is not None else None
-                frames += self._show(job, rendered, result.text)
+                frames += self._show(job, rendered, result.text, chunk.logprobs if scanner is None else ())
             if result.blocked is not None:
                 # A blocked answer ends here, as OpenAI ends a filtered one.
                 job.finish = "content_filter"
@@ -110,11 +124,14 @@ class FrameRenderer:
     async def _end_of_stream(self, job: Job) -> list[Frame]:
         return self._show(job, await job.turn.finish(), "") if job.turn is not None else []
 
-    def _show(self, job: Job, rendered: Rendered | None, text: str) -> list[Frame]:
-        """Frames of what passed the guard: as it is, or as the pack rendered it."""
+    def _show(
+        self, job: Job, rendered: Rendered | None, text: str, logprobs: tuple[TokenLogprob, ...] = ()
+    ) -> list[Frame]:
+        """Frames of what passed the guard: as it is (with its log probabilities, unguarded), or as
+        the pack rendered it."""
         if rendered is None:
             job.delivered += text
-            return [TokenFrame(text)] if text else []
+            return [TokenFrame(text, logprobs)] if text else []
         offset = len(job.delivered)
         frames: list[Frame] = []
         for rule, entity in rendered.hits:

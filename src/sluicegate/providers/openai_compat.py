@@ -34,9 +34,11 @@ from sluicegate.types import (
     NamedTool,
     ResponseSchema,
     TextPart,
+    TokenLogprob,
     ToolCall,
     ToolCallDelta,
     ToolSpec,
+    TopLogprob,
     Usage,
 )
 
@@ -60,7 +62,7 @@ CAPABILITIES = Capabilities(
     json_schema=True,
     vision=True,
     embeddings=True,
-    parameters=SAMPLING_PARAMETERS,
+    parameters=SAMPLING_PARAMETERS | {"logprobs"},
 )
 TEXT_ONLY = replace(CAPABILITIES, vision=False)
 
@@ -103,10 +105,11 @@ class OpenAICompatibleProvider:
                 ToolCall(str(c["id"]), str(c["function"]["name"]), str(c["function"].get("arguments") or ""))
                 for c in choice["message"].get("tool_calls") or ()
             )
+            logprobs = _logprobs(choice.get("logprobs"))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise MalformedResponse("unparseable chat completion", provider=self._name) from None
         usage = _usage(data.get("usage")) or await self._estimated_usage(request, text)
-        return Completion(text, finish, usage, request.model, self._name, calls)
+        return Completion(text, finish, usage, request.model, self._name, calls, logprobs)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         payload = self._payload(request, stream=True)
@@ -141,9 +144,10 @@ class OpenAICompatibleProvider:
                     delta = choice.get("delta") or {}
                     text = delta.get("content") or ""
                     calls = _call_deltas(delta.get("tool_calls"), self._name)
-                    if text or calls:
+                    logprobs = _stream_logprobs(choice.get("logprobs"), self._name)
+                    if text or calls or logprobs:
                         parts.append(text)
-                        yield Chunk(text=text, tool_calls=calls)
+                        yield Chunk(text=text, tool_calls=calls, logprobs=logprobs)
                     if choice.get("finish_reason"):
                         finish = _FINISH.get(choice["finish_reason"], "stop")
             if last is not None:
@@ -221,6 +225,10 @@ class OpenAICompatibleProvider:
             )
         if request.parallel_tool_calls is not None:
             payload["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.logprobs:
+            payload["logprobs"] = True
+            if request.top_logprobs is not None:
+                payload["top_logprobs"] = request.top_logprobs
         return payload
 
     async def _estimated_usage(self, request: CompletionRequest, text: str) -> Usage:
@@ -242,6 +250,35 @@ def _wire_message(message: Message) -> dict[str, Any]:
     if message.tool_call_id is not None:
         wire["tool_call_id"] = message.tool_call_id
     return wire
+
+
+def _logprobs(raw: Any) -> tuple[TokenLogprob, ...]:
+    """OpenAI's `logprobs.content` (absent or null when not asked)."""
+    if not raw:
+        return ()
+    return tuple(
+        TokenLogprob(
+            str(entry["token"]),
+            float(entry["logprob"]),
+            _bytes(entry.get("bytes")),
+            tuple(
+                TopLogprob(str(top["token"]), float(top["logprob"]), _bytes(top.get("bytes")))
+                for top in entry.get("top_logprobs") or ()
+            ),
+        )
+        for entry in raw.get("content") or ()
+    )
+
+
+def _stream_logprobs(raw: Any, provider: str) -> tuple[TokenLogprob, ...]:
+    try:
+        return _logprobs(raw)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise MalformedResponse("unparseable logprobs in a stream chunk", provider=provider) from None
+
+
+def _bytes(raw: Any) -> tuple[int, ...] | None:
+    return tuple(int(b) for b in raw) if raw is not None else None
 
 
 def _wire_part(part: ContentPart) -> dict[str, Any]:

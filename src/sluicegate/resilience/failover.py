@@ -61,6 +61,8 @@ def lacks(target: Target, *, request: CompletionRequest) -> Lack | None:
         return Lack("tools" if request.tools else "messages", "tool calling is not supported")
     if not capabilities.vision and any(m.images for m in request.messages):
         return Lack("messages", "image input is not supported")
+    if request.logprobs and "logprobs" not in capabilities.parameters:
+        return Lack("logprobs", "'logprobs' is not supported")
     for param in ("presence_penalty", "frequency_penalty", "logit_bias", "seed"):
         if getattr(request, param) is not None and param not in capabilities.parameters:
             return Lack(param, f"'{param}' is not supported")

@@ -33,6 +33,7 @@ from sluicegate.types import (
     Frame,
     GuardrailFrame,
     TokenFrame,
+    TokenLogprob,
     ToolCallFrame,
     Usage,
 )
@@ -161,6 +162,7 @@ class _Answer:
         self.body = body
         self.ctx = ctx
         self.text: list[str] = []
+        self.logprobs: list[dict[str, Any]] = []
         self.guardrails: list[dict[str, Any]] = []
         self.corrections: list[dict[str, Any]] = []
         self.cards: list[dict[str, Any]] = []
@@ -181,8 +183,9 @@ class _Answer:
 
     def take(self, frame: Frame) -> None:
         match frame:
-            case TokenFrame(text=text):
+            case TokenFrame(text=text, logprobs=logprobs):
                 self.text.append(text)
+                self.logprobs += _logprob_entries(logprobs)
             case ToolCallFrame(index=index, id=call_id, name=name, arguments=arguments):
                 call = self.calls.setdefault(index, ["", "", ""])
                 call[0] = call_id or call[0]
@@ -218,7 +221,7 @@ class _Answer:
                     "index": 0,
                     "message": self._message(),
                     "finish_reason": self.finish_reason,
-                    "logprobs": None,
+                    "logprobs": self._logprobs(self.logprobs),
                 }
             ],
             "usage": _usage(self.usage),
@@ -248,9 +251,18 @@ class _Answer:
         piece["function"] = function
         return {"tool_calls": [piece]}
 
-    def chunk(self, delta: dict[str, Any]) -> bytes:
-        choice = {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
+    def chunk(self, delta: dict[str, Any], logprobs: tuple[TokenLogprob, ...] = ()) -> bytes:
+        choice = {
+            "index": 0,
+            "delta": delta,
+            "finish_reason": None,
+            "logprobs": self._logprobs(_logprob_entries(logprobs)),
+        }
         return self._event({**self._base(), "choices": [choice]})
+
+    def _logprobs(self, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """OpenAI's `logprobs` of a choice: null unless the request asked for them."""
+        return {"content": entries, "refusal": None} if self.body.logprobs else None
 
     def finish(self) -> bytes:
         choice = {"index": 0, "delta": {}, "finish_reason": self.finish_reason, "logprobs": None}
@@ -295,7 +307,7 @@ async def _sse(answer: _Answer, first: Frame, rest: AsyncGenerator[Frame, None])
         frame: Frame | None = first
         while frame is not None:
             if isinstance(frame, TokenFrame):
-                yield answer.chunk({"content": frame.text})
+                yield answer.chunk({"content": frame.text}, frame.logprobs)
             elif isinstance(frame, ToolCallFrame):
                 yield answer.chunk(answer.call_delta(frame))
             elif isinstance(frame, CompleteFrame):
@@ -312,6 +324,25 @@ async def _sse(answer: _Answer, first: Frame, rest: AsyncGenerator[Frame, None])
         yield b"data: " + orjson.dumps(error_body(error)) + b"\n\n"
     finally:
         await rest.aclose()
+
+
+def _logprob_entries(logprobs: tuple[TokenLogprob, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "token": entry.token,
+            "logprob": entry.logprob,
+            "bytes": list(entry.bytes) if entry.bytes is not None else None,
+            "top_logprobs": [
+                {
+                    "token": top.token,
+                    "logprob": top.logprob,
+                    "bytes": list(top.bytes) if top.bytes is not None else None,
+                }
+                for top in entry.top
+            ],
+        }
+        for entry in logprobs
+    ]
 
 
 def _usage(usage: Usage) -> dict[str, int]:

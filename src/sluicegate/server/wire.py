@@ -51,8 +51,6 @@ _TYPE_IN_LOCATION = re.compile(
 # field otherwise. Unknown fields are refused too, as OpenAI refuses them: never dropped unseen.
 NOT_YET_UNLESS_NEUTRAL: dict[str, tuple[object, ...]] = {
     # request fields
-    "logprobs": (None, False),
-    "top_logprobs": (None,),
     "functions": (None, []),
     "function_call": (None, "none"),
     "store": (None, False),
@@ -345,8 +343,8 @@ class ChatCompletionRequest(BaseModel):
     tools: Annotated[list[WireTool], Field(max_length=128)] | None = None
     tool_choice: Literal["auto", "none", "required"] | WireNamedToolChoice | None = None
     parallel_tool_calls: StrictBool | None = None
-    logprobs: Literal[False] | None = None
-    top_logprobs: None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
     presence_penalty: Annotated[StrictFloat, Field(ge=-2, le=2)] | None = None
     frequency_penalty: Annotated[StrictFloat, Field(ge=-2, le=2)] | None = None
     # Token ids of the target's tokenizer -> a bias from -100 to 100 (OpenAI's ranges).
@@ -372,7 +370,7 @@ class ChatCompletionRequest(BaseModel):
         *(name for name in NOT_YET_UNLESS_NEUTRAL if name not in MESSAGE_ONLY), mode="before"
     )(_neutral_only)
 
-    @field_validator("max_tokens", "max_completion_tokens", "n", "seed", mode="before")
+    @field_validator("max_tokens", "max_completion_tokens", "n", "seed", "top_logprobs", mode="before")
     @classmethod
     def _whole_number(cls, value: object) -> object:
         # JSON has one number type: 10.0 is the integer 10 by JSON Schema's rules; "10" is not.
@@ -411,6 +409,8 @@ class ChatCompletionRequest(BaseModel):
             presence_penalty=self.presence_penalty or None,
             frequency_penalty=self.frequency_penalty or None,
             logit_bias=self.logit_bias or None,
+            logprobs=bool(self.logprobs),
+            top_logprobs=self.top_logprobs,
         )
 
     @property

@@ -4,16 +4,19 @@ a stream (text deltas, tool-call pieces, the closing events with usage), and err
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sluicegate.testing.mock_tools import MockCall
 
 
 class Dialect:
-    def __init__(self, model: str, credentials: str = "") -> None:
+    def __init__(self, model: str, credentials: str = "", top_logprobs: int | None = None) -> None:
         self.model = model
         # Some upstreams quote the key they were sent in their errors; this one can, on request.
         self.credentials = credentials
+        # Asked for log probabilities (OpenAI's `logprobs: true`), with this many alternatives.
+        self.top_logprobs = top_logprobs
 
     def _message(self, message: str) -> str:
         return f"{message}. Incorrect API key provided: {self.credentials}" if self.credentials else message
@@ -55,17 +58,43 @@ class OpenAIDialect(Dialect):
             "object": "chat.completion",
             "created": 0,
             "model": self.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": finish, "logprobs": self._logprobs(text)}
+            ],
             "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
         }
 
+    def _logprobs(self, text: str) -> dict[str, Any] | None:
+        """One entry per word-ish token of `text`, when asked: a made-up but well-formed log
+        probability, its bytes, and `top_logprobs` alternatives (the token itself first)."""
+        if self.top_logprobs is None or not text:
+            return None
+
+        def entry(token: str, rank: int) -> dict[str, Any]:
+            alternative = token if rank == 0 else f"{token}~{rank}"
+            return {
+                "token": alternative,
+                "logprob": -round(0.1 + rank + len(token) / 100, 4),
+                "bytes": list(alternative.encode()),
+            }
+
+        content = [
+            {**entry(token, 0), "top_logprobs": [entry(token, rank) for rank in range(self.top_logprobs)]}
+            for token in re.findall(r"\s*\S+|\s+", text)
+        ]
+        return {"content": content, "refusal": None}
+
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+        logprobs = self._logprobs(str(delta.get("content") or ""))
+        if logprobs is not None:
+            choice["logprobs"] = logprobs
         data = {
             "id": "chatcmpl-mock",
             "object": "chat.completion.chunk",
             "created": 0,
             "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": [choice],
         }
         return b"data: " + json.dumps(data).encode() + b"\n\n"
 
@@ -105,7 +134,9 @@ _ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "to
 
 
 class AnthropicDialect(Dialect):
-    def __init__(self, model: str, credentials: str = "") -> None:
+    """(The Messages API has no log probabilities: `top_logprobs` is ignored, as Anthropic would.)"""
+
+    def __init__(self, model: str, credentials: str = "", top_logprobs: int | None = None) -> None:
         super().__init__(model, credentials)
         self._text_open = True  # block 0 is the text; tool_use blocks follow it
 

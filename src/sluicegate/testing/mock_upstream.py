@@ -119,7 +119,8 @@ class MockUpstream:
         usage = (estimate_message_tokens(messages), len(chunks) + sum(len(c.pieces()) for c in calls))
         await asyncio.sleep(reply.first_delay_s)
         credentials = _credentials(request.headers) if reply.echo_credentials else ""
-        dialect = (OpenAIDialect if wire == "openai" else AnthropicDialect)(model, credentials)
+        top = int(payload.get("top_logprobs") or 0) if payload.get("logprobs") else None
+        dialect = (OpenAIDialect if wire == "openai" else AnthropicDialect)(model, credentials, top)
         if payload.get("stream"):
             return await _stream(out, reply, chunks, ending, usage, dialect, calls)
         return await _whole(out, reply, "".join(chunks), ending, usage, dialect, calls)
