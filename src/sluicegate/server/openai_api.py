@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from sluicegate.errors import GatewayError, ModelNotFound, StateError, StateUnavailable
 from sluicegate.frames import frame_data
+from sluicegate.pipeline.choices import choices
 from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.llm import RoleStacks
 from sluicegate.pipeline.request import Caller, PipelineRequest
@@ -76,6 +77,8 @@ async def chat_completions(request: Request) -> Response:
         caller=Caller(secret=bearer(request)),
         stream=body.stream,
     )
+    if body.n > 1:
+        return await _several(request, body, asked, ctx)
     frames = runtime.pipeline.run(asked, ctx)
     answer = _Answer(body, ctx)
     # Until the first token (or the end), failures keep their status code.
@@ -154,13 +157,63 @@ def _model_entries(service: RoleStacks) -> list[dict[str, Any]]:
     return data
 
 
+async def _several(
+    request: Request, body: ChatCompletionRequest, asked: PipelineRequest, ctx: RequestContext
+) -> Response:
+    """`n > 1`: one pipeline run per choice (`pipeline/choices.py`), rendered as one answer."""
+    contexts = [ctx, *(RequestContext(span=ctx.span) for _ in range(body.n - 1))]
+    answers = [
+        _Answer(body, each, index=index, response_id=ctx.trace_id) for index, each in enumerate(contexts)
+    ]
+    frames = choices(request.app.state.runtime.pipeline, asked, contexts)
+    try:
+        first = await _first_shown(frames, answers)
+    except BaseException:
+        await frames.aclose()
+        raise
+    finally:
+        if ctx.role is not None:
+            request.state.role = ctx.role
+    headers = route_headers(ctx, body.model)
+    if not body.stream:
+        async for index, frame in frames:
+            answers[index].take(frame)
+        whole = answers[0].completion_body([answer.choice() for answer in answers])
+        whole["usage"] = _usage(sum((answer.usage for answer in answers), Usage()))
+        whole["x_sluicegate"]["choices"] = [answer.extension() for answer in answers]
+        return Response(orjson.dumps(whole), media_type="application/json", headers=headers)
+    headers["cache-control"] = "no-cache"
+    return StreamingResponse(
+        _sse_choices(answers, first, frames), media_type="text/event-stream", headers=headers
+    )
+
+
+async def _first_shown(frames: AsyncIterator[tuple[int, Frame]], answers: list[_Answer]) -> tuple[int, Frame]:
+    """Until any choice shows something: failures before it keep their status code."""
+    async for index, frame in frames:
+        answers[index].take(frame)
+        if isinstance(frame, TokenFrame | ToolCallFrame | CompleteFrame):
+            return index, frame
+    raise RuntimeError("the pipeline ended without completing")  # never: it completes or raises
+
+
 class _Answer:
     """The pipeline's frames as Chat Completions renders them: tokens are the content; guardrail
-    hits, corrections and cards ride on the final chunk (text already sent cannot be rewritten)."""
+    hits, corrections and cards ride on the final chunk (text already sent cannot be rewritten).
+    With `n > 1`, one per choice: `index` is its place, `response_id` the answer's one id."""
 
-    def __init__(self, body: ChatCompletionRequest, ctx: RequestContext) -> None:
+    def __init__(
+        self,
+        body: ChatCompletionRequest,
+        ctx: RequestContext,
+        *,
+        index: int = 0,
+        response_id: str | None = None,
+    ) -> None:
         self.body = body
         self.ctx = ctx
+        self.index = index
+        self.response_id = f"chatcmpl-{response_id or ctx.trace_id}"
         self.text: list[str] = []
         self.logprobs: list[dict[str, Any]] = []
         self.guardrails: list[dict[str, Any]] = []
@@ -210,22 +263,23 @@ class _Answer:
     def usage(self) -> Usage:
         return self.complete.usage if self.complete is not None else Usage()
 
-    def completion_body(self) -> dict[str, Any]:
+    def completion_body(self, choices: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {
-            "id": f"chatcmpl-{self.ctx.trace_id}",
+            "id": self.response_id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.body.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": self._message(),
-                    "finish_reason": self.finish_reason,
-                    "logprobs": self._logprobs(self.logprobs),
-                }
-            ],
+            "choices": choices if choices is not None else [self.choice()],
             "usage": _usage(self.usage),
             "x_sluicegate": self.extension(),
+        }
+
+    def choice(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "message": self._message(),
+            "finish_reason": self.finish_reason,
+            "logprobs": self._logprobs(self.logprobs),
         }
 
     def _message(self) -> dict[str, Any]:
@@ -253,7 +307,7 @@ class _Answer:
 
     def chunk(self, delta: dict[str, Any], logprobs: tuple[TokenLogprob, ...] = ()) -> bytes:
         choice = {
-            "index": 0,
+            "index": self.index,
             "delta": delta,
             "finish_reason": None,
             "logprobs": self._logprobs(_logprob_entries(logprobs)),
@@ -265,11 +319,11 @@ class _Answer:
         return {"content": entries, "refusal": None} if self.body.logprobs else None
 
     def finish(self) -> bytes:
-        choice = {"index": 0, "delta": {}, "finish_reason": self.finish_reason, "logprobs": None}
+        choice = {"index": self.index, "delta": {}, "finish_reason": self.finish_reason, "logprobs": None}
         return self._event({**self._base(), "choices": [choice], "x_sluicegate": self.extension()})
 
-    def usage_chunk(self) -> bytes:
-        return self._event({**self._base(), "choices": [], "usage": _usage(self.usage)})
+    def usage_chunk(self, usage: Usage | None = None) -> bytes:
+        return self._event({**self._base(), "choices": [], "usage": _usage(usage or self.usage)})
 
     def extension(self) -> dict[str, Any]:
         """sluicegate's own facts about the call; official clients ignore unknown fields."""
@@ -290,7 +344,7 @@ class _Answer:
 
     def _base(self) -> dict[str, Any]:
         return {
-            "id": f"chatcmpl-{self.ctx.trace_id}",
+            "id": self.response_id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.body.model,
@@ -318,6 +372,37 @@ async def _sse(answer: _Answer, first: Frame, rest: AsyncGenerator[Frame, None])
             frame = await anext(rest, None)
             if frame is not None and not isinstance(frame, TokenFrame | ToolCallFrame):
                 answer.take(frame)
+    except (GatewayError, StateError) as exc:
+        error = StateUnavailable.of(exc) if isinstance(exc, StateError) else exc
+        log.warning("stream failed after it started: %s", error.message)
+        yield b"data: " + orjson.dumps(error_body(error)) + b"\n\n"
+    finally:
+        await rest.aclose()
+
+
+async def _sse_choices(
+    answers: list[_Answer], first: tuple[int, Frame], rest: AsyncGenerator[tuple[int, Frame], None]
+) -> AsyncIterator[bytes]:
+    """`n > 1` streamed: each choice's chunks under its index, as they come; usage and [DONE]
+    once every choice has finished."""
+    for answer in answers:
+        yield answer.chunk({"role": "assistant", "content": ""})
+    try:
+        item: tuple[int, Frame] | None = first
+        while item is not None:
+            answer, frame = answers[item[0]], item[1]
+            if isinstance(frame, TokenFrame):
+                yield answer.chunk({"content": frame.text}, frame.logprobs)
+            elif isinstance(frame, ToolCallFrame):
+                yield answer.chunk(answer.call_delta(frame))
+            elif isinstance(frame, CompleteFrame):
+                yield answer.finish()
+            item = await anext(rest, None)
+            if item is not None and not isinstance(item[1], TokenFrame | ToolCallFrame):
+                answers[item[0]].take(item[1])
+        if answers[0].body.include_usage:
+            yield answers[0].usage_chunk(sum((answer.usage for answer in answers), Usage()))
+        yield b"data: [DONE]\n\n"
     except (GatewayError, StateError) as exc:
         error = StateUnavailable.of(exc) if isinstance(exc, StateError) else exc
         log.warning("stream failed after it started: %s", error.message)

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from sluicegate.errors import InvalidRequest
+from sluicegate.pipeline.choices import MAX_CHOICES
 from sluicegate.types import (
     CompletionRequest,
     ContentPart,
@@ -334,7 +335,9 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: Annotated[StrictInt, Field(ge=1, le=MAX_INT32)] | None = None
     temperature: Annotated[StrictFloat, Field(ge=0, le=2)] | None = None
     top_p: Annotated[StrictFloat, Field(ge=0, le=1)] | None = None
-    n: Annotated[StrictInt, Field(ge=1, le=1)] = 1
+    # Each choice is a whole run of the pipeline (pipeline/choices.py): a bound keeps one request
+    # from holding many.
+    n: Annotated[StrictInt, Field(ge=1, le=MAX_CHOICES)] = 1
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
     # JSON-safe integers: beyond 2**53, clients and parsers disagree about the value.
     seed: Annotated[StrictInt, Field(ge=-(2**53 - 1), le=2**53 - 1)] | None = None
