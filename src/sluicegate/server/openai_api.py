@@ -322,8 +322,20 @@ class _Answer:
         choice = {"index": self.index, "delta": {}, "finish_reason": self.finish_reason, "logprobs": None}
         return self._event({**self._base(), "choices": [choice], "x_sluicegate": self.extension()})
 
-    def usage_chunk(self, usage: Usage | None = None) -> bytes:
-        return self._event({**self._base(), "choices": [], "usage": _usage(usage or self.usage)})
+    def shown(self, frame: Frame) -> bytes | None:
+        """A frame as the chunk a client sees as it comes, if it is one."""
+        if isinstance(frame, TokenFrame):
+            return self.chunk({"content": frame.text}, frame.logprobs)
+        if isinstance(frame, ToolCallFrame):
+            return self.chunk(self.call_delta(frame))
+        if isinstance(frame, CompleteFrame):
+            return self.finish()
+        return None
+
+    def endings(self, usage: Usage) -> list[bytes]:
+        """What closes a stream: the usage chunk when asked for, then [DONE]."""
+        usage_chunk = self._event({**self._base(), "choices": [], "usage": _usage(usage)})
+        return [usage_chunk, b"data: [DONE]\n\n"] if self.body.include_usage else [b"data: [DONE]\n\n"]
 
     def extension(self) -> dict[str, Any]:
         """sluicegate's own facts about the call; official clients ignore unknown fields."""
@@ -360,22 +372,17 @@ async def _sse(answer: _Answer, first: Frame, rest: AsyncGenerator[Frame, None])
     try:
         frame: Frame | None = first
         while frame is not None:
-            if isinstance(frame, TokenFrame):
-                yield answer.chunk({"content": frame.text}, frame.logprobs)
-            elif isinstance(frame, ToolCallFrame):
-                yield answer.chunk(answer.call_delta(frame))
-            elif isinstance(frame, CompleteFrame):
-                yield answer.finish()
-                if answer.body.include_usage:
-                    yield answer.usage_chunk()
-                yield b"data: [DONE]\n\n"
+            shown = answer.shown(frame)
+            if shown is not None:
+                yield shown
+            if isinstance(frame, CompleteFrame):
+                for ending in answer.endings(answer.usage):
+                    yield ending
             frame = await anext(rest, None)
             if frame is not None and not isinstance(frame, TokenFrame | ToolCallFrame):
                 answer.take(frame)
     except (GatewayError, StateError) as exc:
-        error = StateUnavailable.of(exc) if isinstance(exc, StateError) else exc
-        log.warning("stream failed after it started: %s", error.message)
-        yield b"data: " + orjson.dumps(error_body(error)) + b"\n\n"
+        yield _error_event(exc)
     finally:
         await rest.aclose()
 
@@ -390,25 +397,25 @@ async def _sse_choices(
     try:
         item: tuple[int, Frame] | None = first
         while item is not None:
-            answer, frame = answers[item[0]], item[1]
-            if isinstance(frame, TokenFrame):
-                yield answer.chunk({"content": frame.text}, frame.logprobs)
-            elif isinstance(frame, ToolCallFrame):
-                yield answer.chunk(answer.call_delta(frame))
-            elif isinstance(frame, CompleteFrame):
-                yield answer.finish()
+            shown = answers[item[0]].shown(item[1])
+            if shown is not None:
+                yield shown
             item = await anext(rest, None)
             if item is not None and not isinstance(item[1], TokenFrame | ToolCallFrame):
                 answers[item[0]].take(item[1])
-        if answers[0].body.include_usage:
-            yield answers[0].usage_chunk(sum((answer.usage for answer in answers), Usage()))
-        yield b"data: [DONE]\n\n"
+        for ending in answers[0].endings(sum((answer.usage for answer in answers), Usage())):
+            yield ending
     except (GatewayError, StateError) as exc:
-        error = StateUnavailable.of(exc) if isinstance(exc, StateError) else exc
-        log.warning("stream failed after it started: %s", error.message)
-        yield b"data: " + orjson.dumps(error_body(error)) + b"\n\n"
+        yield _error_event(exc)
     finally:
         await rest.aclose()
+
+
+def _error_event(exc: GatewayError | StateError) -> bytes:
+    """A failure after the stream started, as an in-band error event."""
+    error = StateUnavailable.of(exc) if isinstance(exc, StateError) else exc
+    log.warning("stream failed after it started: %s", error.message)
+    return b"data: " + orjson.dumps(error_body(error)) + b"\n\n"
 
 
 def _logprob_entries(logprobs: tuple[TokenLogprob, ...]) -> list[dict[str, Any]]:
