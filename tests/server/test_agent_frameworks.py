@@ -1,7 +1,7 @@
 """As users meet the gateway: agent and structured-output libraries pointed at it, over the mock
 upstreams (OpenAI-compatible and Anthropic behind the same OpenAI door). Test-only dependencies.
 
-- pydantic-ai: an `Agent` with `@agent.tool_plain` and `output_type=Model` (a tool loop, then its
+- pydantic-ai: an `Agent` with `@agent.tool` and `output_type=Model` (a tool loop, then its
   output tool);
 - instructor in `TOOLS` mode (a forced tool) and `JSON_SCHEMA` mode (response_format json_schema);
 - LangChain's `ChatOpenAI.bind_tools(...).invoke`.
@@ -18,7 +18,7 @@ import openai
 import pytest
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
-from pydantic_ai import Agent
+from pydantic_ai import Agent, RunContext
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
@@ -72,8 +72,8 @@ def test_pydantic_ai_agent_runs_its_tool_then_returns_its_output_type(
             model = OpenAIChatModel(f"{adapter}-agent", provider=OpenAIProvider(openai_client=client))
             agent = Agent(model, output_type=Weather)
 
-            @agent.tool_plain
-            def look_outside(city: str) -> str:
+            @agent.tool
+            def look_outside(ctx: RunContext[None], city: str) -> str:
                 """What the sky looks like in a city."""
                 asked.append(city)
                 return "clear skies"
