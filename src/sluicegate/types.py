@@ -110,6 +110,8 @@ class Message:
 
     @property
     def images(self) -> tuple[ImagePart, ...]:
+        if not self.parts:  # plain text: asked of every message on every request
+            return ()
         return tuple(part for part in self.parts if isinstance(part, ImagePart))
 
 

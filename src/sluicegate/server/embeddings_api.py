@@ -22,18 +22,12 @@ from sluicegate.server.auth import bearer
 from sluicegate.server.body import read_body
 from sluicegate.server.context import request_context, route_headers
 from sluicegate.server.schemas import error_responses
+from sluicegate.server.wire_messages import whole_number
 from sluicegate.types import EmbeddingInput, EmbeddingRequest, Embeddings
 
 router = APIRouter()
 MAX_INPUTS = 2048  # OpenAI's limit on inputs per request
 TokenIds = Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=1)]
-
-
-def _whole_number(value: object) -> object:
-    # JSON has one number type: 10.0 is the integer 10 by JSON Schema's rules; "10" is not.
-    if isinstance(value, list):
-        return [_whole_number(item) for item in value]
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class EmbeddingsBody(BaseModel):
@@ -50,7 +44,7 @@ class EmbeddingsBody(BaseModel):
     dimensions: Annotated[StrictInt, Field(ge=1, le=65536)] | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
 
-    _whole = field_validator("input", "dimensions", mode="before")(staticmethod(_whole_number))
+    _whole = field_validator("input", "dimensions", mode="before")(staticmethod(whole_number))
 
     def inputs(self) -> tuple[EmbeddingInput, ...]:
         """Each input as the pipeline takes it: a text, or one tuple of token ids."""

@@ -4,9 +4,9 @@ a stream (text deltas, tool-call pieces, the closing events with usage), and err
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from sluicegate.providers.script import WORD_CHUNKS
 from sluicegate.testing.mock_tools import MockCall
 
 
@@ -80,7 +80,7 @@ class OpenAIDialect(Dialect):
 
         content = [
             {**entry(token, 0), "top_logprobs": [entry(token, rank) for rank in range(self.top_logprobs)]}
-            for token in re.findall(r"\s*\S+|\s+", text)
+            for token in WORD_CHUNKS.findall(text)
         ]
         return {"content": content, "refusal": None}
 
