@@ -67,3 +67,13 @@ async def test_newest_first(store: EventLog) -> None:
     await store.append([attempt(f"t{i}") for i in range(5)])
     latest = await store.query(limit=2, newest_first=True)
     assert [e.event.trace_id for e in latest] == ["t4", "t3"]
+
+
+async def test_purge_cuts_a_long_log_at_its_cutoff(store: EventLog) -> None:
+    now = time.time()
+    await store.append([attempt(f"t{i}", ts=now - 1000 + i * 10) for i in range(100)])
+    assert await store.purge(now - 500) == 50
+    left = await store.query(limit=1000)
+    assert [e.event.trace_id for e in left] == [f"t{i}" for i in range(50, 100)]
+    assert await store.purge(now + 1) == 50
+    assert await store.purge(now + 1) == 0

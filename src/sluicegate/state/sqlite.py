@@ -87,8 +87,12 @@ class SqliteStateStore:
             new, result = change(json.loads(row[0]) if row is not None else None)
             if new is None:
                 db.execute("DELETE FROM docs WHERE key = ?", (key,))
+            elif row is not None:
+                # An UPDATE rewrites the row in place; INSERT OR REPLACE deletes it and inserts it
+                # again, in the table and in its key index (a budget is updated twice a request).
+                db.execute("UPDATE docs SET doc = ? WHERE key = ?", (json.dumps(new), key))
             else:
-                db.execute("INSERT OR REPLACE INTO docs (key, doc) VALUES (?, ?)", (key, json.dumps(new)))
+                db.execute("INSERT INTO docs (key, doc) VALUES (?, ?)", (key, json.dumps(new)))
         except BaseException:
             db.execute("ROLLBACK")
             raise
