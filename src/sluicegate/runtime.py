@@ -17,6 +17,7 @@ from sluicegate.calltrace import current_trace
 from sluicegate.config.schema import AuditConfig, Config, StateConfig
 from sluicegate.costs import CostControls
 from sluicegate.demo.shop import ShopPack
+from sluicegate.demo.tools import ShopTools
 from sluicegate.errors import ProviderSetupError
 from sluicegate.factsources.catalog import SqliteCatalog, bundled_listings
 from sluicegate.factsources.http import HttpFactSource
@@ -37,7 +38,11 @@ from sluicegate.providers.llamacpp_process import ModelWorker, WorkerState
 from sluicegate.providers.registry import build_providers
 from sluicegate.providers.restarts import WorkerExit
 from sluicegate.resilience.breaker import BreakerRegistry, Transition
+from sluicegate.routing.classifier import RouteClassifier, Weights
 from sluicegate.routing.roles import RoleTable
+from sluicegate.routing.router import RoutingStage
+from sluicegate.routing.tool_only import RegistryAnswers
+from sluicegate.routing.validation import AnswerValidator
 from sluicegate.security.egress import EgressPolicy, GuardedConnector, GuardedTransport
 from sluicegate.state.base import StateStore
 from sluicegate.webhooks import webhook
@@ -224,6 +229,7 @@ def build_runtime(
     keys = KeyRing(store)
     gatekeeper = Gatekeeper(config.auth.required, keys)
     sessions = SessionStore(store, config.assistant.history_turns)
+    packs = build_packs(config, sessions, policy)
     pipeline = Orchestrator(
         config,
         stacks,
@@ -231,8 +237,8 @@ def build_runtime(
         recorder=recorder,
         gatekeeper=gatekeeper,
         sessions=sessions,
-        packs=build_packs(config, sessions, policy),
-        stages=stages,
+        packs=packs,
+        stages=stages if stages is not None else build_routing(config, stacks, packs),
     )
     return Runtime(
         config=config,
@@ -248,6 +254,33 @@ def build_runtime(
         gatekeeper=gatekeeper,
         ledger=ledger,
         sessions=sessions,
+    )
+
+
+def build_routing(config: Config, stacks: RoleStacks, packs: Mapping[str, DomainPack]) -> Stages:
+    """`model: auto`'s stages (seed 001 §2.6): the router with the shop's entities and tools when
+    the shop pack is built, the tool-only answers, and the validator (with the shop's price
+    checks). Routing switched off: the places stay empty and `auto` is refused."""
+    if not config.routing.enabled:
+        return Stages()
+    shop = packs.get("shop")
+    tools = (
+        ShopTools(shop.facts, trust_threshold=config.guardrails.trust.threshold)
+        if isinstance(shop, ShopPack)
+        else None
+    )
+    classifier = RouteClassifier(Weights.load(), tools.matcher if tools is not None else None)
+    facts = None
+    if shop is not None:
+        checker = shop
+
+        async def facts(answer: str) -> list[str]:
+            return [correction.reason for correction in await checker.check(answer)]
+
+    return Stages(
+        router=RoutingStage(config.routing, classifier, stacks, tools),
+        tool_answers=RegistryAnswers(tools) if tools is not None else None,
+        validator=AnswerValidator(stacks, facts=facts, budget_tokens=config.routing.budget_tokens),
     )
 
 

@@ -43,6 +43,15 @@ SAMPLES = {
         "in_flight": 1,
         "action": "restart",
     },
+    "routing_decision": {
+        "decision": "simple_tool_call",
+        "tool": "price",
+        "confidence": 0.97,
+        "stage": "rules",
+        "elapsed_ms": 0.3,
+    },
+    "tool_execution": {"tool": "price", "arguments": {"series": "Starlit Bakery"}, "result": "{}", "by": "router"},
+    "validation_verdict": {"verdict": "invalid", "reasons": ["the number 12 is not in the reference"], "checks": ["numbers"]},
 }
 
 

@@ -19,7 +19,9 @@ from sluicegate.errors import FenceViolation, IllegalTransition, SluicegateError
 from sluicegate.pipeline.context import RequestContext, bind, unbind
 from sluicegate.pipeline.packs import Correction, Rendered, Report
 from sluicegate.pipeline.request import Caller, PipelineRequest
-from sluicegate.pipeline.stages import RouteDecision, Stages, Verdict
+from sluicegate.calltrace import CallTrace
+from sluicegate.pipeline.stages import RouteDecision, Stages, ToolAnswer
+from sluicegate.routing.validation import Validation
 from sluicegate.pipeline.states import TRANSITIONS, State, StateMachine, Transition
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.state.memory import MemoryStateStore
@@ -59,23 +61,23 @@ class FailingStore(MemoryStateStore):
 class Plugged:
     """Stages for the empty places, each told what to do by the test."""
 
-    decide: RouteDecision | None = None
+    decide: RouteDecision = field(default_factory=lambda: RouteDecision("role", "ok", "maths", "reasoning_required"))
     fail_in: str | None = None
     tool_rounds: int = 0
-    verdict: Verdict = field(default_factory=lambda: Verdict(True, "fine"))
+    verdict: Validation = field(default_factory=lambda: verdict(True, "fine"))
     composed: str | None = None
 
     def _maybe_fail(self, where: str) -> None:
         if self.fail_in == where:
             raise SluicegateError(f"{where} failed")
 
-    async def decide_route(self, request: CompletionRequest) -> RouteDecision | None:
+    async def decide_route(self, request: CompletionRequest, call: CallTrace) -> RouteDecision:
         self._maybe_fail("routing")
         return self.decide
 
-    async def answer(self, decision: RouteDecision, request: CompletionRequest) -> str:
+    async def answer(self, decision: RouteDecision, request: CompletionRequest) -> ToolAnswer:
         self._maybe_fail("tool_only")
-        return f"answered by {decision.name}"
+        return ToolAnswer(f"answered by {decision.name}", "{}")
 
     async def run(self, request: CompletionRequest, answer: str) -> tuple[Message, ...] | None:
         self._maybe_fail("tools")
@@ -84,13 +86,17 @@ class Plugged:
         self.tool_rounds -= 1
         return (Message("tool", "42"),)
 
-    async def validate(self, request: CompletionRequest, answer: str) -> Verdict:
+    async def validate(self, question: str, answer: str, context: str, call: CallTrace) -> Validation:
         self._maybe_fail("validation")
         return self.verdict
 
     async def compose(self, request: CompletionRequest, answer: str) -> str:
         self._maybe_fail("synthesis")
         return self.composed or answer
+
+
+def verdict(valid: bool, reason: str) -> Validation:
+    return Validation("valid" if valid else "invalid", [reason], ["test"])
 
 
 class RouterPort:
@@ -147,6 +153,7 @@ class Harness:
     store: FailingStore
     plugged: Plugged
     pack: PackDouble
+    routed: bool = False  # its requests ask for `model: auto` unless told otherwise
 
 
 def harness(
@@ -178,11 +185,12 @@ def harness(
             "tier0": {"deny": [{"name": "no_secrets", "pattern": "secret", "reason": "no"}]}
         }
     plugged = plugged or Plugged()
+    validates = plugged.fail_in == "validation" or not plugged.verdict.valid
     stages = stages or Stages(
-        router=RouterPort(plugged) if router else None,
+        router=RouterPort(plugged) if router or validates else None,
         tool_answers=plugged if router else None,
         tools=plugged if plugged.tool_rounds or plugged.fail_in == "tools" else None,
-        validator=plugged if plugged.fail_in == "validation" or not plugged.verdict.valid else None,
+        validator=plugged if validates else None,
         synthesizer=plugged if plugged.composed or plugged.fail_in == "synthesis" else None,
     )
     log, store = MemoryEventLog(), FailingStore()
@@ -190,12 +198,12 @@ def harness(
     test_pack = PackDouble()
     if pack:
         runtime.pipeline.packs["shop"] = test_pack
-    return Harness(runtime, log, store, plugged, test_pack)
+    return Harness(runtime, log, store, plugged, test_pack, routed=stages.routing)
 
 
 async def run(
     h: Harness,
-    model: str = "ok",
+    model: str | None = None,
     *,
     text: str = "hi",
     temperature: float | None = None,
@@ -208,6 +216,7 @@ async def run(
     ctx = RequestContext()
     token = bind(ctx)
     caller = Caller(secret=secret) if secret is not None else Caller(local=True)
+    model = model or ("auto" if h.routed else "ok")
     request = PipelineRequest(
         CompletionRequest(model, (Message("user", text),), temperature=temperature),
         endpoint="test",
@@ -415,18 +424,24 @@ async def test_the_empty_places_filled(made: Callable[..., Harness]) -> None:
         State.LLM_CALL,
         State.COMPLETED,
     ]
-    session_route = made(router=True, plugged=Plugged(decide=None))
-    assert (await run(session_route, "assistant", session="s9"))[:4] == [
+    session_route = made(router=True)
+    assert (await run(session_route, session="s9"))[:4] == [
         State.AUTHORIZE,
         State.MEMORY_LOAD,
         State.ROUTING_DECISION,
         State.MODEL_SELECTION,
     ]
-    all_four = Plugged(tool_rounds=1, composed="composed", verdict=Verdict(True, "ok"))
-    loops = made(pack=True, stages=Stages(tools=all_four, validator=all_four, synthesizer=all_four))
-    assert await run(loops, "ok", session="s1") == [
+    all_four = Plugged(tool_rounds=1, composed="composed", verdict=verdict(True, "ok"))
+    loops = made(
+        pack=True,
+        stages=Stages(
+            router=RouterPort(all_four), tools=all_four, validator=all_four, synthesizer=all_four
+        ),
+    )
+    assert await run(loops, session="s1") == [
         State.AUTHORIZE,
         State.MEMORY_LOAD,
+        State.ROUTING_DECISION,
         State.MODEL_SELECTION,
         State.RETRIEVAL,
         State.LLM_CALL,
@@ -444,19 +459,19 @@ async def test_the_empty_places_filled(made: Callable[..., Harness]) -> None:
 async def test_each_empty_place_on_its_own(made: Callable[..., Harness]) -> None:
     for plugged, last in [
         (Plugged(fail_in="tools"), State.TOOL_EXECUTION),
-        (Plugged(verdict=Verdict(False, "wrong")), State.VALIDATION),
+        (Plugged(verdict=verdict(False, "wrong")), State.VALIDATION),
         (Plugged(fail_in="synthesis"), State.SYNTHESIS),
     ]:
         assert (await run(made(plugged=plugged)))[-2:] == [last, State.FAILED]
     budgeted = {"budget": True}
     for plugged, after in [
         (Plugged(tool_rounds=0, fail_in=None), State.TOOL_EXECUTION),
-        (Plugged(verdict=Verdict(True, "ok")), State.VALIDATION),
+        (Plugged(verdict=verdict(True, "ok")), State.VALIDATION),
         (Plugged(composed="other words"), State.SYNTHESIS),
     ]:
         only = {
             State.TOOL_EXECUTION: Stages(tools=plugged),
-            State.VALIDATION: Stages(validator=plugged),
+            State.VALIDATION: Stages(router=RouterPort(plugged), validator=plugged),
             State.SYNTHESIS: Stages(synthesizer=plugged),
         }[after]
         h = made(stages=only, **budgeted)
@@ -478,11 +493,12 @@ async def test_each_empty_place_on_its_own(made: Callable[..., Harness]) -> None
     assert State.SYNTHESIS in await run(mixed)
     to_post = made(pack=True, stages=Stages(tools=Plugged()))
     assert (await run(to_post))[-3:] == [State.TOOL_EXECUTION, State.POST_STREAM, State.COMPLETED]
-    to_valid = made(stages=Stages(tools=Plugged(), validator=Plugged()))
+    checked = Plugged()
+    to_valid = made(stages=Stages(router=RouterPort(checked), tools=checked, validator=checked))
     assert (await run(to_valid))[-3:] == [State.TOOL_EXECUTION, State.VALIDATION, State.COMPLETED]
     to_synth = made(stages=Stages(tools=Plugged(), synthesizer=Plugged()))
     assert (await run(to_synth))[-3:] == [State.TOOL_EXECUTION, State.SYNTHESIS, State.COMPLETED]
-    post_valid = made(pack=True, stages=Stages(validator=Plugged()))
+    post_valid = made(pack=True, stages=Stages(router=RouterPort(checked), validator=checked))
     assert (await run(post_valid))[-3:] == [State.POST_STREAM, State.VALIDATION, State.COMPLETED]
     post_synth = made(pack=True, budget=True, stages=Stages(synthesizer=Plugged()))
     assert (await run(post_synth))[-4:] == [
@@ -491,7 +507,9 @@ async def test_each_empty_place_on_its_own(made: Callable[..., Harness]) -> None
         State.BUDGET_SETTLE,
         State.COMPLETED,
     ]
-    valid_synth = made(stages=Stages(validator=Plugged(), synthesizer=Plugged()))
+    valid_synth = made(
+        stages=Stages(router=RouterPort(checked), validator=checked, synthesizer=checked)
+    )
     assert (await run(valid_synth))[-3:] == [State.VALIDATION, State.SYNTHESIS, State.COMPLETED]
     post_store = made(pack=True)
     await run(post_store, temperature=0)

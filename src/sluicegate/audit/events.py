@@ -146,6 +146,36 @@ class WorkerExited(Payload):
     restart_in_s: float | None = None
 
 
+class RoutingDecision(Payload):
+    """ROUTING_DECISION's verdict on a `model: auto` request (seed 001 §2.6)."""
+
+    decision: str  # simple_tool_call | reasoning_required | coding_required | router_can_handle
+    role: str | None = None
+    tool: str | None = None
+    confidence: float
+    stage: str  # rules | router_model | cache
+    elapsed_ms: float
+
+
+class ToolExecution(Payload):
+    """A deterministic tool ran: the router's choice, or a call the model made."""
+
+    tool: str
+    arguments: dict[str, Any]
+    result: str  # the result as the model (or the template) reads it, JSON
+    error: str | None = None
+    by: str  # "router" (TOOL_ONLY_EXECUTION) or "model" (TOOL_EXECUTION)
+
+
+class ValidationVerdict(Payload):
+    """VALIDATION's verdict on an answer; `attempt` 0 is the first answer."""
+
+    verdict: str  # valid | invalid
+    reasons: list[str]
+    checks: list[str]
+    attempt: int = 0
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "request_received": RequestReceived,
     "request_completed": RequestCompleted,
@@ -164,6 +194,9 @@ PAYLOADS: dict[str, type[Payload]] = {
     "alert": AlertEvent,
     "egress_refused": EgressRefused,
     "worker_exited": WorkerExited,
+    "routing_decision": RoutingDecision,
+    "tool_execution": ToolExecution,
+    "validation_verdict": ValidationVerdict,
 }
 EventType = Literal[
     "request_received",
@@ -183,6 +216,9 @@ EventType = Literal[
     "alert",
     "egress_refused",
     "worker_exited",
+    "routing_decision",
+    "tool_execution",
+    "validation_verdict",
 ]
 
 

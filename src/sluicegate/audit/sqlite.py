@@ -103,7 +103,9 @@ class SqliteEventLog:
         high += 1  # the cut: the first id whose event is not older than the cutoff
         while low < high:
             middle = (low + high) // 2
-            row = db.execute("SELECT id, ts FROM events WHERE id >= ? ORDER BY id LIMIT 1", (middle,)).fetchone()
+            row = db.execute(
+                "SELECT id, ts FROM events WHERE id >= ? ORDER BY id LIMIT 1", (middle,)
+            ).fetchone()
             if row[1] < before_ts:
                 low = row[0] + 1
             else:

@@ -1,4 +1,4 @@
-"""`sluicegate`: serve, chat, init, models."""
+"""`sluicegate`: serve, chat, init, models, route."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.table import Table
 from sluicegate.cli.audit import audit_app
 from sluicegate.cli.common import config_or_exit, err, fail, runtime_or_exit
 from sluicegate.cli.keys import keys_app
+from sluicegate.cli.route import route
 from sluicegate.cli.starter import STARTER_CONFIG
 from sluicegate.config.schema import Config
 from sluicegate.errors import FenceViolation, GatewayError, ProviderSetupError, StateError
@@ -33,6 +34,8 @@ from sluicegate.types import (
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="sluicegate: a self-hostable LLM gateway.")
 out = Console(highlight=False)
+
+app.command()(route)
 
 ConfigOption = typer.Option(
     None, "--config", "-c", help="Config file (default: $SLUICEGATE_CONFIG or ./sluicegate.yaml)."

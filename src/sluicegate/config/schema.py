@@ -46,6 +46,9 @@ PackName = Literal["shop"]
 
 class RoleConfig(RoleLimits):
     use: Annotated[list[str], Field(min_length=1)]
+    validate_answers: bool = Field(
+        default=True, description="Routed answers of this role go through VALIDATION (routing.validation)."
+    )
     pack: PackName | None = Field(
         default=None,
         description="A domain pack whose post-stream checks run on this role's answers (the embedded "
@@ -219,6 +222,36 @@ class AssistantConfig(Strict):
     max_tokens: Annotated[int, Field(ge=1)] = 400
 
 
+RouteClassName = Literal["simple_tool_call", "reasoning_required", "coding_required", "router_can_handle"]
+
+
+class RoutingConfig(Strict):
+    """`model: auto` (seed 001 §2.6): the routing decision, model selection and validation."""
+
+    enabled: bool = Field(default=True, description="Serve `model: auto`; false: it is refused.")
+    confidence_threshold: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.6, description="Below it, the `router` role decides instead of the classifier."
+    )
+    router_fallback: bool = Field(default=True, description="Ask the `router` role below the threshold.")
+    cache_ttl_s: Annotated[float, Field(ge=0)] = 600.0
+    cache_size: Annotated[int, Field(ge=0)] = 10_000
+    large_context_tokens: Annotated[int, Field(ge=1)] = Field(
+        default=20_000, description="Code context above this goes to coding_large_context (seed 001 §2.3)."
+    )
+    validation: bool = Field(default=True, description="Validate routed answers before they ship.")
+    skip_validation_for: list[RouteClassName] = Field(
+        default_factory=lambda: list[RouteClassName](["router_can_handle"]),
+        description="Low-risk classes whose answers are not validated (chit-chat, writing).",
+    )
+    max_validation_retries: Annotated[int, Field(ge=0, le=5)] = 2
+    budget_tokens: Annotated[int, Field(ge=1)] = Field(
+        default=4000, description="The token budget of one routing or validation workflow's model calls."
+    )
+    safe_answer: str = (
+        "I'm sorry, I couldn't produce an answer I can stand behind. Please rephrase or ask a person."
+    )
+
+
 class MemoryConfig(Strict):
     summarize_at_turn: Annotated[int, Field(ge=2)] = 20
     sync_fallback_turn: Annotated[int, Field(ge=2)] = 25
@@ -285,6 +318,7 @@ class Config(Strict):
     rag: RagConfig = RagConfig()
     alerts: AlertsConfig = AlertsConfig()
     assistant: AssistantConfig = AssistantConfig()
+    routing: RoutingConfig = RoutingConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     egress: EgressConfig = EgressConfig()
     trust_signals: TrustSignalsConfig = TrustSignalsConfig()

@@ -18,7 +18,9 @@ from sluicegate.routing.text import fold, words
 NAME_SCORE = 86.0
 WORD_SCORE = 88.0
 _STOPWORDS = {"the", "of", "at", "s", "and", "a", "de", "la", "el", "le", "les", "los", "del", "du", "des"}
-_VOLUME = re.compile(r"\b(?:vol(?:ume)?|v|tomo|tome|book|no|#)\s*\.?\s*(\d{1,3})\b|\b(\d{1,3})(?:st|nd|rd|th)\b")
+_VOLUME = re.compile(
+    r"\b(?:vol(?:ume)?|v|tomo|tome|book|no|#)\s*\.?\s*(\d{1,3})\b|\b(\d{1,3})(?:st|nd|rd|th)\b"
+)
 _TRAILING_NUMBER = re.compile(r"^\s*[#,:-]?\s*(\d{1,3})\b")
 
 
@@ -55,7 +57,9 @@ class CatalogEntities:
     def _find_series(self, folded: str) -> tuple[str | None, int]:
         """The series named, and where its name ends in the text (a bare number after it is the
         volume: "crimson ronin 3")."""
-        best = process.extractOne(folded, list(self._series), scorer=fuzz.partial_ratio, score_cutoff=NAME_SCORE)
+        best = process.extractOne(
+            folded, list(self._series), scorer=fuzz.partial_ratio, score_cutoff=NAME_SCORE
+        )
         if best is not None and len(best[0]) >= 6:
             alignment = fuzz.partial_ratio_alignment(best[0], folded)
             end = alignment.dest_end if alignment is not None else len(folded)
@@ -67,13 +71,17 @@ class CatalogEntities:
         for token in tokens:
             if len(token.group()) < 5:
                 continue
-            word = process.extractOne(token.group(), list(self._distinctive), scorer=fuzz.ratio, score_cutoff=WORD_SCORE)
+            word = process.extractOne(
+                token.group(), list(self._distinctive), scorer=fuzz.ratio, score_cutoff=WORD_SCORE
+            )
             if word is not None:
                 return self._distinctive[word[0]], token.end()
         return None, -1
 
     def _find_author(self, folded: str) -> str | None:
-        best = process.extractOne(folded, list(self._authors), scorer=fuzz.partial_ratio, score_cutoff=NAME_SCORE)
+        best = process.extractOne(
+            folded, list(self._authors), scorer=fuzz.partial_ratio, score_cutoff=NAME_SCORE
+        )
         return self._authors[best[0]] if best is not None else None
 
     @staticmethod

@@ -18,7 +18,22 @@ _MARKERS: dict[Language, set[str]] = {
            "tome", "tomes", "je", "cherche", "livres", "des", "quel", "quels", "suivi", "partie", "encore", "c",
            "du", "la", "le", "pour", "statut"},
 }  # fmt: skip
-_ENGLISH = {"the", "is", "how", "much", "what", "where", "my", "order", "price", "do", "you", "have", "of", "in"}
+_ENGLISH = {
+    "the",
+    "is",
+    "how",
+    "much",
+    "what",
+    "where",
+    "my",
+    "order",
+    "price",
+    "do",
+    "you",
+    "have",
+    "of",
+    "in",
+}
 
 
 def language_of(text: str) -> Language:
@@ -27,7 +42,7 @@ def language_of(text: str) -> Language:
     seen = words(fold(text))
     scores = {lang: sum(w in markers for w in seen) for lang, markers in _MARKERS.items()}
     english = sum(w in _ENGLISH for w in seen)
-    best: Language = max(scores, key=scores.__getitem__)  # type: ignore[arg-type]
+    best: Language = max(scores, key=scores.__getitem__)
     return best if scores[best] > english else "en"
 
 
@@ -95,7 +110,10 @@ def _offers(data: dict[str, object], lang: Language) -> str:
         return _TEXT["none"][lang].format(query=data["query"])
     lines = [
         _TEXT["offer" if offer["stock"] > 0 else "out_of_stock"][lang].format(
-            title=offer["title"], price=f"{offer['price']:.2f}", currency=offer["currency"], stock=offer["stock"]
+            title=offer["title"],
+            price=f"{offer['price']:.2f}",
+            currency=offer["currency"],
+            stock=offer["stock"],
         )
         for offer in offers[:MAX_OFFERS]
     ]
@@ -118,5 +136,7 @@ def _order(data: dict[str, object], lang: Language) -> str:
         total=f"{data['total']:.2f} USD",
     )
     if data["carrier"]:
-        text += _TEXT["shipping"][lang].format(carrier=data["carrier"], tracking=data["tracking"], eta=data["eta"])
+        text += _TEXT["shipping"][lang].format(
+            carrier=data["carrier"], tracking=data["tracking"], eta=data["eta"]
+        )
     return text

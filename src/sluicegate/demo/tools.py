@@ -6,7 +6,6 @@ gets its answer from one of them with a template, in the asker's language, and n
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Literal
 
@@ -14,16 +13,23 @@ from pydantic import BaseModel, Field
 
 from sluicegate.demo.lookup import CatalogEntities
 from sluicegate.demo.replies import language_of, render
-from sluicegate.factsources.catalog import bundled_listings
 from sluicegate.guardrails.facts import FactSource, Listing
 from sluicegate.routing.entities import Entities
 from sluicegate.routing.signals import signals
 from sluicegate.routing.tools import Tool, ToolRegistry, ToolResult
 
 
+def _bundled(name: str) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads(files("sluicegate.demo").joinpath(name).read_text("utf-8"))
+    return data
+
+
+def bundled_listings() -> list[dict[str, Any]]:
+    return _bundled("catalog.json")
+
+
 def bundled_orders() -> list[dict[str, Any]]:
-    orders: list[dict[str, Any]] = json.loads(files("sluicegate.demo").joinpath("orders.json").read_text("utf-8"))
-    return orders
+    return _bundled("orders.json")
 
 
 def shop_entities() -> CatalogEntities:
@@ -90,7 +96,11 @@ class OrderStatus(BaseModel):
 
 def _offer(listing: Listing) -> Offer:
     return Offer(
-        listing_id=listing.id, title=listing.title, price=listing.price, currency=listing.currency, stock=listing.stock
+        listing_id=listing.id,
+        title=listing.title,
+        price=listing.price,
+        currency=listing.currency,
+        stock=listing.stock,
     )
 
 
@@ -100,7 +110,9 @@ def _offer(listing: Listing) -> Offer:
 class ShopTools:
     """The registry of the shop's tools, and how a routed message picks one of them."""
 
-    def __init__(self, facts: FactSource, *, trust_threshold: float, entities: CatalogEntities | None = None) -> None:
+    def __init__(
+        self, facts: FactSource, *, trust_threshold: float, entities: CatalogEntities | None = None
+    ) -> None:
         self._facts = facts
         self._threshold = trust_threshold
         self.matcher = entities or shop_entities()
@@ -112,9 +124,19 @@ class ShopTools:
                 series.append(item["series"])
         self.registry = ToolRegistry(
             [
-                Tool("product_lookup", "A listing by its id: title, price, stock.", ListingRef, self.product_lookup),
+                Tool(
+                    "product_lookup",
+                    "A listing by its id: title, price, stock.",
+                    ListingRef,
+                    self.product_lookup,
+                ),
                 Tool("price", "Prices of a series' volume (or of every volume).", VolumeRef, self.offers),
-                Tool("stock", "Copies in stock of a series' volume (or of every volume).", VolumeRef, self.offers),
+                Tool(
+                    "stock",
+                    "Copies in stock of a series' volume (or of every volume).",
+                    VolumeRef,
+                    self.offers,
+                ),
                 Tool("search", "Listings by series, author or title words.", SearchArgs, self.search),
                 Tool("order_status", "An order's status, items and delivery estimate.", OrderRef, self.order),
                 Tool("order_tracking", "An order's carrier and tracking number.", OrderRef, self.order),
@@ -135,7 +157,8 @@ class ShopTools:
         wanted = [
             item
             for item in self._trusted(listings)
-            if item.series.casefold() == args.series.casefold() and (args.volume is None or item.volume == args.volume)
+            if item.series.casefold() == args.series.casefold()
+            and (args.volume is None or item.volume == args.volume)
         ]
         wanted.sort(key=lambda item: item.volume)
         label = args.series if args.volume is None else f"{args.series}, Vol. {args.volume}"
@@ -160,7 +183,9 @@ class ShopTools:
             found=True,
             status=order["status"],
             placed=order["placed"],
-            items=[OrderItem(title=i["title"], quantity=i["quantity"], price=i["price"]) for i in order["items"]],
+            items=[
+                OrderItem(title=i["title"], quantity=i["quantity"], price=i["price"]) for i in order["items"]
+            ],
             total=order["total"],
             carrier=order["carrier"],
             tracking=order["tracking"],
@@ -188,14 +213,3 @@ class ShopTools:
 
     def reply(self, result: ToolResult, question: str) -> str:
         return render(result, language_of(question))
-
-
-@dataclass(frozen=True, slots=True)
-class ShopToolAnswers:
-    """TOOL_ONLY_EXECUTION for the shop: the planned tool runs, its result becomes the answer."""
-
-    tools: ShopTools
-
-    async def run(self, name: str, arguments: dict[str, Any], question: str) -> tuple[ToolResult, str]:
-        result = await self.tools.registry.call(name, arguments)
-        return result, self.tools.reply(result, question)

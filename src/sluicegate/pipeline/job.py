@@ -37,3 +37,6 @@ class Job:
     concluded: bool = False
     cache_key_request: CompletionRequest | None = None  # the request as the cache was asked
     called: dict[int, list[str]] = field(default_factory=dict)  # the model's calls: [name, arguments]
+    # How the request ends when nothing is raised: "ok", or "validation_failed" (a safe answer
+    # shipped in place of one that failed validation every time).
+    outcome: str = "ok"

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from sluicegate.alerts import Alerter
+from sluicegate.budgets import BudgetToken
 from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
 from sluicegate.errors import (
@@ -40,7 +41,15 @@ from sluicegate.resilience.retry import RetryingProvider
 from sluicegate.resilience.timeouts import AttemptTimeout
 from sluicegate.routing.roles import RoleTable, RouteSpec, Target
 from sluicegate.token_estimate import estimate_image_tokens, estimate_tool_tokens
-from sluicegate.types import Chunk, CompletionRequest, EmbeddingRequest, Embeddings, NamedTool, ToolCallDelta
+from sluicegate.types import (
+    Chunk,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
+    NamedTool,
+    ToolCallDelta,
+)
 
 T = TypeVar("T")
 
@@ -169,6 +178,22 @@ class RoleStacks:
             ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(completion.tool_calls)
         )
         return Chunk(completion.text, completion.finish_reason, completion.usage, calls, completion.logprobs)
+
+    async def complete(
+        self, role: str, request: CompletionRequest, call: CallTrace, budget: BudgetToken
+    ) -> Completion:
+        """A role's whole answer to a request of the pipeline's own (the router's classification,
+        the validator's verdict): the same stack, limits and timeout as any other, paid from the
+        workflow's budget token (refused before anything is spent if it cannot pay the worst case)."""
+        route = self.resolve(role)
+        request = self.limited(route, request)
+        budget.ensure(await self.prompt_tokens(route, request) + (request.max_tokens or 0))
+        completion = await self._within(route, call, partial(self.stack(route).top.generate, request))
+        budget.debit(completion.usage.total_tokens)
+        return completion
+
+    def has_role(self, role: str) -> bool:
+        return role in self._roles.roles
 
     async def embed(self, route: RouteSpec, request: EmbeddingRequest, call: CallTrace) -> Embeddings:
         """The route's vectors, through the same breakers, retries, limits and failover."""

@@ -22,12 +22,15 @@ from dataclasses import replace
 from functools import partial
 
 from sluicegate.audit.events import Correction as CorrectionEvent
+from sluicegate.audit.events import RoutingDecision as RoutingDecisionEvent
+from sluicegate.audit.events import ToolExecution
 from sluicegate.config.schema import Config
 from sluicegate.costs import CostControls, usage_of
 from sluicegate.errors import (
     AnswerRejected,
     FenceViolation,
     InvalidRequest,
+    ModelNotFound,
     PolicyRefused,
     SessionNotFound,
 )
@@ -45,6 +48,7 @@ from sluicegate.pipeline.render import FrameRenderer, replay
 from sluicegate.pipeline.request import PipelineRequest
 from sluicegate.pipeline.stages import RouteDecision, Stages
 from sluicegate.pipeline.states import State, StateMachine
+from sluicegate.pipeline.validation import ValidationLoop
 from sluicegate.types import (
     AcceptedFrame,
     CompleteFrame,
@@ -55,6 +59,8 @@ from sluicegate.types import (
     TokenFrame,
     Usage,
 )
+
+AUTO = "auto"  # the `model` that asks the router (seed 001 §2.6)
 
 
 class Orchestrator:
@@ -78,9 +84,13 @@ class Orchestrator:
         self.sessions = sessions
         self.packs = dict(packs)
         self._stages = stages or Stages()
+        self.stages = self._stages  # read by the doors of the stages on their own (/v1/route)
         self._renderer = FrameRenderer(InlineGuard(config.guardrails), recorder)
         self._tier0 = Tier0Gate(config.guardrails.tier0)
         self._finishing: set[asyncio.Future[None]] = set()
+        self._validation = ValidationLoop(
+            self._stages.validator, stacks, self._renderer, recorder, config.routing
+        )
 
     async def run(self, request: PipelineRequest, ctx: RequestContext) -> AsyncGenerator[Frame, None]:
         machine = StateMachine(partial(self._recorder.transition, ctx), ctx.started)
@@ -93,7 +103,7 @@ class Orchestrator:
             yield AcceptedFrame(ctx.trace_id)
             if self._tier0.enabled:
                 self._gate(job)
-            decision = await self._decide(job) if self._stages.router is not None else None
+            decision = await self._decide(job) if request.model == AUTO else None
             if decision is not None and decision.kind == "tool":
                 async for frame in self._tool_only(job, decision):
                     yield frame
@@ -103,9 +113,9 @@ class Orchestrator:
                 await self._retrieve(job, job.pack)
             async for frame in await self._answer(job):
                 yield frame
-            for frame in await self._after_answer(job):
+            for frame in await self._after_answer(job, decision):
                 yield frame
-            await self._conclude(job, "ok")
+            await self._conclude(job, job.outcome)
             yield CompleteFrame(
                 trace_id=ctx.trace_id,
                 route=ctx.route_label or "",
@@ -127,7 +137,8 @@ class Orchestrator:
         ctx, caller = job.ctx, job.request.caller
         key = None if caller.local else await self._gatekeeper.authenticate(caller.secret)
         # The route asked for is the role a key must allow (ROUTING_DECISION checks its own choice).
-        self._gatekeeper.authorize(key, job.request.model)
+        if job.request.model != AUTO:
+            self._gatekeeper.authorize(key, job.request.model)
         if key is not None:
             ctx.key, ctx.user = key, key.user
         tools = [tool.name for tool in job.call.tools]
@@ -156,14 +167,27 @@ class Orchestrator:
             self._recorder.guardrail(job.ctx, "tier0", refusal.rule, "block", (0, 0))
             raise PolicyRefused(refusal.reason, param=refusal.rule)
 
-    async def _decide(self, job: Job) -> RouteDecision | None:
-        assert self._stages.router is not None
-        job.machine.move(State.ROUTING_DECISION)
-        decision = await self._stages.router.decide(job.call)
-        if decision is not None:
-            self._gatekeeper.authorize(
-                job.ctx.key, decision.name if decision.kind == "role" else job.request.model
+    async def _decide(self, job: Job) -> RouteDecision:
+        router = self._stages.router
+        if router is None:
+            raise ModelNotFound(
+                "'auto' needs routing, which is switched off (routing.enabled).", param="model"
             )
+        job.machine.move(State.ROUTING_DECISION)
+        decision = await router.decide(job.call, job.ctx.call)
+        self._recorder.audit.emit(
+            job.ctx.trace_id,
+            RoutingDecisionEvent(
+                decision=decision.decision,
+                role=decision.name if decision.kind == "role" else None,
+                tool=decision.name if decision.kind == "tool" else None,
+                confidence=round(decision.confidence, 4),
+                stage=decision.stage,
+                elapsed_ms=decision.elapsed_ms,
+            ),
+        )
+        if decision.kind == "role":  # a tool-only answer runs no model, so no role to allow
+            self._gatekeeper.authorize(job.ctx.key, decision.name)
         return decision
 
     async def _tool_only(self, job: Job, decision: RouteDecision) -> AsyncIterator[Frame]:
@@ -171,8 +195,20 @@ class Orchestrator:
             raise AnswerRejected(f"The router chose the tool '{decision.name}', but no tool can answer.")
         job.machine.move(State.TOOL_ONLY_EXECUTION, f"{decision.decision}: tool {decision.name}")
         job.ctx.route_label = f"{decision.decision}/tool:{decision.name}"
-        text = await self._stages.tool_answers.answer(decision, job.call)
+        answer = await self._stages.tool_answers.answer(decision, job.call)
+        self._recorder.audit.emit(
+            job.ctx.trace_id,
+            ToolExecution(
+                tool=decision.name,
+                arguments=decision.arguments,
+                result=answer.result,
+                error=answer.error,
+                by="router",
+            ),
+        )
+        text = self._renderer.guard_whole(job, answer.text)
         job.delivered = job.final = text
+        job.said.append(text)
         yield TokenFrame(text)
         job.usage = Usage()
         await self._conclude(job, "ok")
@@ -263,17 +299,17 @@ class Orchestrator:
 
     # -- after the model -----------------------------------------------------------------------------
 
-    async def _after_answer(self, job: Job) -> list[Frame]:
+    async def _after_answer(self, job: Job, decision: RouteDecision | None) -> list[Frame]:
         """POST_STREAM, VALIDATION, SYNTHESIS: their corrections of what was delivered."""
         job.final = job.delivered
         frames: list[Frame] = []
         if job.pack is not None:
             frames += await self._post_stream(job, job.pack)
-        if self._stages.validator is not None:
-            job.machine.move(State.VALIDATION)
-            verdict = await self._stages.validator.validate(job.call, job.final)
-            if not verdict.valid:
-                raise AnswerRejected(f"The answer failed validation: {verdict.reason}")
+        if self._validates(job, decision):
+            final = await self._validation.run(job)
+            if final != job.final:
+                frames.append(self._correct(job, Correction(0, len(job.delivered), final, "validation")))
+                job.final = final
         if self._stages.synthesizer is not None:
             job.machine.move(State.SYNTHESIS)
             composed = await self._stages.synthesizer.compose(job.call, job.final)
@@ -293,6 +329,20 @@ class Orchestrator:
         corrections = await pack.check(job.delivered, job.facts)
         job.final = apply(job.delivered, corrections)
         return [self._correct(job, correction) for correction in corrections]
+
+    def _validates(self, job: Job, decision: RouteDecision | None) -> bool:
+        """Routed answers are validated, unless switched off, for a low-risk class, for the role,
+        or the answer was cut short by a guardrail or is a tool call."""
+        routing = self._config.routing
+        if decision is None or self._stages.validator is None or not routing.validation:
+            return False
+        role = self._config.models.get(decision.name)
+        return (
+            decision.decision not in routing.skip_validation_for
+            and (role is None or role.validate_answers)
+            and job.finish == "stop"
+            and not job.called
+        )
 
     def _correct(self, job: Job, correction: Correction) -> CorrectionFrame:
         span = (correction.start, correction.end)

@@ -51,6 +51,16 @@ class FrameRenderer:
             # Closed here, not left to the garbage collector: the provider releases its stream now.
             await close_stream(chunks)
 
+    def guard_whole(self, job: Job, text: str) -> str:
+        """A whole text of the pipeline's own making (a tool's answer, a corrected answer) through
+        the inline guard, its hits recorded; a blocked one becomes the empty text."""
+        if not self._guard.enabled:
+            return text
+        result = self._guard.scan(text)
+        for hit in result.hits:
+            self._recorder.guardrail(job.ctx, "inline", hit.rule, hit.action, (hit.start, hit.end))
+        return "" if result.blocked is not None else result.text
+
     async def _frames_of(
         self, job: Job, chunk: Chunk, scanner: StreamScanner | None
     ) -> tuple[list[Frame], bool]:

@@ -5,9 +5,10 @@ answer is the answer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
+from sluicegate.calltrace import CallTrace
 from sluicegate.types import CompletionRequest, Message
 
 
@@ -19,22 +20,27 @@ class RouteDecision:
     name: str
     reason: str
     decision: str = "explicit"  # the class of request (simple_tool_call, reasoning_required, ...)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    valid: bool
-    reason: str
+    confidence: float = 1.0
+    stage: str = "rules"  # rules | router_model | cache
+    elapsed_ms: float = 0.0
+    arguments: dict[str, Any] = field(default_factory=dict)  # the tool's
 
 
 class Router(Protocol):
-    async def decide(self, request: CompletionRequest) -> RouteDecision | None:
-        """None: the request's own `model` stands."""
+    async def decide(self, request: CompletionRequest, call: CallTrace) -> RouteDecision:
+        """Where a `model: auto` request goes; `call` records any model the decision asks."""
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ToolAnswer:
+    text: str  # the answer, from a template over the result
+    result: str  # the tool's result, JSON
+    error: str | None = None
+
+
 class ToolAnswers(Protocol):
-    async def answer(self, decision: RouteDecision, request: CompletionRequest) -> str:
+    async def answer(self, decision: RouteDecision, request: CompletionRequest) -> ToolAnswer:
         """TOOL_ONLY_EXECUTION: the answer from a deterministic tool, no LLM, no tokens."""
         ...
 
@@ -46,8 +52,22 @@ class ToolRunner(Protocol):
         ...
 
 
+class Verdict(Protocol):
+    @property
+    def valid(self) -> bool: ...
+
+    @property
+    def reasons(self) -> list[str]: ...
+
+    @property
+    def checks(self) -> list[str]: ...
+
+
 class Validator(Protocol):
-    async def validate(self, request: CompletionRequest, answer: str) -> Verdict: ...
+    async def validate(self, question: str, answer: str, context: str, call: CallTrace) -> Verdict:
+        """VALIDATION: whether `answer` to `question` holds against `context` (tool results,
+        reference text; empty when there is none)."""
+        ...
 
 
 class Synthesizer(Protocol):
@@ -65,3 +85,7 @@ class Stages:
     synthesizer: Synthesizer | None = None
     # LLM_CALL ⇄ TOOL_EXECUTION rounds at most, so a model that keeps asking cannot loop forever.
     max_tool_rounds: int = 4
+
+    @property
+    def routing(self) -> bool:
+        return self.router is not None

@@ -22,7 +22,7 @@ class State(StrEnum):
     AUTHORIZE = "AUTHORIZE"  # the key, then the role it may use
     MEMORY_LOAD = "MEMORY_LOAD"  # a conversation's session: claimed for its owner, history read
     TIER0_GATE = "TIER0_GATE"  # declarative refusals before any token is spent
-    ROUTING_DECISION = "ROUTING_DECISION"  # empty by default: the request names its route
+    ROUTING_DECISION = "ROUTING_DECISION"  # `model: auto`: the router's class and route
     TOOL_ONLY_EXECUTION = "TOOL_ONLY_EXECUTION"  # a deterministic tool answers, no LLM
     MODEL_SELECTION = "MODEL_SELECTION"  # the route: a role's chain or a provider/model
     RETRIEVAL = "RETRIEVAL"  # facts for the prompt (the domain pack's catalog), fenced
@@ -31,7 +31,7 @@ class State(StrEnum):
     LLM_CALL = "LLM_CALL"  # the route's provider stack; each chunk through the inline guard
     TOOL_EXECUTION = "TOOL_EXECUTION"  # empty by default: tools the model asked for
     POST_STREAM = "POST_STREAM"  # the domain pack's checks of the whole answer: corrections
-    VALIDATION = "VALIDATION"  # empty by default: an answer checked before it ships
+    VALIDATION = "VALIDATION"  # a routed answer checked before it ships; INVALID → LLM_CALL
     SYNTHESIS = "SYNTHESIS"  # empty by default: the final answer composed from the parts
     BUDGET_SETTLE = "BUDGET_SETTLE"  # the real usage committed
     CACHE_STORE = "CACHE_STORE"
@@ -72,7 +72,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
         # The tools' results go back to the model (LLM_CALL ⇄ TOOL_EXECUTION).
         S.TOOL_EXECUTION: {S.LLM_CALL, S.POST_STREAM, S.VALIDATION, S.SYNTHESIS, *_AFTER_ANSWER},
         S.POST_STREAM: {S.VALIDATION, S.SYNTHESIS, *_AFTER_ANSWER},
-        S.VALIDATION: {S.SYNTHESIS, *_AFTER_ANSWER},
+        # An INVALID answer goes back for a corrective retry (seed 001 §2.6).
+        S.VALIDATION: {S.LLM_CALL, S.SYNTHESIS, *_AFTER_ANSWER},
         S.SYNTHESIS: set(_AFTER_ANSWER),
         S.BUDGET_SETTLE: {S.CACHE_STORE, S.MEMORY_UPDATE, S.COMPLETED},
         S.CACHE_STORE: {S.MEMORY_UPDATE, S.COMPLETED},

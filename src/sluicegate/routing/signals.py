@@ -37,7 +37,9 @@ _SEARCH_WORDS = _any(
     r"\bsearch\b", r"\blist (?:the|all)?", r"\bbusco\b", r"\bmuestrame\b", r"\bje cherche\b",
     r"\blibros de\b", r"\blivres de\b", r"\btomos de\b", r"\btomes de\b", r"\banything by\b",
 )  # fmt: skip
-_VOLUME = re.compile(r"\b(?:vol(?:ume)?|v|tomo|tome|book|#|no\.?)\s*\.?\s*\d{1,3}\b|\b\d{1,3}(?:st|nd|rd|th)? (?:vol|volume|tomo|tome)\b")
+_VOLUME = re.compile(
+    r"\b(?:vol(?:ume)?|v|tomo|tome|book|#|no\.?)\s*\.?\s*\d{1,3}\b|\b\d{1,3}(?:st|nd|rd|th)? (?:vol|volume|tomo|tome)\b"
+)
 _ARITHMETIC_WORDS = _any(
     r"\btotal\b", r"\bin total", r"\b\d+ ?%", r"\bdiscount", r"\btax\b", r"\bper (?:page|book|volume)",
     r"\bhow many .* can i", r"\bleft over", r"\bovercharg", r"\bdescuento", r"\bremise", r"\bcheaper",
@@ -62,7 +64,9 @@ _CODE_WORDS = _any(
     r"\bmethod\b", r"\bvariable", r"\barray\b", r"\blist of (?:integers|numbers|strings)", r"\bstring\b",
     r"\bcadena\b", r"\btableau\b", r"\breturns?\b", r"\bgiven (?:a |an )?(?:list|string|array|integer)",
 )  # fmt: skip
-_MATH_EXPR = re.compile(r"\d\s*[-+*/^=]\s*[\d(a-z]|[a-z]\*\*\d|\b[a-z]\s*[=+*/^]\s*\d|\b\d+[a-z]\b|[√∫∑π²³]|\bsqrt\b")
+_MATH_EXPR = re.compile(
+    r"\d\s*[-+*/^=]\s*[\d(a-z]|[a-z]\*\*\d|\b[a-z]\s*[=+*/^]\s*\d|\b\d+[a-z]\b|[√∫∑π²³]|\bsqrt\b"
+)
 _MATH_WORDS = _any(
     r"\bsolve\b", r"\bprove\b", r"\bshow that\b", r"\bderivative", r"\bdifferentiat", r"\bintegral",
     r"\bequation", r"\bprobabilit", r"\bprob of\b", r"\bprime\b", r"\bfactor", r"\bremainder",

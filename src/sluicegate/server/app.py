@@ -25,6 +25,7 @@ from sluicegate.server.errors import install_error_handlers
 from sluicegate.server.guard import RequestGuard
 from sluicegate.server.openai_api import request_components
 from sluicegate.server.openai_api import router as openai_router
+from sluicegate.server.routing_api import router as routing_router
 from sluicegate.server.schemas import Open
 from sluicegate.server.tracing import ObservedRequestMiddleware
 
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
     install_error_handlers(app)
     app.include_router(openai_router)
     app.include_router(embeddings_router)
+    app.include_router(routing_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -189,6 +189,7 @@ class ChatAnswer:
         call = self.ctx.call
         extension: dict[str, Any] = {
             "trace_id": self.ctx.trace_id,
+            "route": self.ctx.route_label or f"explicit/{self.body.model}",
             "served_by": call.served_by,
             "guardrails": self.guardrails,
             "corrections": self.corrections,
