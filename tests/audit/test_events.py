@@ -50,8 +50,17 @@ SAMPLES = {
         "stage": "rules",
         "elapsed_ms": 0.3,
     },
-    "tool_execution": {"tool": "price", "arguments": {"series": "Starlit Bakery"}, "result": "{}", "by": "router"},
-    "validation_verdict": {"verdict": "invalid", "reasons": ["the number 12 is not in the reference"], "checks": ["numbers"]},
+    "tool_execution": {
+        "tool": "price",
+        "arguments": {"series": "Starlit Bakery"},
+        "result": "{}",
+        "by": "router",
+    },
+    "validation_verdict": {
+        "verdict": "invalid",
+        "reasons": ["the number 12 is not in the reference"],
+        "checks": ["numbers"],
+    },
 }
 
 

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from sluicegate.audit.events import Event
+from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
 from sluicegate.errors import FenceViolation, IllegalTransition, SluicegateError, StateError
 from sluicegate.pipeline.context import RequestContext, bind, unbind
 from sluicegate.pipeline.packs import Correction, Rendered, Report
 from sluicegate.pipeline.request import Caller, PipelineRequest
-from sluicegate.calltrace import CallTrace
 from sluicegate.pipeline.stages import RouteDecision, Stages, ToolAnswer
-from sluicegate.routing.validation import Validation
 from sluicegate.pipeline.states import TRANSITIONS, State, StateMachine, Transition
+from sluicegate.routing.validation import Validation
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.state.memory import MemoryStateStore
 from sluicegate.testing.event_log import MemoryEventLog
@@ -61,7 +61,9 @@ class FailingStore(MemoryStateStore):
 class Plugged:
     """Stages for the empty places, each told what to do by the test."""
 
-    decide: RouteDecision = field(default_factory=lambda: RouteDecision("role", "ok", "maths", "reasoning_required"))
+    decide: RouteDecision = field(
+        default_factory=lambda: RouteDecision("role", "ok", "maths", "reasoning_required")
+    )
     fail_in: str | None = None
     tool_rounds: int = 0
     verdict: Validation = field(default_factory=lambda: verdict(True, "fine"))
@@ -434,9 +436,7 @@ async def test_the_empty_places_filled(made: Callable[..., Harness]) -> None:
     all_four = Plugged(tool_rounds=1, composed="composed", verdict=verdict(True, "ok"))
     loops = made(
         pack=True,
-        stages=Stages(
-            router=RouterPort(all_four), tools=all_four, validator=all_four, synthesizer=all_four
-        ),
+        stages=Stages(router=RouterPort(all_four), tools=all_four, validator=all_four, synthesizer=all_four),
     )
     assert await run(loops, session="s1") == [
         State.AUTHORIZE,
@@ -507,9 +507,7 @@ async def test_each_empty_place_on_its_own(made: Callable[..., Harness]) -> None
         State.BUDGET_SETTLE,
         State.COMPLETED,
     ]
-    valid_synth = made(
-        stages=Stages(router=RouterPort(checked), validator=checked, synthesizer=checked)
-    )
+    valid_synth = made(stages=Stages(router=RouterPort(checked), validator=checked, synthesizer=checked))
     assert (await run(valid_synth))[-3:] == [State.VALIDATION, State.SYNTHESIS, State.COMPLETED]
     post_store = made(pack=True)
     await run(post_store, temperature=0)

@@ -99,6 +99,6 @@ class CatalogEntities:
         found = ORDER_ID.search(folded)
         if found is None:
             return None
-        digits = found.group(1) or re.sub(r"\D", "", found.group())
+        digits = found.group(1) or found.group(2) or re.sub(r"\D", "", found.group())
         # An id the table does not hold is still an order id: the tool answers that it has none.
         return self._orders.get(digits, f"ORD-{digits}")

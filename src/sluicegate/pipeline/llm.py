@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from sluicegate.alerts import Alerter
 from sluicegate.budgets import BudgetToken
-from sluicegate.calltrace import CallTrace
+from sluicegate.calltrace import CallTrace, end_trace, start_trace
 from sluicegate.config.schema import Config
 from sluicegate.errors import (
     AllProvidersFailed,
@@ -188,7 +188,12 @@ class RoleStacks:
         route = self.resolve(role)
         request = self.limited(route, request)
         budget.ensure(await self.prompt_tokens(route, request) + (request.max_tokens or 0))
-        completion = await self._within(route, call, partial(self.stack(route).top.generate, request))
+        # Its attempts go to its own call record, not to the answer's (`served_by` stays the answer's).
+        token = start_trace(call)
+        try:
+            completion = await self._within(route, call, partial(self.stack(route).top.generate, request))
+        finally:
+            end_trace(token)
         budget.debit(completion.usage.total_tokens)
         return completion
 

@@ -24,6 +24,7 @@ from functools import partial
 from sluicegate.audit.events import Correction as CorrectionEvent
 from sluicegate.audit.events import RoutingDecision as RoutingDecisionEvent
 from sluicegate.audit.events import ToolExecution
+from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
 from sluicegate.costs import CostControls, usage_of
 from sluicegate.errors import (
@@ -174,7 +175,8 @@ class Orchestrator:
                 "'auto' needs routing, which is switched off (routing.enabled).", param="model"
             )
         job.machine.move(State.ROUTING_DECISION)
-        decision = await router.decide(job.call, job.ctx.call)
+        # The router model's call (if it is asked) is recorded apart from the answer's.
+        decision = await router.decide(job.call, CallTrace(trace_id=job.ctx.trace_id))
         self._recorder.audit.emit(
             job.ctx.trace_id,
             RoutingDecisionEvent(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sluicegate.audit.events import ValidationVerdict
+from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import RoutingConfig
 from sluicegate.observability.recorder import Recorder
 from sluicegate.pipeline.job import Job
@@ -46,7 +47,10 @@ class ValidationLoop:
         answer = job.final
         for attempt in range(self._config.max_validation_retries + 1):
             job.machine.move(State.VALIDATION, f"attempt {attempt}")
-            verdict = await self._validator.validate(question, answer, "", job.ctx.call)
+            # The validator's own call record: the answer's `served_by` and attempts stay its own.
+            verdict = await self._validator.validate(
+                question, answer, "", CallTrace(trace_id=job.ctx.trace_id)
+            )
             self._recorder.audit.emit(
                 job.ctx.trace_id,
                 ValidationVerdict(

@@ -15,8 +15,8 @@ def _any(*patterns: str) -> re.Pattern[str]:
 
 # Order ids as people write them: ORD-104233, ord104233, #104233, "order 104233", 112-1234567-1234567.
 ORDER_ID = re.compile(
-    r"\b(?:ord(?:er)?[\s#:.-]*|n[o°º]\.?\s*|#\s*|pedido\s*(?:n[o°º.]*\s*)?|commande\s*(?:n[o°º.]*\s*)?)"
-    r"(\d{5,})\b|\b[a-z]{2,4}-\d{5,}\b|\b\d{3}-\d{7}-\d{7}\b",
+    r"(?:\b(?:ord(?:er)?|pedido|commande|n[o°º])\b\.?[\s:#.-]*(?:n[o°º]\.?\s*)?#?\s*|#\s*)(\d{5,})\b"
+    r"|\bord(\d{5,})\b|\b[a-z]{2,4}-\d{5,}\b|\b\d{3}-\d{7}-\d{7}\b"
 )
 _ORDER_WORDS = _any(
     r"\border", r"\bpedido", r"\bcommande", r"\btrack", r"\bseguimiento", r"\bsuivi", r"\bshipped",

@@ -130,7 +130,9 @@ class ChatAnswer:
         }
 
     def _message(self) -> dict[str, Any]:
-        text = "".join(self.text)
+        # A whole answer ships as corrected (post-stream checks, validation); a stream carries
+        # the corrections as they come and the client applies them.
+        text = self.complete.text if self.complete is not None else "".join(self.text)
         if not self.calls:
             return {"role": "assistant", "content": text}
         calls = [
