@@ -16,8 +16,8 @@ from sluicegate.config.schema import Config
 from sluicegate.runtime import build_runtime
 from sluicegate.server import create_app
 from sluicegate.testing import MockUpstream
-from tests.server.test_costs import create_key
 from sluicegate.testing.threads import UvicornThread
+from tests.server.test_costs import create_key
 
 VERDICT_INVALID = '{"verdict": "INVALID", "reasons": ["the height is wrong"]}'
 VERDICT_VALID = '{"verdict": "VALID", "reasons": []}'
@@ -68,7 +68,8 @@ def test_a_price_question_is_answered_by_a_tool_with_no_model(
     assert raw.headers["x-sluicegate-route"] == "simple_tool_call/tool:price"
     assert "Starlit Bakery, Vol. 1" in (answer.choices[0].message.content or "")
     assert "14.99" in (answer.choices[0].message.content or "")  # the catalog's price
-    assert answer.usage is not None and answer.usage.total_tokens == 0
+    assert answer.usage is not None
+    assert answer.usage.total_tokens == 0
     assert upstream.requests == []
 
 
@@ -78,7 +79,8 @@ def test_spanish_order_status_is_answered_in_spanish(served: tuple[UvicornThread
         model="auto", messages=[{"role": "user", "content": "¿Dónde está mi pedido #104215?"}]
     )
     text = answer.choices[0].message.content or ""
-    assert "ORD-104215" in text and "pedido" in text
+    assert "ORD-104215" in text
+    assert "pedido" in text
     assert upstream.requests == []
 
 
@@ -109,7 +111,8 @@ def test_an_invalid_answer_is_retried_with_the_reasons_and_corrected(
     )
     assert answer.choices[0].message.content == "It rises about 20.4 m."
     corrections = (answer.model_extra or {})["x_sluicegate"]["corrections"]
-    assert corrections and corrections[0]["reason"] == "validation"
+    assert corrections
+    assert corrections[0]["reason"] == "validation"
     asked = [r["model"] for r in upstream.requests]
     assert asked == ["reason-m", "valid-m", "reason-m", "valid-m"]
     retry = upstream.requests[2]["messages"][-1]["content"]
@@ -127,7 +130,8 @@ def test_route_and_validate_endpoints(served: tuple[UvicornThread, MockUpstream]
     ).json()
     assert decided["decision"] == "simple_tool_call"
     assert decided["tool"] == "price"
-    assert decided["stage"] == "rules" and decided["elapsed_ms"] >= 0
+    assert decided["stage"] == "rules"
+    assert decided["elapsed_ms"] >= 0
     again = httpx.post(
         f"{server.url}/v1/route",
         json={
