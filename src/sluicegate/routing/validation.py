@@ -92,10 +92,28 @@ def _reachable(given: list[float]) -> set[float]:
     return found
 
 
+_CALCULATED = re.compile(
+    r"\b(?:total|sum|altogether|in all|each|per|difference|more than|less than|left|remaining|combined|"
+    r"times|plus|minus|multipl\w*|divid\w*|average|tax|discount|off|save|saving|cheaper|dearer)\b|%",
+    re.IGNORECASE,
+)
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b")
+_ACRONYM = re.compile(r"\b[A-Z]{2,}[A-Z0-9]*\b")
+
+
 def check_numbers(answer: str, given: str) -> list[str]:
-    known = _reachable(numbers_of(given))
+    """Numbers must be in the reference, or — where the answer says it calculated (a total, a
+    difference, a discount) — follow from two of them by one operation. Dates must be there whole."""
+    literal = numbers_of(given)
+    known = _reachable(literal) if _CALCULATED.search(answer) else {round(v, 2) for v in literal}
+    dates = [
+        f"the date {d} is not in the reference"
+        for d in dict.fromkeys(_DATE.findall(answer))
+        if d not in given
+    ]
+    answer = _DATE.sub(" ", answer)
     # Small counting words ("2 volumes", "step 1") are not facts worth failing an answer for.
-    return [
+    return dates + [
         f"the number {v:g} is not in the reference"
         for v in numbers_of(answer)
         if round(v, 2) not in known and not (float(v).is_integer() and 0 <= v <= 10)
@@ -110,12 +128,10 @@ def check_ids(answer: str, given: str) -> list[str]:
 
 
 def check_names(answer: str, given: str) -> list[str]:
+    """Names inside a sentence (capitalised words, acronyms like a carrier's) must be there."""
     haystack = given.casefold()
-    return [
-        f"the name '{name}' is not in the reference"
-        for name in dict.fromkeys(_NAME.findall(answer))
-        if name.casefold() not in haystack
-    ]
+    names = dict.fromkeys(_NAME.findall(answer) + _ACRONYM.findall(answer))
+    return [f"the name '{name}' is not in the reference" for name in names if name.casefold() not in haystack]
 
 
 def parse_verdict(text: str) -> tuple[Verdict, list[str]]:
