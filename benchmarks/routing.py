@@ -41,7 +41,9 @@ from sluicegate.routing.validation import AnswerValidator
 
 
 def weights_of(model: dict[str, Any]) -> Weights:
-    return Weights(tuple(model["labels"]), tuple(model["bias"]), {k: tuple(v) for k, v in model["weights"].items()})
+    return Weights(
+        tuple(model["labels"]), tuple(model["bias"]), {k: tuple(v) for k, v in model["weights"].items()}
+    )
 
 
 def accuracy(classifier: RouteClassifier, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -80,7 +82,9 @@ def tool_only_share(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for row in rows:
         started = time.perf_counter()
         found = classifier.classify(row["text"])
-        planned = tools.plan(row["text"], matcher.match(row["text"])) if found.label == "simple_tool_call" else None
+        planned = (
+            tools.plan(row["text"], matcher.match(row["text"])) if found.label == "simple_tool_call" else None
+        )
         timings.append((time.perf_counter() - started) * 1000)
         answered += planned is not None
     return {
@@ -99,12 +103,15 @@ def triples(rng: random.Random) -> list[tuple[str, str, str, bool]]:
     for item in rng.sample(bundled_listings(), 60):
         knowledge = json.dumps({k: item[k] for k in ("id", "title", "author", "price", "currency", "stock")})
         question = f"Tell me about {item['title']}."
-        true = f"{item['title']} by {item['author']} costs ${item['price']:.2f} and {item['stock']} are in stock."
+        price, stock = f"${item['price']:.2f}", item["stock"]
+        true = f"{item['title']} by {item['author']} costs {price} and {stock} are in stock."
         wrong = rng.choice(
             [
                 true.replace(f"${item['price']:.2f}", f"${item['price'] + rng.choice([1, 2, 5]):.2f}"),
                 true.replace(f"{item['stock']} are", f"{item['stock'] + rng.randint(3, 40)} are"),
-                true.replace(item["author"], rng.choice(["Akira Toriyama", "Naoko Takeuchi", "Rumiko Takahashi"])),
+                true.replace(
+                    item["author"], rng.choice(["Akira Toriyama", "Naoko Takeuchi", "Rumiko Takahashi"])
+                ),
                 true.replace(f"Vol. {item['volume']}", f"Vol. {item['volume'] + rng.randint(20, 40)}"),
             ]
         )
@@ -114,7 +121,9 @@ def triples(rng: random.Random) -> list[tuple[str, str, str, bool]]:
         question = f"Where is my order {order['id']}?"
         true = f"Order {order['id']} was placed on {order['placed']} and ships with {order['carrier']}."
         other = rng.choice([c for c in ("UPS", "USPS", "DHL", "FedEx") if c != order["carrier"]])
-        wrong = rng.choice([true.replace(order["carrier"], other), true.replace(order["placed"], "2026-10-02")])
+        wrong = rng.choice(
+            [true.replace(order["carrier"], other), true.replace(order["placed"], "2026-10-02")]
+        )
         made += [(question, knowledge, true, False), (question, knowledge, wrong, True)]
     return made
 
@@ -159,7 +168,9 @@ def main() -> None:
         },
         "classes": list(ROUTE_CLASSES),
         "held_out_accuracy": accuracy(RouteClassifier(trained, matcher), held_out),
-        "shipped_weights_on_whole_set": accuracy(RouteClassifier(Weights.load(), matcher), load(None))["overall"],
+        "shipped_weights_on_whole_set": accuracy(RouteClassifier(Weights.load(), matcher), load(None))[
+            "overall"
+        ],
         **tool_only_share(load(None)),
         "router_model_overhead_ms": "not measured here (needs the [local] extra)",
         "validation": asyncio.run(validation_rates()),
