@@ -42,6 +42,7 @@ from sluicegate.routing.classifier import RouteClassifier, Weights
 from sluicegate.routing.roles import RoleTable
 from sluicegate.routing.router import RoutingStage
 from sluicegate.routing.tool_only import RegistryAnswers
+from sluicegate.routing.tool_runner import RegistryRunner
 from sluicegate.routing.validation import AnswerValidator
 from sluicegate.security.egress import EgressPolicy, GuardedConnector, GuardedTransport
 from sluicegate.state.base import StateStore
@@ -238,7 +239,7 @@ def build_runtime(
         gatekeeper=gatekeeper,
         sessions=sessions,
         packs=packs,
-        stages=stages if stages is not None else build_routing(config, stacks, packs),
+        stages=stages if stages is not None else build_routing(config, stacks, packs, audit),
     )
     return Runtime(
         config=config,
@@ -257,7 +258,9 @@ def build_runtime(
     )
 
 
-def build_routing(config: Config, stacks: RoleStacks, packs: Mapping[str, DomainPack]) -> Stages:
+def build_routing(
+    config: Config, stacks: RoleStacks, packs: Mapping[str, DomainPack], audit: AuditTrail
+) -> Stages:
     """`model: auto`'s stages (seed 001 §2.6): the router with the shop's entities and tools when
     the shop pack is built, the tool-only answers, and the validator (with the shop's price
     checks). Routing switched off: the places stay empty and `auto` is refused."""
@@ -280,6 +283,7 @@ def build_routing(config: Config, stacks: RoleStacks, packs: Mapping[str, Domain
     return Stages(
         router=RoutingStage(config.routing, classifier, stacks, tools),
         tool_answers=RegistryAnswers(tools) if tools is not None else None,
+        tools=RegistryRunner(tools, audit.emit) if tools is not None else None,
         validator=AnswerValidator(stacks, facts=facts, budget_tokens=config.routing.budget_tokens),
     )
 

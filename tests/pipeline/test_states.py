@@ -22,11 +22,14 @@ from sluicegate.pipeline.packs import Correction, Rendered, Report
 from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.pipeline.stages import RouteDecision, Stages, ToolAnswer
 from sluicegate.pipeline.states import TRANSITIONS, State, StateMachine, Transition
+from sluicegate.providers.base import Capabilities
+from sluicegate.providers.script import Script
+from sluicegate.providers.scripted import ScriptedProvider
 from sluicegate.routing.validation import Validation
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.state.memory import MemoryStateStore
 from sluicegate.testing.event_log import MemoryEventLog
-from sluicegate.types import CompletionRequest, Message
+from sluicegate.types import CompletionRequest, Message, ToolCall, ToolSpec
 
 TAKEN: set[tuple[State, State]] = set()
 
@@ -81,7 +84,12 @@ class Plugged:
         self._maybe_fail("tool_only")
         return ToolAnswer(f"answered by {decision.name}", "{}")
 
-    async def run(self, request: CompletionRequest, answer: str) -> tuple[Message, ...] | None:
+    def specs(self) -> tuple[ToolSpec, ...]:
+        return (ToolSpec("lookup", {"type": "object", "properties": {}}),)
+
+    async def run(
+        self, request: CompletionRequest, calls: Sequence[ToolCall], trace_id: str
+    ) -> tuple[Message, ...] | None:
         self._maybe_fail("tools")
         if self.tool_rounds <= 0:
             return None
@@ -145,6 +153,14 @@ class PackDouble:
         return None
 
 
+class ToolCallingScript(ScriptedProvider):
+    """The scripted model, declared able to call tools (the gateway offers its own to it)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return dataclasses.replace(super().capabilities, tools=True)
+
+
 SCRIPT = {"models": {"ok": [{"text": "hello world"}], "down": [{"fault": "server_error"}]}}
 
 
@@ -189,14 +205,21 @@ def harness(
     plugged = plugged or Plugged()
     validates = plugged.fail_in == "validation" or not plugged.verdict.valid
     stages = stages or Stages(
-        router=RouterPort(plugged) if router or validates else None,
+        router=RouterPort(plugged)
+        if router or validates or plugged.tool_rounds or plugged.fail_in == "tools"
+        else None,
         tool_answers=plugged if router else None,
         tools=plugged if plugged.tool_rounds or plugged.fail_in == "tools" else None,
         validator=plugged if validates else None,
         synthesizer=plugged if plugged.composed or plugged.fail_in == "synthesis" else None,
     )
+    if stages.tools is not None and stages.router is None:
+        # The gateway's own tools are offered on routed requests only.
+        stages = dataclasses.replace(stages, router=RouterPort(Plugged()))
     log, store = MemoryEventLog(), FailingStore()
-    runtime = build_runtime(Config.model_validate(settings), event_log=log, state=store, stages=stages)
+    config = Config.model_validate(settings)
+    providers = {"s": ToolCallingScript("s", Script.parse(SCRIPT))}
+    runtime = build_runtime(config, providers, event_log=log, state=store, stages=stages)
     test_pack = PackDouble()
     if pack:
         runtime.pipeline.packs["shop"] = test_pack

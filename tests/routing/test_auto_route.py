@@ -163,3 +163,43 @@ def test_a_key_is_held_to_its_roles_by_the_routers_choice(served: tuple[UvicornT
         client.chat.completions.create(
             model="auto", messages=[{"role": "user", "content": "Solve 3x + 7 = 22 for x, step by step."}]
         )
+
+
+TOOL_SCRIPT: dict[str, Any] = {
+    "chat-m": [
+        {"tool_calls": [{"name": "search", "arguments": {"series": "Starlit Bakery"}}]},
+        {"answer_tool_result": True},
+    ],
+}
+
+
+def test_a_routed_model_calls_the_gateways_tools_and_the_client_sees_only_the_answer(
+    threaded_upstream: Callable[..., MockUpstream],
+) -> None:
+    upstream = threaded_upstream(TOOL_SCRIPT)
+    providers = {"up": {"type": "openai", "base_url": upstream.url + "/v1", "models": list(TOOL_SCRIPT)}}
+    runtime = build_runtime(
+        Config.model_validate({"providers": providers, "models": {"router": {"use": ["up/chat-m"]}}})
+    )
+    server = UvicornThread(create_app(runtime)).start()
+    try:
+        chunks = list(
+            client_for(server).chat.completions.create(
+                model="auto",
+                stream=True,
+                messages=[
+                    {"role": "user", "content": "Which manga would you recommend if I liked Starlit Bakery?"}
+                ],
+            )
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert all(not c.choices or not c.choices[0].delta.tool_calls for c in chunks)
+        assert text.startswith("The tool said:")
+        assert "Starlit Bakery, Vol. 1" in text
+        first, second = upstream.requests
+        assert {t["function"]["name"] for t in first["tools"]} >= {"price", "search", "order_status"}
+        tool_message = second["messages"][-1]
+        assert tool_message["role"] == "tool"
+        assert "untrusted" in tool_message["content"]  # fenced: data, never instructions
+    finally:
+        server.stop()

@@ -40,3 +40,6 @@ class Job:
     # How the request ends when nothing is raised: "ok", or "validation_failed" (a safe answer
     # shipped in place of one that failed validation every time).
     outcome: str = "ok"
+    # The gateway offered its own tools (TOOL_EXECUTION runs the model's calls; the client never
+    # sees them).
+    server_tools: bool = False

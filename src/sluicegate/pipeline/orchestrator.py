@@ -34,6 +34,7 @@ from sluicegate.errors import (
     ModelNotFound,
     PolicyRefused,
     SessionNotFound,
+    UnsupportedByTarget,
 )
 from sluicegate.guardrails.guard import InlineGuard
 from sluicegate.guardrails.tier0 import Tier0Gate
@@ -58,6 +59,9 @@ from sluicegate.types import (
     Frame,
     Message,
     TokenFrame,
+    ToolCall,
+    ToolCallFrame,
+    ToolSpec,
     Usage,
 )
 
@@ -110,6 +114,8 @@ class Orchestrator:
                     yield frame
                 return
             self._select_model(job, decision)
+            if decision is not None and self._stages.tools is not None and not job.call.tools:
+                self._offer_tools(job, self._stages.tools.specs())
             if request.session_id is not None and job.pack is not None:
                 await self._retrieve(job, job.pack)
             async for frame in await self._answer(job):
@@ -239,6 +245,17 @@ class Orchestrator:
                 param="logprobs",
             )
 
+    def _offer_tools(self, job: Job, specs: tuple[ToolSpec, ...]) -> None:
+        """A routed request whose client offered no tools gets the domain's, where the route's
+        targets can call tools."""
+        assert job.ctx.route is not None
+        offered = replace(job.call, tools=specs, tool_choice="auto")
+        try:
+            self.stacks.check_request(job.ctx.route, offered)
+        except UnsupportedByTarget:
+            return
+        job.call, job.server_tools = offered, True
+
     def _role_pack(self, route: str) -> str | None:
         role = self._config.models.get(route)
         return role.pack if role is not None else None
@@ -286,18 +303,25 @@ class Orchestrator:
         for round_number in range(1, self._stages.max_tool_rounds + 2):
             job.machine.move(State.LLM_CALL, f"{route.name}, round {round_number}")
             upstream = self.stacks.stream if job.request.stream else self.stacks.answer
+            job.called, said_before = {}, len(job.shown)
             async for frame in self._renderer.frames(
                 job, upstream(route, job.call, job.ctx.call), guard=True
             ):
-                yield frame
-            if tools is None or job.finish == "content_filter":
+                if not (job.server_tools and isinstance(frame, ToolCallFrame)):
+                    yield frame  # the gateway's own tool calls are its business, not the client's
+            if tools is None or not job.server_tools or job.finish == "content_filter":
                 return
             job.machine.move(State.TOOL_EXECUTION)
-            results = await tools.run(job.call, "".join(job.shown))
+            calls = tuple(
+                ToolCall(f"call_{round_number}_{index}", name, arguments)
+                for index, (name, arguments) in sorted(job.called.items())
+            )
+            results = await tools.run(job.call, calls, job.ctx.trace_id)
             if results is None or round_number > self._stages.max_tool_rounds:
                 return
-            answer = Message("assistant", "".join(job.shown))
+            answer = Message("assistant", "".join(job.shown[said_before:]), tool_calls=calls)
             job.call = replace(job.call, messages=(*job.call.messages, answer, *results))
+            job.finish = "stop"
 
     # -- after the model -----------------------------------------------------------------------------
 

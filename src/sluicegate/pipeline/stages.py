@@ -5,11 +5,12 @@ answer is the answer."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from sluicegate.calltrace import CallTrace
-from sluicegate.types import CompletionRequest, Message
+from sluicegate.types import CompletionRequest, Message, ToolCall, ToolSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,15 @@ class ToolAnswers(Protocol):
 
 
 class ToolRunner(Protocol):
-    async def run(self, request: CompletionRequest, answer: str) -> tuple[Message, ...] | None:
-        """TOOL_EXECUTION: the messages that carry the tools' results back to the model (another
+    """The gateway's own tools (a domain's registry): offered to the model on routed requests
+    whose client offered none, and run here when the model calls them."""
+
+    def specs(self) -> tuple[ToolSpec, ...]: ...
+
+    async def run(
+        self, request: CompletionRequest, calls: Sequence[ToolCall], trace_id: str
+    ) -> tuple[Message, ...] | None:
+        """TOOL_EXECUTION: the tool messages that carry the results back to the model (another
         LLM_CALL), or None when the answer needs no tool."""
         ...
 
