@@ -27,7 +27,7 @@ def settings(folder: Path) -> dict[str, Any]:
         "providers": {"s": {"type": "scripted", "inline": {"models": {"echo": [{"echo": True}]}}}},
         "models": {"reasoning": {"use": ["s/echo"]}},
         # The assistant's domain pack off: a conversation turn differs from a chat only by its session.
-        "assistant": {"pack": None},
+        "assistant": {"pack": None, "routing": False},
         "state": {"backend": "sqlite", "path": str(folder / "state.db")},
         "audit": {"path": str(folder / "audit.db")},
         "state_dir": str(folder),

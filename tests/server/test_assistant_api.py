@@ -48,6 +48,8 @@ def server(gateway: Callable[..., UvicornThread]) -> UvicornThread:
                 }
             },
             "models": {"assistant": {"use": ["shop/m"]}},
+            # These turns are about the model's answer (placeholders, corrections, the fence).
+            "assistant": {"routing": False},
         }
     )
 
@@ -130,6 +132,9 @@ def test_without_an_assistant_or_reasoning_role_the_turn_ends_in_an_error_frame(
         {
             "providers": {"shop": {"type": "scripted", "inline": {"models": {"m": [{"echo": True}]}}}},
             "models": {"coding": {"use": ["shop/m"]}},
+            # Not routed: the role is looked up after the stream began (a routed turn looks its
+            # route up first: test_a_routed_turn_without_its_role_is_refused_before_the_stream).
+            "assistant": {"routing": False},
         }
     )
     response = httpx.post(
@@ -143,3 +148,39 @@ def test_without_an_assistant_or_reasoning_role_the_turn_ends_in_an_error_frame(
         )
     ]
     assert "reasoning" in frames(response)[0][1]["message"]
+
+
+def test_a_routed_turn_without_its_role_is_refused_before_the_stream(
+    gateway: Callable[..., UvicornThread],
+) -> None:
+    server = gateway(
+        {
+            "providers": {"shop": {"type": "scripted", "inline": {"models": {"m": [{"echo": True}]}}}},
+            "models": {"coding": {"use": ["shop/m"]}},
+        }
+    )
+    response = httpx.post(
+        server.url + "/v1/assistant/sessions/s1/messages", json={"content": "hi"}, timeout=30
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+
+
+def test_a_routed_turn_answers_a_look_up_from_a_tool(gateway: Callable[..., UvicornThread]) -> None:
+    server = gateway(
+        {
+            "providers": {"shop": {"type": "scripted", "inline": {"models": {"m": [{"echo": True}]}}}},
+            "models": {"assistant": {"use": ["shop/m"]}},
+        }
+    )
+    response = httpx.post(
+        server.url + "/v1/assistant/sessions/s1/messages",
+        json={"content": f"How much is {GOOD['series']} vol {GOOD['volume']}?"},
+        timeout=30,
+    )
+    found = frames(response)
+    assert found[-1][0] == "complete"
+    assert found[-1][1]["route"] == "simple_tool_call/tool:price"
+    assert f"{GOOD['price']:.2f}" in found[-1][1]["text"]
+    session = httpx.get(server.url + "/v1/assistant/sessions/s1").json()
+    assert [t["role"] for t in session["turns"]] == ["user", "assistant"]

@@ -216,6 +216,11 @@ class AssistantConfig(Strict):
     facts_url: str | None = Field(
         default=None, description="A catalog service; default: the bundled demo catalog."
     )
+    routing: bool = Field(
+        default=True,
+        description="Turns are `model: auto` (a tool answers a look-up alone); false: the "
+        "conversation role answers every turn.",
+    )
     price_mismatch: Literal["replace", "strip"] = "replace"
     history_turns: Annotated[int, Field(ge=0)] = 20
     context_listings: Annotated[int, Field(ge=0, le=20)] = 5

@@ -43,3 +43,4 @@ class Job:
     # The gateway offered its own tools (TOOL_EXECUTION runs the model's calls; the client never
     # sees them).
     server_tools: bool = False
+    new_session: bool = False  # MEMORY_LOAD opened the session for this turn

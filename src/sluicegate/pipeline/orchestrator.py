@@ -30,6 +30,7 @@ from sluicegate.costs import CostControls, usage_of
 from sluicegate.errors import (
     AnswerRejected,
     FenceViolation,
+    Forbidden,
     InvalidRequest,
     ModelNotFound,
     PolicyRefused,
@@ -105,15 +106,22 @@ class Orchestrator:
             await self._authorize(job)
             if request.session_id is not None:
                 await self._load_memory(job, request.session_id)
-            yield AcceptedFrame(ctx.trace_id)
+            routed = request.model == AUTO
+            if not routed:
+                yield AcceptedFrame(ctx.trace_id)
             if self._tier0.enabled:
                 self._gate(job)
-            decision = await self._decide(job) if request.model == AUTO else None
+            decision = await self._decide(job) if routed else None
             if decision is not None and decision.kind == "tool":
+                yield AcceptedFrame(ctx.trace_id)
                 async for frame in self._tool_only(job, decision):
                     yield frame
                 return
-            self._select_model(job, decision)
+            await self._select_route(job, decision)
+            if routed:
+                # A routed request is accepted once its route is known and allowed: until then a
+                # refusal (the key's roles, the gate) is a status code, as for a named role.
+                yield AcceptedFrame(ctx.trace_id)
             if decision is not None and self._stages.tools is not None and not job.call.tools:
                 self._offer_tools(job, self._stages.tools.specs())
             if request.session_id is not None and job.pack is not None:
@@ -163,6 +171,7 @@ class Orchestrator:
             # The same answer whether the session does not exist or belongs to another user.
             raise SessionNotFound(f"No session '{session_id}' for this key.")
         session = await self.sessions.get(session_id)
+        job.new_session = not session["turns"]
         history = tuple(Message(t["role"], t["content"]) for t in session["turns"])
         job.call = replace(job.call, messages=history + job.call.messages)
 
@@ -194,8 +203,6 @@ class Orchestrator:
                 elapsed_ms=decision.elapsed_ms,
             ),
         )
-        if decision.kind == "role":  # a tool-only answer runs no model, so no role to allow
-            self._gatekeeper.authorize(job.ctx.key, decision.name)
         return decision
 
     async def _tool_only(self, job: Job, decision: RouteDecision) -> AsyncIterator[Frame]:
@@ -225,6 +232,11 @@ class Orchestrator:
     def _select_model(self, job: Job, decision: RouteDecision | None) -> None:
         name = decision.name if decision is not None else job.request.model
         how = decision.decision if decision is not None else "explicit"
+        if decision is not None:
+            if job.request.session_id is not None and not self.stacks.has_role(name):
+                name = self._config.conversation_role  # a conversation turn falls back to its role
+            # The router's choice is what the key must allow (a tool-only answer runs no role).
+            self._gatekeeper.authorize(job.ctx.key, name)
         job.machine.move(State.MODEL_SELECTION, f"{how}/{name}")
         route = self.stacks.resolve(name)
         self.stacks.check_request(route, job.call)
@@ -244,6 +256,17 @@ class Orchestrator:
                 f"checks the answers of '{route.name}' (they would carry the text those change).",
                 param="logprobs",
             )
+
+    async def _select_route(self, job: Job, decision: RouteDecision | None) -> None:
+        try:
+            self._select_model(job, decision)
+        except Forbidden:
+            # A routed turn refused for its route leaves nothing behind: not even the session
+            # its first turn opened (another key may open it).
+            if job.new_session and job.request.session_id is not None:
+                owner = job.ctx.key.user if job.ctx.key is not None else None
+                await self.sessions.delete(job.request.session_id, owner)
+            raise
 
     def _offer_tools(self, job: Job, specs: tuple[ToolSpec, ...]) -> None:
         """A routed request whose client offered no tools gets the domain's, where the route's

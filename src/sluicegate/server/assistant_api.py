@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from sluicegate.errors import FenceViolation, GatewayError, SessionNotFound, StateError
 from sluicegate.frames import error_frame, frame_data
 from sluicegate.memory.sessions import SessionStore
+from sluicegate.pipeline.orchestrator import AUTO
 from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.server.auth import bearer, caller_user, require_key
 from sluicegate.server.body import read_body
@@ -66,9 +67,12 @@ async def post_message(
     runtime = request.app.state.runtime
     role = runtime.config.conversation_role
     request.state.role = role
+    # With routing on, a turn is `model: auto` (ARCHITECTURE §4): a look-up a tool can answer
+    # needs no model; the rest go to the role for their class, or the conversation role.
+    asked = AUTO if runtime.pipeline.stages.routing and runtime.config.assistant.routing else role
     turn = PipelineRequest(
         CompletionRequest(
-            role, (Message("user", body.content),), max_tokens=runtime.config.assistant.max_tokens
+            asked, (Message("user", body.content),), max_tokens=runtime.config.assistant.max_tokens
         ),
         endpoint="/v1/assistant",
         caller=Caller(secret=bearer(request)),
