@@ -109,21 +109,15 @@ class Orchestrator:
             routed = request.model == AUTO
             if not routed:
                 yield AcceptedFrame(ctx.trace_id)
-            if self._tier0.enabled:
-                self._gate(job)
-            decision = await self._decide(job) if routed else None
-            if decision is not None and decision.kind == "tool":
-                yield AcceptedFrame(ctx.trace_id)
-                async for frame in self._tool_only(job, decision):
-                    yield frame
-                return
-            await self._select_route(job, decision)
+            decision = await self._route(job, routed=routed)
             if routed:
                 # A routed request is accepted once its route is known and allowed: until then a
                 # refusal (the key's roles, the gate) is a status code, as for a named role.
                 yield AcceptedFrame(ctx.trace_id)
-            if decision is not None and self._stages.tools is not None and not job.call.tools:
-                self._offer_tools(job, self._stages.tools.specs())
+            if decision is not None and decision.kind == "tool":
+                async for frame in self._tool_only(job, decision):
+                    yield frame
+                return
             if request.session_id is not None and job.pack is not None:
                 await self._retrieve(job, job.pack)
             async for frame in await self._answer(job):
@@ -182,6 +176,19 @@ class Orchestrator:
         if refusal is not None:
             self._recorder.guardrail(job.ctx, "tier0", refusal.rule, "block", (0, 0))
             raise PolicyRefused(refusal.reason, param=refusal.rule)
+
+    async def _route(self, job: Job, *, routed: bool) -> RouteDecision | None:
+        """TIER0_GATE, ROUTING_DECISION and MODEL_SELECTION: where the request goes (a tool, or a
+        role's stack with the domain's tools offered when the client offered none)."""
+        if self._tier0.enabled:
+            self._gate(job)
+        decision = await self._decide(job) if routed else None
+        if decision is not None and decision.kind == "tool":
+            return decision
+        await self._select_route(job, decision)
+        if decision is not None and self._stages.tools is not None and not job.call.tools:
+            self._offer_tools(job, self._stages.tools.specs())
+        return decision
 
     async def _decide(self, job: Job) -> RouteDecision:
         router = self._stages.router

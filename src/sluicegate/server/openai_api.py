@@ -34,7 +34,7 @@ router = APIRouter()
 _BODY_SCHEMA = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
 # The body is read by hand (size limit, strict UTF-8, our 400s); its schema is documented here, and
 # its nested models are added to the document's components through `request_components()`.
-_REQUEST_SCHEMA = {
+CHAT_REQUEST_SCHEMA = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {k: v for k, v in _BODY_SCHEMA.items() if k != "$defs"}}},
@@ -53,7 +53,7 @@ def _stacks(request: Request) -> RoleStacks:
 
 
 @router.post(
-    "/v1/chat/completions", openapi_extra=_REQUEST_SCHEMA, response_model=None, responses=CHAT_RESPONSES
+    "/v1/chat/completions", openapi_extra=CHAT_REQUEST_SCHEMA, response_model=None, responses=CHAT_RESPONSES
 )
 async def chat_completions(request: Request) -> Response:
     runtime = request.app.state.runtime
