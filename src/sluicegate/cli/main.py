@@ -1,4 +1,4 @@
-"""`sluicegate`: serve, chat, init, models, route."""
+"""`sluicegate`: serve, chat, init, models, route, ab."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sluicegate.cli.ab import ab
 from sluicegate.cli.audit import audit_app
 from sluicegate.cli.common import config_or_exit, err, fail, runtime_or_exit
 from sluicegate.cli.keys import keys_app
@@ -36,6 +37,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="sluicegate: 
 out = Console(highlight=False)
 
 app.command()(route)
+app.command()(ab)
 
 ConfigOption = typer.Option(
     None, "--config", "-c", help="Config file (default: $SLUICEGATE_CONFIG or ./sluicegate.yaml)."
