@@ -155,6 +155,52 @@ async def validation_rates() -> dict[str, Any]:
     }
 
 
+async def router_model_path(rows: list[dict[str, Any]]) -> dict[str, Any] | str:
+    """The `router` role on the embedded model deciding alone (threshold 1.0): its time per
+    decision, and how often it agrees with the label (a 135M model: the classifier carries
+    the decisions; this is the fallback's cost)."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "not measured (needs the [local] extra)"
+    from sluicegate.config.schema import embedded_default
+    from sluicegate.runtime import build_runtime
+    from sluicegate.types import CompletionRequest, Message
+
+    default = embedded_default()
+    config = default.model_copy(
+        update={
+            "state": default.state.model_copy(update={"backend": "memory"}),
+            "audit": default.audit.model_copy(update={"enabled": False}),
+            "routing": RoutingConfig(confidence_threshold=1.0),
+        }
+    )
+    runtime = build_runtime(config)
+    router = runtime.pipeline.stages.router
+    assert router is not None
+    timings: list[float] = []
+    agreed = used = 0
+    try:
+        await router.decide(CompletionRequest("auto", (Message("user", "warm-up"),)), CallTrace())
+        for row in rows:
+            decided = await router.decide(
+                CompletionRequest("auto", (Message("user", row["text"]),)), CallTrace()
+            )
+            timings.append(decided.elapsed_ms)
+            used += decided.stage == "router_model"
+            agreed += decided.decision == row["label"]
+    finally:
+        await runtime.aclose()
+    return {
+        "queries": len(rows),
+        "decided_by_the_model": used,
+        "p50_ms": round(percentile(timings, 50), 1),
+        "p99_ms": round(percentile(timings, 99), 1),
+        "agreement_with_labels": round(agreed / len(rows), 4),
+        "model": "SmolLM2-135M (embedded), 2 CPU cores",
+    }
+
+
 def main() -> None:
     held_out = load("test")
     trained = weights_of(train(load("train")))
@@ -172,7 +218,7 @@ def main() -> None:
             "overall"
         ],
         **tool_only_share(load(None)),
-        "router_model_overhead_ms": "not measured here (needs the [local] extra)",
+        "router_model_path": asyncio.run(router_model_path(random.Random(3).sample(held_out, 40))),
         "validation": asyncio.run(validation_rates()),
         "default_confidence_threshold": RoutingConfig().confidence_threshold,
     }

@@ -44,3 +44,4 @@ class Job:
     # sees them).
     server_tools: bool = False
     new_session: bool = False  # MEMORY_LOAD opened the session for this turn
+    tool_results: list[str] = field(default_factory=list)  # what the gateway's tools answered

@@ -6,27 +6,23 @@ renders the frames it yields; a non-streamed answer is the same frames collected
     MODEL_SELECTION → RETRIEVAL → CACHE_LOOKUP → BUDGET_RESERVE → LLM_CALL ⇄ TOOL_EXECUTION →
     POST_STREAM → VALIDATION → SYNTHESIS) → BUDGET_SETTLE → CACHE_STORE → MEMORY_UPDATE → COMPLETED
 
-A stage that is off (no session, no tier-0 rule, nothing plugged into an empty place, no cache
-or budget for the request, no domain pack) is not entered. Failures raise; the door decides
-whether one is a status code or an `error` frame (`AcceptedFrame` marks the point after which
-its clients expect frames). Whatever ends the request — an answer, an error, or the client
-going away — settles the budget and records the outcome once, in a task the caller's
-cancellation cannot stop.
+ROUTING_DECISION, the gateway's own tools and VALIDATION act on `model: auto` requests. A stage
+that is off (no session, no tier-0 rule, no cache or budget for the request, no domain pack) is
+not entered. Failures raise; the door decides whether one is a status code or an `error` frame
+(`AcceptedFrame` marks the point after which its clients expect frames). Whatever ends the
+request settles the budget and records the outcome once (`ending.py`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import replace
 from functools import partial
 
 from sluicegate.audit.events import Correction as CorrectionEvent
-from sluicegate.audit.events import RoutingDecision as RoutingDecisionEvent
-from sluicegate.audit.events import ToolExecution
 from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import Config
-from sluicegate.costs import CostControls, usage_of
+from sluicegate.costs import CostControls
 from sluicegate.errors import (
     AnswerRejected,
     FenceViolation,
@@ -43,6 +39,7 @@ from sluicegate.memory.sessions import SessionStore
 from sluicegate.observability.recorder import Recorder
 from sluicegate.pipeline.auth import Gatekeeper
 from sluicegate.pipeline.context import RequestContext
+from sluicegate.pipeline.ending import RequestEnding
 from sluicegate.pipeline.job import Job
 from sluicegate.pipeline.llm import RoleStacks
 from sluicegate.pipeline.outcomes import outcome_of
@@ -89,13 +86,12 @@ class Orchestrator:
         self._gatekeeper = gatekeeper
         self.sessions = sessions
         self.packs = dict(packs)
-        self._stages = stages or Stages()
-        self.stages = self._stages  # read by the doors of the stages on their own (/v1/route)
+        self.stages = stages or Stages()  # also read by the stages' own doors (/v1/route)
         self._renderer = FrameRenderer(InlineGuard(config.guardrails), recorder)
         self._tier0 = Tier0Gate(config.guardrails.tier0)
-        self._finishing: set[asyncio.Future[None]] = set()
+        self._ending = RequestEnding(costs, sessions, recorder)
         self._validation = ValidationLoop(
-            self._stages.validator, stacks, self._renderer, recorder, config.routing
+            self.stages.validator, stacks, self._renderer, recorder, config.routing
         )
 
     async def run(self, request: PipelineRequest, ctx: RequestContext) -> AsyncGenerator[Frame, None]:
@@ -186,12 +182,12 @@ class Orchestrator:
         if decision is not None and decision.kind == "tool":
             return decision
         await self._select_route(job, decision)
-        if decision is not None and self._stages.tools is not None and not job.call.tools:
-            self._offer_tools(job, self._stages.tools.specs())
+        if decision is not None and self.stages.tools is not None and not job.call.tools:
+            self._offer_tools(job, self.stages.tools.specs())
         return decision
 
     async def _decide(self, job: Job) -> RouteDecision:
-        router = self._stages.router
+        router = self.stages.router
         if router is None:
             raise ModelNotFound(
                 "'auto' needs routing, which is switched off (routing.enabled).", param="model"
@@ -199,35 +195,16 @@ class Orchestrator:
         job.machine.move(State.ROUTING_DECISION)
         # The router model's call (if it is asked) is recorded apart from the answer's.
         decision = await router.decide(job.call, CallTrace(trace_id=job.ctx.trace_id))
-        self._recorder.audit.emit(
-            job.ctx.trace_id,
-            RoutingDecisionEvent(
-                decision=decision.decision,
-                role=decision.name if decision.kind == "role" else None,
-                tool=decision.name if decision.kind == "tool" else None,
-                confidence=round(decision.confidence, 4),
-                stage=decision.stage,
-                elapsed_ms=decision.elapsed_ms,
-            ),
-        )
+        self._recorder.audit.emit(job.ctx.trace_id, decision.event())
         return decision
 
     async def _tool_only(self, job: Job, decision: RouteDecision) -> AsyncIterator[Frame]:
-        if self._stages.tool_answers is None:
+        if self.stages.tool_answers is None:
             raise AnswerRejected(f"The router chose the tool '{decision.name}', but no tool can answer.")
         job.machine.move(State.TOOL_ONLY_EXECUTION, f"{decision.decision}: tool {decision.name}")
         job.ctx.route_label = f"{decision.decision}/tool:{decision.name}"
-        answer = await self._stages.tool_answers.answer(decision, job.call)
-        self._recorder.audit.emit(
-            job.ctx.trace_id,
-            ToolExecution(
-                tool=decision.name,
-                arguments=decision.arguments,
-                result=answer.result,
-                error=answer.error,
-                by="router",
-            ),
-        )
+        answer = await self.stages.tool_answers.answer(decision, job.call)
+        self._recorder.audit.emit(job.ctx.trace_id, answer.event(decision))
         text = self._renderer.guard_whole(job, answer.text)
         job.delivered = job.final = text
         job.said.append(text)
@@ -328,9 +305,9 @@ class Orchestrator:
 
     async def _llm_rounds(self, job: Job) -> AsyncIterator[Frame]:
         """LLM_CALL ⇄ TOOL_EXECUTION: the model answers; tools it needs answer it back."""
-        route, tools = job.ctx.route, self._stages.tools
+        route, tools = job.ctx.route, self.stages.tools
         assert route is not None
-        for round_number in range(1, self._stages.max_tool_rounds + 2):
+        for round_number in range(1, self.stages.max_tool_rounds + 2):
             job.machine.move(State.LLM_CALL, f"{route.name}, round {round_number}")
             upstream = self.stacks.stream if job.request.stream else self.stacks.answer
             job.called, said_before = {}, len(job.shown)
@@ -347,8 +324,9 @@ class Orchestrator:
                 for index, (name, arguments) in sorted(job.called.items())
             )
             results = await tools.run(job.call, calls, job.ctx.trace_id)
-            if results is None or round_number > self._stages.max_tool_rounds:
+            if results is None or round_number > self.stages.max_tool_rounds:
                 return
+            job.tool_results += [result.content for result in results]  # VALIDATION checks against them
             answer = Message("assistant", "".join(job.shown[said_before:]), tool_calls=calls)
             job.call = replace(job.call, messages=(*job.call.messages, answer, *results))
             job.finish = "stop"
@@ -366,9 +344,9 @@ class Orchestrator:
             if final != job.final:
                 frames.append(self._correct(job, Correction(0, len(job.delivered), final, "validation")))
                 job.final = final
-        if self._stages.synthesizer is not None:
+        if self.stages.synthesizer is not None:
             job.machine.move(State.SYNTHESIS)
-            composed = await self._stages.synthesizer.compose(job.call, job.final)
+            composed = await self.stages.synthesizer.compose(job.call, job.final)
             if composed != job.final:
                 frames.append(self._correct(job, Correction(0, len(job.delivered), composed, "synthesis")))
                 job.final = composed
@@ -390,7 +368,7 @@ class Orchestrator:
         """Routed answers are validated, unless switched off, for a low-risk class, for the role,
         or the answer was cut short by a guardrail or is a tool call."""
         routing = self._config.routing
-        if decision is None or self._stages.validator is None or not routing.validation:
+        if decision is None or self.stages.validator is None or not routing.validation:
             return False
         role = self._config.models.get(decision.name)
         return (
@@ -406,80 +384,7 @@ class Orchestrator:
         return CorrectionFrame(replace=span, text=correction.text, reason=correction.reason)
 
     async def _conclude(self, job: Job, outcome: str) -> None:
-        """The end of every request, once: settle the budget, store, save the turn, record. It runs
-        in a task of its own: a caller that goes away must not stop the usage being committed nor
-        the outcome being recorded."""
-        job.concluded = True
-        waits = job.reservation is not None or (
-            outcome == "ok" and (self._caches(job) or job.request.session_id is not None)
-        )
-        if not waits:
-            # Nothing to await on the way (no budget, no store, no session): nothing to protect from
-            # a cancellation either, and no task to pay for on every request.
-            await self._finish(job, outcome)
-            return
-        finish = asyncio.ensure_future(self._finish(job, outcome))
-        self._finishing.add(finish)
-        finish.add_done_callback(self._finishing.discard)
-        await asyncio.shield(finish)
-
-    async def _finish(self, job: Job, outcome: str) -> None:
-        """`outcome`: "ok", or what ended the request (an error's code, client_disconnected)."""
-        result = outcome
-        try:
-            if job.reservation is not None:
-                job.machine.move(State.BUDGET_SETTLE)
-                await self._costs.settle(
-                    job.ctx,
-                    job.reservation,
-                    job.usage,
-                    prompt_tokens=job.prompt_tokens,
-                    said="".join(job.said),
-                )
-            if outcome == "ok":
-                await self._store(job)
-                job.machine.move(State.COMPLETED)
-            else:
-                job.machine.move(State.FAILED, result)
-        except BaseException as exc:
-            result = outcome_of(exc)
-            if not job.machine.ended:
-                job.machine.move(State.FAILED, result)
-            raise
-        finally:
-            self._record(job, result)
-
-    @staticmethod
-    def _caches(job: Job) -> bool:
-        return (
-            job.cache_key_request is not None and job.ctx.cache == "miss" and job.finish != "content_filter"
-        )
-
-    async def _store(self, job: Job) -> None:
-        route, asked = job.ctx.route, job.cache_key_request
-        if route is not None and asked is not None and self._caches(job):
-            job.machine.move(State.CACHE_STORE)
-            answer = Completion("".join(job.shown), job.finish, job.usage or Usage(), job.call.model, "")
-            await self._costs.remember(route, asked, answer)
-        if job.request.session_id is not None:
-            job.machine.move(State.MEMORY_UPDATE)
-            entities = job.pack.entities(job.final) if job.pack is not None else []
-            question = job.request.completion.messages[-1].content
-            await self.sessions.append(job.request.session_id, question, job.final, entities)
-
-    def _record(self, job: Job, outcome: str) -> None:
-        if not job.received:
-            return  # refused before it was admitted (no key, or a role the key may not use)
-        # A cache hit spent nothing; a stream cut short reported no usage: what was asked and said.
-        spent = None if job.ctx.cache == "hit" else usage_of(job.usage, job.prompt_tokens, "".join(job.said))
-        self._recorder.completed(
-            job.ctx,
-            role=job.ctx.role or "-",
-            outcome=outcome,
-            usage=spent,
-            text="".join(job.said),
-            tool_calls=[(name, arguments) for name, arguments in job.called.values()],
-        )
+        await self._ending.conclude(job, outcome)
 
     async def collect(self, request: PipelineRequest, ctx: RequestContext) -> tuple[Completion, list[Frame]]:
         """A whole answer: the same frames, collected (internal calls, tests)."""

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from sluicegate.audit.events import RoutingDecision as RoutingDecisionEvent
+from sluicegate.audit.events import ToolExecution
 from sluicegate.calltrace import CallTrace
 from sluicegate.types import CompletionRequest, Message, ToolCall, ToolSpec
 
@@ -26,6 +28,17 @@ class RouteDecision:
     elapsed_ms: float = 0.0
     arguments: dict[str, Any] = field(default_factory=dict)  # the tool's
 
+    def event(self) -> RoutingDecisionEvent:
+        """The decision as its audit event."""
+        return RoutingDecisionEvent(
+            decision=self.decision,
+            role=self.name if self.kind == "role" else None,
+            tool=self.name if self.kind == "tool" else None,
+            confidence=round(self.confidence, 4),
+            stage=self.stage,
+            elapsed_ms=self.elapsed_ms,
+        )
+
 
 class Router(Protocol):
     async def decide(self, request: CompletionRequest, call: CallTrace) -> RouteDecision:
@@ -38,6 +51,16 @@ class ToolAnswer:
     text: str  # the answer, from a template over the result
     result: str  # the tool's result, JSON
     error: str | None = None
+
+    def event(self, decision: RouteDecision) -> ToolExecution:
+        """The tool's run as its audit event (the router chose it)."""
+        return ToolExecution(
+            tool=decision.name,
+            arguments=decision.arguments,
+            result=self.result,
+            error=self.error,
+            by="router",
+        )
 
 
 class ToolAnswers(Protocol):

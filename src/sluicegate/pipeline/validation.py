@@ -48,8 +48,9 @@ class ValidationLoop:
         for attempt in range(self._config.max_validation_retries + 1):
             job.machine.move(State.VALIDATION, f"attempt {attempt}")
             # The validator's own call record: the answer's `served_by` and attempts stay its own.
+            context = "\n".join(job.tool_results)  # what the answer was given to work from
             verdict = await self._validator.validate(
-                question, answer, "", CallTrace(trace_id=job.ctx.trace_id)
+                question, answer, context, CallTrace(trace_id=job.ctx.trace_id)
             )
             self._recorder.audit.emit(
                 job.ctx.trace_id,
