@@ -385,10 +385,58 @@ HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# Competition-style maths (LaTeX), science problems, shop look-alikes, other programming phrasings,
+# formatting, legal and chit-chat in the three languages.
+MORE_HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
+    "reasoning_required": [
+        ("en", "Let $a$ and $b$ be positive reals with $a + b = 1$. Find the minimum of $\\frac{1}{a} + \\frac{4}{b}$."),
+        ("en", "How many positive integers less than 1000 are divisible by 7 but not by 11?"),
+        ("en", "Find the remainder when $2^{100}$ is divided by 13."),
+        ("en", "In triangle ABC, AB = 13, BC = 14 and CA = 15. Find the area of the triangle."),
+        ("en", "Compute $\\sum_{k=1}^{50} k^2$."),
+        ("en", "A fair coin is flipped 10 times. What is the probability of getting exactly 7 heads?"),
+        ("en", "What is the wavelength of a photon with energy 3.1 eV?"),
+        ("en", "A 5 ohm and a 10 ohm resistor are in parallel across 12 V. What current flows from the source?"),
+        ("en", "How long does it take light from the Sun to reach Earth? Show the calculation."),
+        ("en", "If the half-life of a substance is 8 days, how much of 200 g remains after 24 days?"),
+        ("en", "I want all 12 volumes of Crimson Ronin; at $10.99 each with free shipping over $100, do I pay shipping?"),
+        ("en", "Is it cheaper to buy Spirit Garden volumes 1-4 separately at $9.99 or the box set at $36?"),
+        ("es", "Un tren recorre 300 km en 2,5 horas. ¿Cuál es su velocidad media?"),
+        ("fr", "Combien de nombres premiers y a-t-il entre 1 et 100 ? Justifie."),
+    ],
+    "coding_required": [
+        ("en", "Write a function to find the longest palindromic substring of a string."),
+        ("en", "Implement quicksort in C++."),
+        ("en", "Why does my Python code print None? def f(x): print(x*2)\nprint(f(3))"),
+        ("en", "Write a bash one-liner that finds the 10 largest files in a directory tree."),
+        ("en", "Optimise this SQL: SELECT * FROM orders WHERE YEAR(created) = 2024"),
+        ("en", "Create a TypeScript interface for a manga listing with id, title, price and stock."),
+        ("es", "Implementa una cola con dos pilas en Java."),
+        ("fr", "Écris un script Python qui télécharge une page web et compte les mots."),
+    ],
+    "router_can_handle": [
+        ("en", "Turn this into a numbered list: milk, eggs, bread"),
+        ("en", "Convert this text to title case: the quiet moon rises"),
+        ("en", "Write a limerick about a cat who reads manga."),
+        ("en", "Can my employer read my work email?"),
+        ("en", "What does 'force majeure' mean in a contract?"),
+        ("en", "How are you today?"),
+        ("en", "Recommend a manga for a beginner who likes cooking stories."),
+        ("en", "Is Neon Samurai 2099 too violent for a 12 year old?"),
+        ("en", "Write a short review of Clockwork Fox volume 1 for our newsletter."),
+        ("es", "¿Qué significa 'fuerza mayor' en un contrato?"),
+        ("es", "Convierte esta lista en una tabla: manzanas 3, peras 5"),
+        ("fr", "Écris un haïku sur la pluie."),
+        ("fr", "Salut, ça va ?"),
+    ],
+}
+
+
 def handwritten() -> Iterator[Row]:
-    for label, items in HANDWRITTEN.items():
-        for lang, text in items:
-            yield row(text, label, "handwritten", lang)
+    for table in (HANDWRITTEN, MORE_HANDWRITTEN):
+        for label, items in table.items():
+            for lang, text in items:
+                yield row(text, label, "handwritten", lang)
 
 
 # ---------------------------------------------------------------- the set

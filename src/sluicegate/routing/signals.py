@@ -64,6 +64,8 @@ _CODE_WORDS = _any(
     r"\bmethod\b", r"\bvariable", r"\barray\b", r"\blist of (?:integers|numbers|strings)", r"\bstring\b",
     r"\bcadena\b", r"\btableau\b", r"\breturns?\b", r"\bgiven (?:a |an )?(?:list|string|array|integer)",
 )  # fmt: skip
+# LaTeX as competition problems write it: $...$, \\frac, \\sqrt, \\sum.
+_LATEX = re.compile(r"\$[^$\n]{1,80}\$|\\(?:frac|sqrt|sum|int|cdot|le|ge|pi|binom|times)\b")
 _MATH_EXPR = re.compile(
     r"\d\s*[-+*/^=]\s*[\d(a-z]|[a-z]\*\*\d|\b[a-z]\s*[=+*/^]\s*\d|\b\d+[a-z]\b|[√∫∑π²³]|\bsqrt\b"
 )
@@ -77,6 +79,8 @@ _MATH_WORDS = _any(
     r"\bresoudre", r"\bderivee", r"\bprobabilidad", r"\bexplain (?:the )?(?:physics|why)", r"\bstep by step",
     r"\bestimate\b", r"\bbalance the equation", r"\bsolutions? of\b", r"\bwrt\b", r"\bdivided by\b",
     r"\bconvert [\d.]+", r"\bhow many \w+ (?:are there )?in\b", r"\bhow (?:high|far|fast|long does|much energy|much time)",
+    r"\bhow many (?:positive |negative )?(?:integers|numbers|ways|primes)", r"\bfind the (?:area|minimum|maximum|value|remainder|sum|number)",
+    r"\bhalf-life", r"\bwavelength", r"\bresistor", r"\bohm", r"\bprime numbers", r"\bnombres premiers",
     r"\bsum of\b", r"\bproduct of\b", r"\baverage of\b", r"\bshow your (?:work|reasoning)", r"\btime complexity",
     r"\bcombien de temps", r"\bcuanto tiempo", r"\bthirds?\b|\bhalves\b|\bquarters? of\b",
 )  # fmt: skip
@@ -103,6 +107,7 @@ _SIGNALS: dict[str, re.Pattern[str]] = {
     "code_syntax": _CODE_SYNTAX,
     "code_words": _CODE_WORDS,
     "math_expr": _MATH_EXPR,
+    "latex": _LATEX,
     "math_words": _MATH_WORDS,
     "greeting": _GREETING,
     "writing": _WRITING,
