@@ -389,17 +389,26 @@ HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
 # formatting, legal and chit-chat in the three languages.
 MORE_HANDWRITTEN: dict[str, list[tuple[str, str]]] = {
     "reasoning_required": [
-        ("en", "Let $a$ and $b$ be positive reals with $a + b = 1$. Find the minimum of $\\frac{1}{a} + \\frac{4}{b}$."),
+        (
+            "en",
+            "Let $a$ and $b$ be positive reals with $a + b = 1$. Find the minimum of $\\frac{1}{a} + \\frac{4}{b}$.",
+        ),
         ("en", "How many positive integers less than 1000 are divisible by 7 but not by 11?"),
         ("en", "Find the remainder when $2^{100}$ is divided by 13."),
         ("en", "In triangle ABC, AB = 13, BC = 14 and CA = 15. Find the area of the triangle."),
         ("en", "Compute $\\sum_{k=1}^{50} k^2$."),
         ("en", "A fair coin is flipped 10 times. What is the probability of getting exactly 7 heads?"),
         ("en", "What is the wavelength of a photon with energy 3.1 eV?"),
-        ("en", "A 5 ohm and a 10 ohm resistor are in parallel across 12 V. What current flows from the source?"),
+        (
+            "en",
+            "A 5 ohm and a 10 ohm resistor are in parallel across 12 V. What current flows from the source?",
+        ),
         ("en", "How long does it take light from the Sun to reach Earth? Show the calculation."),
         ("en", "If the half-life of a substance is 8 days, how much of 200 g remains after 24 days?"),
-        ("en", "I want all 12 volumes of Crimson Ronin; at $10.99 each with free shipping over $100, do I pay shipping?"),
+        (
+            "en",
+            "I want all 12 volumes of Crimson Ronin; at $10.99 each with free shipping over $100, do I pay shipping?",
+        ),
         ("en", "Is it cheaper to buy Spirit Garden volumes 1-4 separately at $9.99 or the box set at $36?"),
         ("es", "Un tren recorre 300 km en 2,5 horas. ¿Cuál es su velocidad media?"),
         ("fr", "Combien de nombres premiers y a-t-il entre 1 et 100 ? Justifie."),
