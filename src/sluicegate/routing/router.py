@@ -57,6 +57,29 @@ class RoleModels(Protocol):
     ) -> Completion: ...
 
 
+async def ask_in_json(
+    models: RoleModels,
+    role: str,
+    prompts: tuple[str, str],
+    schema: ResponseSchema,
+    *,
+    max_tokens: int,
+    call: CallTrace,
+    budget: BudgetToken,
+) -> str:
+    """A role's answer to the pipeline's own question (system, user), held to `schema` (a JSON
+    schema the provider enforces: a grammar on the embedded model) and deterministic."""
+    request = CompletionRequest(
+        model=role,
+        messages=(Message("system", prompts[0]), Message("user", prompts[1])),
+        max_tokens=max_tokens,
+        temperature=0.0,
+        json_mode=True,
+        response_schema=schema,
+    )
+    return (await models.complete(role, request, call, budget)).text
+
+
 class DomainTools(Protocol):
     """A domain pack's tools, as routing uses them."""
 
@@ -148,18 +171,18 @@ class RoutingStage:
         if not self._models.has_role("router"):
             return found.label, "rules", f" (confidence {found.confidence:.2f}; no router role)"
         asked = f"Previous message: {previous}\nMessage: {text}" if previous else text
-        request = CompletionRequest(
-            model="router",
-            messages=(Message("system", ROUTER_PROMPT), Message("user", asked)),
-            max_tokens=24,
-            temperature=0.0,
-            json_mode=True,
-            response_schema=DECISION_SCHEMA,
-        )
+        budget = BudgetToken.mint("routing", self._config.budget_tokens)
         try:
-            budget = BudgetToken.mint("routing", self._config.budget_tokens)
-            answer = await self._models.complete("router", request, call, budget)
-            return parse_router_answer(answer.text), "router_model", ""
+            answer = await ask_in_json(
+                self._models,
+                "router",
+                (ROUTER_PROMPT, asked),
+                DECISION_SCHEMA,
+                max_tokens=24,
+                call=call,
+                budget=budget,
+            )
+            return parse_router_answer(answer), "router_model", ""
         except (SluicegateError, ValueError) as exc:
             return found.label, "rules", f" (router model: {type(exc).__name__})"
 

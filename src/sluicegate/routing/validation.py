@@ -20,8 +20,8 @@ from typing import Literal
 from sluicegate.budgets import BudgetToken
 from sluicegate.calltrace import CallTrace
 from sluicegate.errors import SluicegateError
-from sluicegate.routing.router import RoleModels
-from sluicegate.types import CompletionRequest, Message, ResponseSchema
+from sluicegate.routing.router import RoleModels, ask_in_json
+from sluicegate.types import ResponseSchema
 
 Verdict = Literal["valid", "invalid"]
 _NUMBER = re.compile(
@@ -181,18 +181,18 @@ class AnswerValidator:
         self, question: str, answer: str, context: str, call: CallTrace
     ) -> tuple[Verdict, list[str]] | None:
         shown = f"Question: {question}\nReference: {context or '(none)'}\nAnswer: {answer}"
-        request = CompletionRequest(
-            model=self._role,
-            messages=(Message("system", VALIDATOR_PROMPT), Message("user", shown)),
-            max_tokens=96,
-            temperature=0.0,
-            json_mode=True,
-            response_schema=VERDICT_SCHEMA,
-        )
+        budget = BudgetToken.mint("validation", self._budget_tokens)
         try:
-            budget = BudgetToken.mint("validation", self._budget_tokens)
-            completion = await self._models.complete(self._role, request, call, budget)
-            return parse_verdict(completion.text)
+            said = await ask_in_json(
+                self._models,
+                self._role,
+                (VALIDATOR_PROMPT, shown),
+                VERDICT_SCHEMA,
+                max_tokens=96,
+                call=call,
+                budget=budget,
+            )
+            return parse_verdict(said)
         except (SluicegateError, ValueError):
             # A validator that cannot give a verdict does not fail the answer; the check says so.
             return None
