@@ -22,7 +22,7 @@ from tests.server.test_costs import create_key
 VERDICT_INVALID = '{"verdict": "INVALID", "reasons": ["the height is wrong"]}'
 VERDICT_VALID = '{"verdict": "VALID", "reasons": []}'
 SCRIPT: dict[str, Any] = {
-    "router-m": [{"text": '{"decision": "router_can_handle"}'}],
+    "router-m": [{"text": '{"c": "chat"}'}],
     "code-m": [{"text": "def add(a, b):\n    return a + b"}],
     "reason-m": [
         {"match": "rejected by validation", "text": "It rises about 20.4 m."},
@@ -203,3 +203,13 @@ def test_a_routed_model_calls_the_gateways_tools_and_the_client_sees_only_the_an
         assert "untrusted" in tool_message["content"]  # fenced: data, never instructions
     finally:
         server.stop()
+
+
+def test_the_router_models_answer_is_parsed_strictly() -> None:
+    from sluicegate.routing.router import parse_router_answer
+
+    assert parse_router_answer('{"c": "code"}') == "coding_required"
+    assert parse_router_answer(' { "c" : "shop" } ') == "simple_tool_call"
+    for wrong in ('{"c": "maths"}', '{"c": "chat", "why": "x"}', '"chat"', "chat", "{}"):
+        with pytest.raises(ValueError, match=r"routing decision|Expecting value"):
+            parse_router_answer(wrong)

@@ -23,26 +23,31 @@ from sluicegate.calltrace import CallTrace
 from sluicegate.config.schema import RoutingConfig
 from sluicegate.errors import SluicegateError
 from sluicegate.pipeline.stages import RouteDecision
-from sluicegate.routing.classifier import ROUTE_CLASSES, Classification, RouteClass, RouteClassifier
+from sluicegate.routing.classifier import Classification, RouteClass, RouteClassifier
 from sluicegate.routing.entities import EntityMatcher
 from sluicegate.routing.selection import select_role
 from sluicegate.routing.text import fold
 from sluicegate.routing.tools import ToolRegistry, ToolResult
 from sluicegate.types import Completion, CompletionRequest, Message, ResponseSchema
 
+# Short labels in a one-key object: each token the router writes costs a step of the model
+# (the embedded one writes ~45 a second on two cores), so the answer is as short as JSON allows.
+ROUTER_LABELS: dict[str, RouteClass] = {
+    "shop": "simple_tool_call",
+    "math": "reasoning_required",
+    "code": "coding_required",
+    "chat": "router_can_handle",
+}
 ROUTER_PROMPT = (
-    'Classify the user\'s message. Answer with JSON {"decision": CLASS}, CLASS one of:\n'
-    "simple_tool_call: a shop look-up (a price, stock, a product, an order's status or tracking);\n"
-    "reasoning_required: maths, science, multi-step problems, calculations;\n"
-    "coding_required: writing, fixing or explaining program code;\n"
-    "router_can_handle: chit-chat, writing, translation, formatting, advice, general questions."
+    "Label the message: shop (a price, stock, product or order look-up), math (maths, science, "
+    'calculations), code (programming), chat (anything else). Answer JSON {"c": LABEL}.'
 )
 DECISION_SCHEMA = ResponseSchema(
     "route",
     {
         "type": "object",
-        "properties": {"decision": {"type": "string", "enum": list(ROUTE_CLASSES)}},
-        "required": ["decision"],
+        "properties": {"c": {"type": "string", "enum": list(ROUTER_LABELS)}},
+        "required": ["c"],
         "additionalProperties": False,
     },
     strict=True,
@@ -101,12 +106,11 @@ class _Cached:
 
 
 def parse_router_answer(text: str) -> RouteClass:
-    """The router model's answer, strictly: one JSON object, one known class."""
+    """The router model's answer, strictly: one JSON object, one known label."""
     data = json.loads(text)
-    if not isinstance(data, dict) or set(data) != {"decision"} or data["decision"] not in ROUTE_CLASSES:
+    if not isinstance(data, dict) or set(data) != {"c"} or data["c"] not in ROUTER_LABELS:
         raise ValueError(f"not a routing decision: {text[:80]!r}")
-    decision: RouteClass = data["decision"]
-    return decision
+    return ROUTER_LABELS[data["c"]]
 
 
 class RoutingStage:
