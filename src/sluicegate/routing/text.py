@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _DIGITS = re.compile(r"\d")
 
 
+@lru_cache(maxsize=1024)
 def fold(text: str) -> str:
-    """Case and accents folded, spaces collapsed: 'Cuánto  CUESTA' → 'cuanto cuesta'."""
+    """Case and accents folded, spaces collapsed: 'Cuánto  CUESTA' → 'cuanto cuesta'. Cached: the
+    classifier, its signals and the entity matcher each read the same message."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", bare).strip()
