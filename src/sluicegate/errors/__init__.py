@@ -38,6 +38,7 @@ every name from here).
         ├── UnsupportedMediaType       415, a body that is not application/json
         ├── SessionNotFound            404, no such session for this caller (another's looks the same)
         ├── ModelNotFound              404
+        ├── SchemaNotFound             404, no output schema of that name
         ├── AnswerRejected             422, the VALIDATION stage refused the answer
         ├── UnsupportedByTarget        400, no target of the route has a capability the request needs
         ├── UpstreamRejected           400, the upstream refused the request itself
@@ -80,6 +81,7 @@ from sluicegate.errors.gateway import (
     PolicyRefused,
     RequestOverBudget,
     RequestTimeout,
+    SchemaNotFound,
     SessionNotFound,
     StateUnavailable,
     Unauthorized,
@@ -140,6 +142,7 @@ __all__ = [
     "ProviderUnavailable",
     "RequestOverBudget",
     "RequestTimeout",
+    "SchemaNotFound",
     "ScriptError",
     "ServerUnavailable",
     "SessionNotFound",

@@ -119,6 +119,14 @@ class ModelNotFound(GatewayError):
     code = "model_not_found"
 
 
+class SchemaNotFound(GatewayError):
+    """No output schema of that name (POST /v1/generate/{schema})."""
+
+    status = 404
+    error_type = "invalid_request_error"
+    code = "schema_not_found"
+
+
 class AnswerRejected(GatewayError):
     """The VALIDATION stage found the answer wrong; it is not shipped as an answer."""
 

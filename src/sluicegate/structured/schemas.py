@@ -1,0 +1,150 @@
+"""The registry of named output types (seed 003 ADR-0001): each a closed Pydantic model or a
+closed discriminated union (`Literal` tags, `extra="forbid"`), so that a model's output either is
+one of the declared shapes or is rejected. Two ship:
+
+- `architecture_artifact` (seed 002): a diagram's elements — actor, application, component, data
+  store, integration, told apart by `kind` — and the relations between them, for a framework.
+- `remediation_plan` (seed 003): what to do about a vulnerability, one of `upgrade_dependency`,
+  `patch_code` or `refuse`, told apart by `action`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from sluicegate.errors import SchemaNotFound
+
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- architecture_artifact (seed 002) ------------------------------------------------------------
+
+
+class Actor(Closed):
+    kind: Literal["actor"]
+    id: Id
+    name: Name
+    description: str = ""
+
+
+class Application(Closed):
+    kind: Literal["application"]
+    id: Id
+    name: Name
+    description: str = ""
+
+
+class Component(Closed):
+    kind: Literal["component"]
+    id: Id
+    name: Name
+    technology: str = ""
+    description: str = ""
+
+
+class DataStore(Closed):
+    kind: Literal["data_store"]
+    id: Id
+    name: Name
+    technology: str = ""
+    description: str = ""
+
+
+class Integration(Closed):
+    kind: Literal["integration"]
+    id: Id
+    name: Name
+    protocol: str = ""
+    description: str = ""
+
+
+Element = Annotated[Actor | Application | Component | DataStore | Integration, Field(discriminator="kind")]
+
+
+class Relation(Closed):
+    source: Id
+    target: Id
+    label: str = ""
+
+
+class ArchitectureArtifact(Closed):
+    framework: Literal["c4", "archimate", "uml", "flowchart"]
+    title: Name
+    elements: Annotated[list[Element], Field(min_length=1, max_length=200)]
+    relations: Annotated[list[Relation], Field(max_length=400)] = []
+
+
+# -- remediation_plan (seed 003) -----------------------------------------------------------------
+
+
+class UpgradeDependency(Closed):
+    action: Literal["upgrade_dependency"]
+    package: Name
+    from_version: str
+    to_version: str
+    rationale: str
+
+
+class PatchCode(Closed):
+    action: Literal["patch_code"]
+    file: Annotated[str, Field(min_length=1, max_length=300)]
+    change: str
+    rationale: str
+
+
+class Refuse(Closed):
+    action: Literal["refuse"]
+    reason: str
+
+
+RemediationPlan = Annotated[UpgradeDependency | PatchCode | Refuse, Field(discriminator="action")]
+
+
+# -- the registry --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputSchema:
+    name: str
+    description: str
+    adapter: TypeAdapter[Any]
+    # Top-level arrays whose elements stream as `element` frames, with each element's type.
+    streamed: dict[str, TypeAdapter[Any]]
+
+    def json_schema(self) -> dict[str, Any]:
+        return self.adapter.json_schema()
+
+
+SCHEMAS: dict[str, OutputSchema] = {
+    schema.name: schema
+    for schema in (
+        OutputSchema(
+            "architecture_artifact",
+            "An architecture diagram: typed elements and the relations between them (seed 002).",
+            TypeAdapter(ArchitectureArtifact),
+            {"elements": TypeAdapter(Element), "relations": TypeAdapter(Relation)},
+        ),
+        OutputSchema(
+            "remediation_plan",
+            "What to do about a vulnerability: upgrade a dependency, patch code, or refuse (seed 003).",
+            TypeAdapter(RemediationPlan),
+            {},
+        ),
+    )
+}
+
+
+def schema_named(name: str) -> OutputSchema:
+    schema = SCHEMAS.get(name)
+    if schema is None:
+        known = ", ".join(sorted(SCHEMAS))
+        raise SchemaNotFound(f"No output schema named '{name}' (schemas: {known}).", param="schema")
+    return schema
