@@ -22,6 +22,7 @@ from sluicegate.server.admin import router as admin_router
 from sluicegate.server.assistant_api import router as assistant_router
 from sluicegate.server.embeddings_api import router as embeddings_router
 from sluicegate.server.errors import install_error_handlers
+from sluicegate.server.generate_api import router as generate_router
 from sluicegate.server.guard import RequestGuard
 from sluicegate.server.openai_api import request_components
 from sluicegate.server.openai_api import router as openai_router
@@ -64,6 +65,7 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
     app.include_router(openai_router)
     app.include_router(embeddings_router)
     app.include_router(routing_router)
+    app.include_router(generate_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

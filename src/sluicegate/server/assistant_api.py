@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import replace
 from typing import Annotated
 
 import orjson
@@ -14,8 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from sluicegate.errors import FenceViolation, GatewayError, SessionNotFound, StateError
-from sluicegate.frames import error_frame, frame_data
+from sluicegate.errors import SessionNotFound
 from sluicegate.memory.sessions import SessionStore
 from sluicegate.pipeline.orchestrator import AUTO
 from sluicegate.pipeline.request import Caller, PipelineRequest
@@ -23,7 +20,8 @@ from sluicegate.server.auth import bearer, caller_user, require_key
 from sluicegate.server.body import read_body
 from sluicegate.server.context import request_context
 from sluicegate.server.schemas import Open, error_responses
-from sluicegate.types import AcceptedFrame, CompletionRequest, Frame, Message, TokenFrame
+from sluicegate.server.sse import sse
+from sluicegate.types import CompletionRequest, Message
 
 log = logging.getLogger("sluicegate.server")
 
@@ -86,36 +84,8 @@ async def post_message(
         await frames.aclose()
         raise
     return StreamingResponse(
-        _sse(first, frames), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        sse(first, frames), media_type="text/event-stream", headers={"cache-control": "no-cache"}
     )
-
-
-async def _sse(first: Frame, frames: AsyncGenerator[Frame, None]) -> AsyncIterator[bytes]:
-    answered = False
-    try:
-        frame: Frame | None = first
-        while frame is not None:
-            answered = answered or isinstance(frame, TokenFrame)
-            if not isinstance(frame, AcceptedFrame):  # a signal for this door, not for clients
-                yield _sse_event(frame)
-            frame = await anext(frames, None)
-    except (GatewayError, StateError, FenceViolation) as exc:
-        # The stream has begun (a role that is not configured, a budget not reserved, a session
-        # that could not be saved): the refusal is a frame.
-        if isinstance(exc, StateError):
-            log.error("state store failed in the assistant: %s", exc)
-        failure = error_frame(exc)
-        if answered and isinstance(exc, StateError):
-            # The model has answered and its tokens were counted: "nothing was spent" would be false.
-            message = f"The answer above could not be saved to the session ({exc}); its tokens were spent."
-            failure = replace(failure, message=message)
-        yield _sse_event(failure)
-    finally:
-        await frames.aclose()
-
-
-def _sse_event(frame: Frame) -> bytes:
-    return b"event: " + frame.event.encode() + b"\ndata: " + orjson.dumps(frame_data(frame)) + b"\n\n"
 
 
 @router.post(
