@@ -107,3 +107,38 @@ def test_schemas_are_listed_and_an_unknown_one_is_a_404(server: UvicornThread) -
     missing = generate(server, "good", schema="nope")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "schema_not_found"
+
+
+FIVE = {
+    "framework": "c4",
+    "title": "Shop",
+    "elements": [{"kind": "component", "id": f"c{i}", "name": f"Part {i}"} for i in range(5)],
+}
+FIVE_TEXT = json.dumps(FIVE)
+# The first target dies a little after the third element has closed.
+CUT_AFTER = (FIVE_TEXT.index('"c3"') // 10) + 1
+
+
+def test_a_provider_failing_mid_stream_resumes_on_the_next_with_no_element_twice_or_missing(
+    gateway: Callable[..., UvicornThread],
+) -> None:
+    script = {
+        "models": {
+            "cut": [
+                {"text": FIVE_TEXT, "chunk_chars": 10, "fault": "truncate", "fault_after_chunks": CUT_AFTER}
+            ],
+            "backup": [{"text": FIVE_TEXT, "chunk_chars": 10}],
+        }
+    }
+    server = gateway(
+        {
+            "providers": {"s": {"type": "scripted", "inline": script}},
+            "models": {"artist": {"use": ["s/cut", "s/backup"]}},
+            "retry": {"attempts": 1},
+        }
+    )
+    found = frames(generate(server, "artist"))
+    indexes = [d["index"] for kind, d in found if kind == "element"]
+    assert indexes == [0, 1, 2, 3, 4]
+    assert found[-1][0] == "complete"
+    assert [e["id"] for e in found[-1][1]["object"]["elements"]] == [f"c{i}" for i in range(5)]

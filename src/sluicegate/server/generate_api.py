@@ -4,7 +4,7 @@ registry of output schemas with their JSON schemas."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends
@@ -68,7 +68,16 @@ async def generate(request: Request, schema: Annotated[str, PathParam(max_length
     runtime = request.app.state.runtime
     config = runtime.config
     role = body.role or ("reasoning" if "reasoning" in config.models else config.conversation_role)
-    asked = StructuredRequest(chosen, body.input, role, Caller(secret=bearer(request)))
+    targets = [target.provider.capabilities for target in runtime.stacks.resolve(role).targets]
+    enforced: Literal["schema", "json", "prompt"] = (
+        "schema"
+        if all(c.json_schema for c in targets)
+        else "json"
+        if all(c.json_mode for c in targets)
+        else "prompt"
+    )
+    caller = Caller(secret=bearer(request))
+    asked = StructuredRequest(chosen, body.input, role, caller, enforced=enforced)
     frames = StructuredWorkflow(runtime.pipeline).run(asked, request_context(request))
     # Until the pipeline accepts the request (key, role), a refusal is a status code.
     try:

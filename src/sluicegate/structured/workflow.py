@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any, Protocol, assert_never
+from typing import Any, Literal, Protocol, assert_never
 
 from pydantic import ValidationError
 
@@ -53,14 +53,21 @@ class StructuredRequest:
     caller: Caller
     max_tokens: int = 2048
     attempts: int = 3
+    # How the shape reaches the model: every target of the role enforces the JSON schema itself
+    # ("schema"), or JSON only ("json", the schema in the prompt), or nothing ("prompt").
+    enforced: Literal["schema", "json", "prompt"] = "prompt"
 
 
-def system_prompt(schema: OutputSchema) -> str:
-    return (
-        f"You produce {schema.name}: {schema.description}\n"
-        "Answer with one JSON object that satisfies this JSON schema, and nothing else:\n"
-        f"{json.dumps(schema.json_schema(), separators=(',', ':'))}"
-    )
+def system_prompt(schema: OutputSchema, *, with_schema: bool) -> str:
+    """What to produce. The JSON schema itself is written here only for a route with a target that
+    cannot be held to it natively (json_schema, a forced tool, a grammar): elsewhere it would only
+    cost prompt tokens (about 500 for an architecture artifact)."""
+    told = f"You produce {schema.name}: {schema.description}\nAnswer with one JSON object and nothing else."
+    if with_schema:
+        told += (
+            f" It must satisfy this JSON schema:\n{json.dumps(schema.json_schema(), separators=(',', ':'))}"
+        )
+    return told
 
 
 class StructuredWorkflow:
@@ -70,9 +77,10 @@ class StructuredWorkflow:
     async def run(self, asked: StructuredRequest, ctx: RequestContext) -> AsyncGenerator[Frame, None]:
         schema = asked.schema
         messages: tuple[Message, ...] = (
-            Message("system", system_prompt(schema)),
+            Message("system", system_prompt(schema, with_schema=asked.enforced != "schema")),
             Message("user", asked.text),
         )
+        first_turn = messages
         sent: dict[tuple[str, int], Any] = {}
         usage = Usage()
         outcome: Outcome[Any] = Invalid(("no attempt",), 0)
@@ -81,8 +89,11 @@ class StructuredWorkflow:
                 asked.role,
                 messages,
                 max_tokens=asked.max_tokens,
-                json_mode=True,
-                response_schema=ResponseSchema(schema.name, schema.json_schema(), strict=True),
+                json_mode=asked.enforced != "prompt",
+                # Not `strict`: OpenAI's strict mode wants every field required (the check here is).
+                response_schema=(
+                    ResponseSchema(schema.name, schema.json_schema()) if asked.enforced == "schema" else None
+                ),
             )
             pipeline_request = PipelineRequest(
                 request, endpoint=f"/v1/generate/{schema.name}", caller=asked.caller
@@ -107,7 +118,8 @@ class StructuredWorkflow:
                 break
             outcome = Invalid(parsed.errors, attempt)
             told = REASK.format(errors="\n".join(f"- {e}" for e in parsed.errors))
-            messages = (*messages, Message("assistant", answer), Message("user", told))
+            # Only the last answer goes back with its errors: a small context holds no history.
+            messages = (*first_turn, Message("assistant", answer), Message("user", told))
         match outcome:
             case Ok(value=value):
                 yield CompleteFrame(

@@ -1,0 +1,54 @@
+"""Structured generation on the embedded model, offline and for real: the llama.cpp grammar built
+from the closed union's JSON schema makes SmolLM2 write a remediation plan that validates (what
+it says is a 135M model's; that it is one of the three shapes is the grammar's)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sluicegate.config.schema import embedded_default
+from sluicegate.pipeline.context import RequestContext, bind, unbind
+from sluicegate.pipeline.request import Caller
+from sluicegate.runtime import Runtime, build_runtime
+from sluicegate.structured.schemas import schema_named
+from sluicegate.structured.workflow import StructuredRequest, StructuredWorkflow
+from sluicegate.types import CompleteFrame
+
+pytestmark = [
+    pytest.mark.local_model,
+    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs the [local] extra"),
+]
+
+
+@pytest.fixture
+async def runtime() -> AsyncIterator[Runtime]:
+    default = embedded_default()
+    built = build_runtime(
+        default.model_copy(update={"state": default.state.model_copy(update={"backend": "memory"})})
+    )
+    yield built
+    await built.aclose()
+
+
+async def test_the_grammar_makes_the_small_model_write_a_valid_plan(runtime: Runtime) -> None:
+    asked = StructuredRequest(
+        schema_named("remediation_plan"),
+        "CVE-2024-1234 in requests 2.30 allows header injection; fixed in 2.32.0.",
+        "reasoning",
+        Caller(local=True),
+        max_tokens=200,
+        enforced="schema",
+    )
+    ctx = RequestContext()
+    token = bind(ctx)
+    try:
+        frames = [frame async for frame in StructuredWorkflow(runtime.pipeline).run(asked, ctx)]
+    finally:
+        unbind(token)
+    complete = frames[-1]
+    assert isinstance(complete, CompleteFrame), frames[-1]
+    assert complete.object is not None
+    assert complete.object["action"] in ("upgrade_dependency", "patch_code", "refuse")
