@@ -56,6 +56,7 @@ SAMPLES = {
         "result": "{}",
         "by": "router",
     },
+    "tier_outcome": {"workflow": "remediation_plan", "tier": "recipe", "outcome": "ok"},
     "validation_verdict": {
         "verdict": "invalid",
         "reasons": ["the number 12 is not in the reference"],

@@ -36,7 +36,7 @@ async def runtime() -> AsyncIterator[Runtime]:
 async def test_the_grammar_makes_the_small_model_write_a_valid_plan(runtime: Runtime) -> None:
     asked = StructuredRequest(
         schema_named("remediation_plan"),
-        "CVE-2024-1234 in requests 2.30 allows header injection; fixed in 2.32.0.",
+        "A header injection in our HTTP client library; the vendor has a newer release.",
         "reasoning",
         Caller(local=True),
         max_tokens=200,
@@ -45,7 +45,12 @@ async def test_the_grammar_makes_the_small_model_write_a_valid_plan(runtime: Run
     ctx = RequestContext()
     token = bind(ctx)
     try:
-        frames = [frame async for frame in StructuredWorkflow(runtime.pipeline).run(asked, ctx)]
+        frames = [
+            frame
+            async for frame in StructuredWorkflow(
+                runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
+            ).run(asked, ctx)
+        ]
     finally:
         unbind(token)
     complete = frames[-1]

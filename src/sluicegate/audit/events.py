@@ -176,6 +176,15 @@ class ValidationVerdict(Payload):
     attempt: int = 0
 
 
+class TierOutcome(Payload):
+    """A structured workflow's tier ran (seed 003 ADR-0002): its outcome."""
+
+    workflow: str
+    tier: str
+    outcome: str  # ok | refused | invalid | budget_exhausted
+    detail: str = ""
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "request_received": RequestReceived,
     "request_completed": RequestCompleted,
@@ -197,6 +206,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "routing_decision": RoutingDecision,
     "tool_execution": ToolExecution,
     "validation_verdict": ValidationVerdict,
+    "tier_outcome": TierOutcome,
 }
 EventType = Literal[
     "request_received",
@@ -219,6 +229,7 @@ EventType = Literal[
     "routing_decision",
     "tool_execution",
     "validation_verdict",
+    "tier_outcome",
 ]
 
 

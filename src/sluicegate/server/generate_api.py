@@ -78,7 +78,10 @@ async def generate(request: Request, schema: Annotated[str, PathParam(max_length
     )
     caller = Caller(secret=bearer(request))
     asked = StructuredRequest(chosen, body.input, role, caller, enforced=enforced)
-    frames = StructuredWorkflow(runtime.pipeline).run(asked, request_context(request))
+    workflow = StructuredWorkflow(
+        runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
+    )
+    frames = workflow.run(asked, request_context(request))
     # Until the pipeline accepts the request (key, role), a refusal is a status code.
     try:
         first = await anext(frames)

@@ -9,18 +9,23 @@ end is `complete` with the object, or an `error` frame saying why it never valid
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, assert_never
 
 from pydantic import ValidationError
 
+from sluicegate.audit.events import Payload, TierOutcome
+from sluicegate.budgets import BudgetToken
+from sluicegate.guardrails.fence import FenceWrapper
 from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.structured.elements import ElementStream
 from sluicegate.structured.extract import concise, parse
 from sluicegate.structured.outcome import BudgetExhausted, Invalid, Ok, Outcome, Refused
 from sluicegate.structured.schemas import OutputSchema
+from sluicegate.structured.tiers import LLM_PLAIN, TIERS, TierAttempt, outcome_label, prior_failure_summary
+from sluicegate.token_estimate import estimate_message_tokens
 from sluicegate.types import (
     AcceptedFrame,
     CompleteFrame,
@@ -53,6 +58,7 @@ class StructuredRequest:
     caller: Caller
     max_tokens: int = 2048
     attempts: int = 3
+    budget_tokens: int = 60_000  # the whole workflow's: every tier and reask is paid from it
     # How the shape reaches the model: every target of the role enforces the JSON schema itself
     # ("schema"), or JSON only ("json", the schema in the prompt), or nothing ("prompt").
     enforced: Literal["schema", "json", "prompt"] = "prompt"
@@ -70,21 +76,75 @@ def system_prompt(schema: OutputSchema, *, with_schema: bool) -> str:
     return told
 
 
+@dataclass
+class _Result:
+    outcome: Outcome[Any]
+    usage: Usage
+
+
 class StructuredWorkflow:
-    def __init__(self, pipeline: FrameSource) -> None:
+    def __init__(
+        self,
+        pipeline: FrameSource,
+        *,
+        has_role: Callable[[str], bool],
+        report: Callable[[str, Payload], None],
+    ) -> None:
         self._pipeline = pipeline
+        self._has_role = has_role
+        self._report = report  # (trace id, event): the audit trail's emit
 
     async def run(self, asked: StructuredRequest, ctx: RequestContext) -> AsyncGenerator[Frame, None]:
+        """The schema's tiers in order until one gives Ok; one budget token pays for them all."""
         schema = asked.schema
-        messages: tuple[Message, ...] = (
-            Message("system", system_prompt(schema, with_schema=asked.enforced != "schema")),
-            Message("user", asked.text),
-        )
-        first_turn = messages
+        budget = BudgetToken.mint(f"generate:{schema.name}", asked.budget_tokens)
+        attempts: list[TierAttempt] = []
         sent: dict[tuple[str, int], Any] = {}
-        usage = Usage()
-        outcome: Outcome[Any] = Invalid(("no attempt",), 0)
+        result = _Result(Invalid(("no tier could run",), 0), Usage())
+        for tier in TIERS.get(schema.name, (LLM_PLAIN,)):
+            role = tier.role or asked.role
+            if tier.kind == "recipe":
+                assert tier.recipe is not None
+                result.outcome = _validated(schema, tier.recipe(asked.text))
+            elif not self._has_role(role):
+                continue  # a tier whose role is not configured is not a tier here
+            else:
+                async for frame in self._llm(replace(asked, role=role), ctx, attempts, budget, sent, result):
+                    yield frame
+            kind, detail = outcome_label(result.outcome)
+            self._report(
+                ctx.trace_id, TierOutcome(workflow=schema.name, tier=tier.name, outcome=kind, detail=detail)
+            )
+            attempts.append(TierAttempt(tier.name, result.outcome))
+            if isinstance(result.outcome, Ok | BudgetExhausted):
+                break
+        yield self._final(asked, ctx, result, attempts)
+
+    async def _llm(
+        self,
+        asked: StructuredRequest,
+        ctx: RequestContext,
+        prior: list[TierAttempt],
+        budget: BudgetToken,
+        sent: dict[tuple[str, int], Any],
+        result: _Result,
+    ) -> AsyncGenerator[Frame, None]:
+        """One model tier: the answer streamed, elements sent as they validate, asked again with
+        its errors up to `attempts` times. A retry tier reads what failed before, fenced."""
+        schema = asked.schema
+        user = asked.text
+        if prior:
+            user = f"{user}\n\n{prior_failure_summary(prior, FenceWrapper())}"
+        first_turn = (
+            Message("system", system_prompt(schema, with_schema=asked.enforced != "schema")),
+            Message("user", user),
+        )
+        messages: tuple[Message, ...] = first_turn
         for attempt in range(1, asked.attempts + 1):
+            worst = estimate_message_tokens(messages) + asked.max_tokens
+            if worst > budget.remaining:
+                result.outcome = BudgetExhausted(worst, budget.remaining)
+                return
             request = CompletionRequest(
                 asked.role,
                 messages,
@@ -95,54 +155,51 @@ class StructuredWorkflow:
                     ResponseSchema(schema.name, schema.json_schema()) if asked.enforced == "schema" else None
                 ),
             )
-            pipeline_request = PipelineRequest(
-                request, endpoint=f"/v1/generate/{schema.name}", caller=asked.caller
-            )
+            door = f"/v1/generate/{schema.name}"
             text: list[str] = []
             elements = ElementStream()
-            async for frame in self._pipeline.run(pipeline_request, ctx):
+            async for frame in self._pipeline.run(
+                PipelineRequest(request, endpoint=door, caller=asked.caller), ctx
+            ):
                 if isinstance(frame, TokenFrame):
                     text.append(frame.text)
                     for out in self._elements(schema, elements.feed(frame.text), sent):
                         yield out
                 elif isinstance(frame, CompleteFrame):
-                    usage = usage + frame.usage
-                elif isinstance(frame, AcceptedFrame) and attempt > 1:
-                    continue  # the door learned of acceptance on the first attempt
-                else:
-                    yield frame
+                    result.usage = result.usage + frame.usage
+                    budget.debit(frame.usage.total_tokens)
+                elif not isinstance(frame, AcceptedFrame) or not (prior or attempt > 1):
+                    yield frame  # the door learns of acceptance once
             answer = "".join(text)
             parsed = parse(answer, schema.adapter)
             if parsed.errors == ():
-                outcome = Ok(parsed.value)
-                break
-            outcome = Invalid(parsed.errors, attempt)
+                result.outcome = Ok(parsed.value)
+                return
+            result.outcome = Invalid(parsed.errors, attempt)
             told = REASK.format(errors="\n".join(f"- {e}" for e in parsed.errors))
             # Only the last answer goes back with its errors: a small context holds no history.
             messages = (*first_turn, Message("assistant", answer), Message("user", told))
-        match outcome:
+
+    @staticmethod
+    def _final(
+        asked: StructuredRequest, ctx: RequestContext, result: _Result, tiers: list[TierAttempt]
+    ) -> Frame:
+        schema = asked.schema
+        route = f"generate/{tiers[-1].tier if tiers else '-'}"
+        match result.outcome:
             case Ok(value=value):
-                yield CompleteFrame(
-                    trace_id=ctx.trace_id,
-                    route=f"generate/{asked.role}",
-                    usage=usage,
-                    object=schema.adapter.dump_python(value, mode="json"),
-                )
+                dumped = schema.adapter.dump_python(schema.adapter.validate_python(value), mode="json")
+                return CompleteFrame(trace_id=ctx.trace_id, route=route, usage=result.usage, object=dumped)
             case Invalid(errors=errors, attempts=attempts):
                 detail = "; ".join(errors[:3])
-                yield ErrorFrame(
-                    type="schema_violation",
-                    message=f"No valid {schema.name} after {attempts} attempts: {detail}",
-                    retryable=True,
-                )
+                tried = ", ".join(t.tier for t in tiers)
+                message = f"No valid {schema.name} from {tried} ({attempts} attempts in the last): {detail}"
+                return ErrorFrame(type="schema_violation", message=message, retryable=True)
             case Refused(reason=reason):
-                yield ErrorFrame(type="refused", message=reason, retryable=False)
+                return ErrorFrame(type="refused", message=reason, retryable=False)
             case BudgetExhausted(needed=needed, remaining=remaining):
-                yield ErrorFrame(
-                    type="budget_exhausted",
-                    message=f"needs {needed} tokens, {remaining} left",
-                    retryable=False,
-                )
+                told = f"The workflow's budget cannot pay the next call: {needed} tokens, {remaining} left."
+                return ErrorFrame(type="budget_exhausted", message=told, retryable=False)
             case _ as unreachable:
                 assert_never(unreachable)
 
@@ -171,3 +228,13 @@ class StructuredWorkflow:
             sent[key] = value
             frames.append(ElementFrame({"field": element.field, "index": element.index, "value": value}))
         return frames
+
+
+def _validated(schema: OutputSchema, outcome: Outcome[Any]) -> Outcome[Any]:
+    """A recipe's value through the same strict validation as a model's."""
+    if not isinstance(outcome, Ok):
+        return outcome
+    try:
+        return Ok(schema.adapter.validate_python(outcome.value))
+    except ValidationError as exc:
+        return Invalid(tuple(concise(exc)), 1)
