@@ -39,7 +39,7 @@ async def test_the_grammar_makes_the_small_model_write_a_valid_plan(runtime: Run
         "A header injection in our HTTP client library; the vendor has a newer release.",
         "reasoning",
         Caller(local=True),
-        max_tokens=200,
+        max_tokens=700,
         enforced="schema",
     )
     ctx = RequestContext()

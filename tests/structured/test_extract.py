@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sluicegate.errors import SchemaNotFound
-from sluicegate.structured.extract import ExtractionError, json_text, parse
+from sluicegate.errors import OutputNotJson, SchemaNotFound
+from sluicegate.structured.extract import json_text, parse
 from sluicegate.structured.schemas import SCHEMAS, PatchCode, Refuse, schema_named
 
 PLAN = SCHEMAS["remediation_plan"].adapter
@@ -37,9 +37,9 @@ def test_a_brace_inside_a_string_is_text() -> None:
 
 
 def test_cut_off_and_missing_json_are_errors_not_values() -> None:
-    with pytest.raises(ExtractionError, match="cut off"):
+    with pytest.raises(OutputNotJson, match="cut off"):
         json_text('{"action": "refuse", "reason": "no')
-    with pytest.raises(ExtractionError, match="no JSON"):
+    with pytest.raises(OutputNotJson, match="no JSON"):
         json_text("I cannot help with that.")
     assert parse('{"action": "refuse"', PLAN).errors[0].startswith("not JSON")
 

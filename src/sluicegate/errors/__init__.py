@@ -7,6 +7,7 @@ every name from here).
     ├── ScriptError                    a scripted provider's script is invalid
     ├── StateError                     the state store cannot be reached or is broken
     ├── FactSourceError                the fact source failed or did not answer in time
+    ├── OutputNotJson                  a structured answer holds no (whole) JSON value
     ├── FenceViolation                 untrusted text forged the fence, or the output gave the canary away
     ├── BudgetExhausted                a workflow's budget token cannot pay for the next internal call
     ├── IllegalTransition              the orchestrator moved along a transition its table does not declare
@@ -59,6 +60,7 @@ from sluicegate.errors.base import (
     FenceViolation,
     IllegalTransition,
     NotAllowed,
+    OutputNotJson,
     ProviderSetupError,
     ScriptError,
     ServerUnavailable,
@@ -129,6 +131,7 @@ __all__ = [
     "MalformedResponse",
     "ModelNotFound",
     "NotAllowed",
+    "OutputNotJson",
     "Overloaded",
     "PayloadTooLarge",
     "PolicyRefused",

@@ -44,6 +44,10 @@ class FenceViolation(SluicegateError):
         self.reason = reason
 
 
+class OutputNotJson(SluicegateError, ValueError):
+    """No JSON value could be found in a model's structured answer (none, or cut off)."""
+
+
 class BudgetExhausted(SluicegateError):
     """A workflow's budget token cannot pay for the next internal call."""
 

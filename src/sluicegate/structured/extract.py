@@ -12,13 +12,11 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from sluicegate.errors import OutputNotJson
+
 T = TypeVar("T")
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
-
-
-class ExtractionError(ValueError):
-    """No JSON value could be found in the text."""
 
 
 def json_text(text: str) -> str:
@@ -28,10 +26,10 @@ def json_text(text: str) -> str:
     body = fenced.group(1) if fenced else text
     start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
     if start < 0:
-        raise ExtractionError("no JSON object or array in the answer")
+        raise OutputNotJson("no JSON object or array in the answer")
     end = _balanced_end(body, start)
     if end is None:
-        raise ExtractionError("the JSON value is cut off (unbalanced brackets)")
+        raise OutputNotJson("the JSON value is cut off (unbalanced brackets)")
     return _TRAILING_COMMA.sub(r"\1", body[start:end])
 
 
@@ -67,7 +65,7 @@ def parse(text: str, adapter: TypeAdapter[T]) -> Parsed[T]:
     """The value, or the errors (short, one a line, each naming where): what a reask shows."""
     try:
         data: Any = json.loads(json_text(text))
-    except (ExtractionError, json.JSONDecodeError) as exc:
+    except (OutputNotJson, json.JSONDecodeError) as exc:
         return Parsed(None, (f"not JSON: {exc}",))
     try:
         return Parsed(adapter.validate_python(data), ())

@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sluicegate.errors import SchemaNotFound
 
 Name = Annotated[str, Field(min_length=1, max_length=120)]
+# Free text is unbounded: a bound becomes a repetition in the llama.cpp grammar built from the
+# schema, and a few thousand of them crash the embedded model's worker.
+Text = str
+Code = str
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -32,14 +36,14 @@ class Actor(Closed):
     kind: Literal["actor"]
     id: Id
     name: Name
-    description: str = ""
+    description: Text = ""
 
 
 class Application(Closed):
     kind: Literal["application"]
     id: Id
     name: Name
-    description: str = ""
+    description: Text = ""
 
 
 class Component(Closed):
@@ -47,7 +51,7 @@ class Component(Closed):
     id: Id
     name: Name
     technology: str = ""
-    description: str = ""
+    description: Text = ""
 
 
 class DataStore(Closed):
@@ -55,7 +59,7 @@ class DataStore(Closed):
     id: Id
     name: Name
     technology: str = ""
-    description: str = ""
+    description: Text = ""
 
 
 class Integration(Closed):
@@ -63,7 +67,7 @@ class Integration(Closed):
     id: Id
     name: Name
     protocol: str = ""
-    description: str = ""
+    description: Text = ""
 
 
 Element = Annotated[Actor | Application | Component | DataStore | Integration, Field(discriminator="kind")]
@@ -72,7 +76,7 @@ Element = Annotated[Actor | Application | Component | DataStore | Integration, F
 class Relation(Closed):
     source: Id
     target: Id
-    label: str = ""
+    label: Text = ""
 
 
 class ArchitectureArtifact(Closed):
@@ -88,21 +92,21 @@ class ArchitectureArtifact(Closed):
 class UpgradeDependency(Closed):
     action: Literal["upgrade_dependency"]
     package: Name
-    from_version: str
-    to_version: str
-    rationale: str
+    from_version: Name
+    to_version: Name
+    rationale: Text
 
 
 class PatchCode(Closed):
     action: Literal["patch_code"]
     file: Annotated[str, Field(min_length=1, max_length=300)]
-    change: str
-    rationale: str
+    change: Code
+    rationale: Text
 
 
 class Refuse(Closed):
     action: Literal["refuse"]
-    reason: str
+    reason: Text
 
 
 RemediationPlan = Annotated[UpgradeDependency | PatchCode | Refuse, Field(discriminator="action")]
