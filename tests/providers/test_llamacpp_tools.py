@@ -88,6 +88,25 @@ def test_a_remote_ref_is_refused_before_the_converter_could_fetch_it() -> None:
     assert plan_output(CompletionRequest("m", (), response_schema=ResponseSchema("x", local)), "local").schema
 
 
+@pytest.mark.parametrize("keyword", ["maxLength", "minLength", "maxItems", "minItems"])
+def test_a_bound_the_grammar_cannot_hold_is_refused_before_it_reaches_the_worker(keyword: str) -> None:
+    """maxLength 2000 crashed the embedded worker (each crash one request, but any client could
+    repeat it); bounds up to 1000 pass."""
+    deep = {
+        "type": "object",
+        "properties": {"a": {"type": "array", "items": {"type": "string", keyword: 2000}}},
+    }
+    with pytest.raises(
+        ProviderBadRequest, match=f"bounds up to 1000; the JSON schema asks for '{keyword}': 2000"
+    ):
+        plan_output(CompletionRequest("m", (), response_schema=ResponseSchema("x", deep)), "local")
+    fine = {"type": "object", "properties": {"a": {"type": "string", keyword: 1000}}}
+    assert (
+        plan_output(CompletionRequest("m", (), response_schema=ResponseSchema("x", fine)), "local").schema
+        == fine
+    )
+
+
 def test_the_prompt_lists_the_tools_and_renders_calls_and_results() -> None:
     messages = (
         Message("system", "Be brief."),

@@ -56,7 +56,35 @@ def plan_output(request: CompletionRequest, provider: str) -> OutputPlan:
             f"the embedded model takes only local $ref ('#/...') in a JSON schema, not '{remote}'",
             provider=provider,
         )
+    bound = _large_bound(plan.schema)
+    if bound is not None:
+        # llama.cpp writes a bound as that many nested grammar rules; past a few thousand the
+        # worker crashes (measured: maxLength 2000 does, 1000 does not). Refused here, one request
+        # can never take the model down for everyone.
+        raise ProviderBadRequest(
+            f"the embedded model's grammar takes bounds up to {MAX_GRAMMAR_BOUND}; the JSON schema "
+            f"asks for '{bound[0]}': {bound[1]}",
+            provider=provider,
+        )
     return plan
+
+
+MAX_GRAMMAR_BOUND = 1000
+_BOUNDS = ("maxLength", "minLength", "maxItems", "minItems")
+
+
+def _large_bound(node: object) -> tuple[str, int] | None:
+    if isinstance(node, dict):
+        for keyword in _BOUNDS:
+            value = node.get(keyword)
+            if isinstance(value, int) and value > MAX_GRAMMAR_BOUND:
+                return keyword, value
+        values: Iterable[object] = node.values()
+    elif isinstance(node, list):
+        values = node
+    else:
+        return None
+    return next((found for value in values if (found := _large_bound(value)) is not None), None)
 
 
 def _remote_ref(node: object) -> str | None:
