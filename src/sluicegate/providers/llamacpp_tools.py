@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from sluicegate.errors import ProviderBadRequest
 from sluicegate.types import CompletionRequest, Message, NamedTool, ToolCall, ToolSpec
+
+T = TypeVar("T")
 
 # How many calls one answer may hold when the caller asks for parallel calls (`parallel_tool_calls:
 # true`): a bound keeps the grammar from letting the model list calls until max_tokens. Otherwise
@@ -73,31 +75,35 @@ MAX_GRAMMAR_BOUND = 1000
 _BOUNDS = ("maxLength", "minLength", "maxItems", "minItems")
 
 
-def _large_bound(node: object) -> tuple[str, int] | None:
+def _first(node: object, found_in: Callable[[dict[str, Any]], T | None]) -> T | None:
+    """The first thing `found_in` finds in a JSON schema's objects, at any depth."""
     if isinstance(node, dict):
-        for keyword in _BOUNDS:
-            value = node.get(keyword)
-            if isinstance(value, int) and value > MAX_GRAMMAR_BOUND:
-                return keyword, value
+        here = found_in(node)
+        if here is not None:
+            return here
         values: Iterable[object] = node.values()
     elif isinstance(node, list):
         values = node
     else:
         return None
-    return next((found for value in values if (found := _large_bound(value)) is not None), None)
+    return next((found for value in values if (found := _first(value, found_in)) is not None), None)
 
 
-def _remote_ref(node: object) -> str | None:
-    if isinstance(node, dict):
+def _large_bound(schema: object) -> tuple[str, int] | None:
+    def bound(node: dict[str, Any]) -> tuple[str, int] | None:
+        return next(
+            ((k, v) for k in _BOUNDS if isinstance(v := node.get(k), int) and v > MAX_GRAMMAR_BOUND), None
+        )
+
+    return _first(schema, bound)
+
+
+def _remote_ref(schema: object) -> str | None:
+    def remote(node: dict[str, Any]) -> str | None:
         ref = node.get("$ref")
-        if isinstance(ref, str) and not ref.startswith("#"):
-            return ref
-        values: Iterable[object] = node.values()
-    elif isinstance(node, list):
-        values = node
-    else:
-        return None
-    return next((found for value in values if (found := _remote_ref(value)) is not None), None)
+        return ref if isinstance(ref, str) and not ref.startswith("#") else None
+
+    return _first(schema, remote)
 
 
 def tool_envelope_schema(request: CompletionRequest) -> dict[str, Any]:

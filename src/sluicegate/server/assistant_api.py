@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from sluicegate.errors import SessionNotFound
 from sluicegate.memory.sessions import SessionStore
@@ -20,7 +20,7 @@ from sluicegate.server.auth import bearer, caller_user, require_key
 from sluicegate.server.body import read_body
 from sluicegate.server.context import request_context
 from sluicegate.server.schemas import Open, error_responses
-from sluicegate.server.sse import sse
+from sluicegate.server.sse import sse_response
 from sluicegate.types import CompletionRequest, Message
 
 log = logging.getLogger("sluicegate.server")
@@ -77,15 +77,7 @@ async def post_message(
         session_id=session_id,
     )
     frames = runtime.pipeline.run(turn, request_context(request))
-    # Until the pipeline accepts the turn (key, role, session), a refusal is a status code.
-    try:
-        first = await anext(frames)
-    except BaseException:
-        await frames.aclose()
-        raise
-    return StreamingResponse(
-        sse(first, frames), media_type="text/event-stream", headers={"cache-control": "no-cache"}
-    )
+    return await sse_response(frames)
 
 
 @router.post(

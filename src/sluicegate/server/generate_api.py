@@ -11,14 +11,14 @@ from fastapi import APIRouter, Depends
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from sluicegate.pipeline.request import Caller
 from sluicegate.server.auth import bearer, require_key
 from sluicegate.server.body import read_body
 from sluicegate.server.context import request_context
 from sluicegate.server.schemas import Open, error_responses
-from sluicegate.server.sse import sse
+from sluicegate.server.sse import sse_response
 from sluicegate.structured.schemas import SCHEMAS, schema_named
 from sluicegate.structured.workflow import StructuredRequest, StructuredWorkflow
 
@@ -82,12 +82,4 @@ async def generate(request: Request, schema: Annotated[str, PathParam(max_length
         runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
     )
     frames = workflow.run(asked, request_context(request))
-    # Until the pipeline accepts the request (key, role), a refusal is a status code.
-    try:
-        first = await anext(frames)
-    except BaseException:
-        await frames.aclose()
-        raise
-    return StreamingResponse(
-        sse(first, frames), media_type="text/event-stream", headers={"cache-control": "no-cache"}
-    )
+    return await sse_response(frames)

@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import replace
 
 import orjson
+from starlette.responses import StreamingResponse
 
 from sluicegate.errors import FenceViolation, GatewayError, StateError
 from sluicegate.frames import error_frame, frame_data
@@ -43,3 +44,16 @@ async def sse(first: Frame, frames: AsyncGenerator[Frame, None]) -> AsyncIterato
 
 def sse_event(frame: Frame) -> bytes:
     return b"event: " + frame.event.encode() + b"\ndata: " + orjson.dumps(frame_data(frame)) + b"\n\n"
+
+
+async def sse_response(frames: AsyncGenerator[Frame, None]) -> StreamingResponse:
+    """The frames as an SSE response. The first frame is awaited here: until the pipeline accepts
+    the request (key, role, session), a refusal is a status code, not a stream."""
+    try:
+        first = await anext(frames)
+    except BaseException:
+        await frames.aclose()
+        raise
+    return StreamingResponse(
+        sse(first, frames), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+    )

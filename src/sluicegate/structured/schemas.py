@@ -32,42 +32,33 @@ class Closed(BaseModel):
 # -- architecture_artifact (seed 002) ------------------------------------------------------------
 
 
-class Actor(Closed):
+class Named(Closed):
+    id: Id
+    name: Name
+    description: Text = ""
+
+
+class Actor(Named):
     kind: Literal["actor"]
-    id: Id
-    name: Name
-    description: Text = ""
 
 
-class Application(Closed):
+class Application(Named):
     kind: Literal["application"]
-    id: Id
-    name: Name
-    description: Text = ""
 
 
-class Component(Closed):
+class Component(Named):
     kind: Literal["component"]
-    id: Id
-    name: Name
     technology: str = ""
-    description: Text = ""
 
 
-class DataStore(Closed):
+class DataStore(Named):
     kind: Literal["data_store"]
-    id: Id
-    name: Name
     technology: str = ""
-    description: Text = ""
 
 
-class Integration(Closed):
+class Integration(Named):
     kind: Literal["integration"]
-    id: Id
-    name: Name
     protocol: str = ""
-    description: Text = ""
 
 
 Element = Annotated[Actor | Application | Component | DataStore | Integration, Field(discriminator="kind")]
