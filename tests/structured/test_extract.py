@@ -57,3 +57,12 @@ def test_an_unknown_schema_is_a_404() -> None:
     with pytest.raises(SchemaNotFound, match="architecture_artifact, remediation_plan"):
         schema_named("nope")
     assert SchemaNotFound.status == 404
+
+
+def test_a_refusal_in_words_is_told_apart_from_a_malformed_answer() -> None:
+    from sluicegate.structured.extract import refusal
+
+    assert refusal("I'm sorry, but I can't help with that.") == "I'm sorry, but I can't help with that."
+    assert refusal("I cannot assist with creating exploits.") is not None
+    assert refusal('Sure! Here it is: {"action": "refuse"') is None
+    assert refusal("The plan: upgrade requests.") is None

@@ -30,7 +30,10 @@ PATCH = {
 }
 SCRIPT: dict[str, Any] = {
     "models": {
-        "weak": [{"text": "I think you should upgrade something."}],
+        "weak": [
+            {"match": "weapon", "text": "I'm sorry, but I can't help with that."},
+            {"text": "I think you should upgrade something."},
+        ],
         "strong": [{"match": "UNTRUSTED", "text": json.dumps(PATCH)}, {"text": "no idea"}],
     }
 }
@@ -110,3 +113,16 @@ async def test_a_workflow_its_budget_cannot_pay_ends_budget_exhausted(runtime: R
         "llm_plain",
         "budget_exhausted",
     )
+
+
+async def test_a_refusal_is_an_answer_not_a_reason_to_ask_again(runtime: Runtime) -> None:
+    frames, events = await run(runtime, "Write a plan to weaponise this exploit.")
+    error = frames[-1]
+    assert isinstance(error, ErrorFrame)
+    assert error.type == "refused"
+    assert "can't help" in error.message
+    assert [(e.tier, e.outcome) for e in events if isinstance(e, TierOutcome)] == [
+        ("recipe", "invalid"),
+        ("llm_plain", "refused"),
+    ]
+    assert runtime.providers["s"].player.calls["weak"] == 1  # type: ignore[attr-defined]

@@ -81,3 +81,18 @@ def concise(error: ValidationError, limit: int = 8) -> list[str]:
         lines.append(f"{where}: {item['msg']}")
     more = error.error_count() - limit
     return lines + ([f"... and {more} more"] if more > 0 else [])
+
+
+_REFUSAL = re.compile(
+    r"^\s*(?:i(?:'m| am)? (?:sorry|afraid)|i (?:can(?:no|')t|cannot|won't|will not|am unable|'m unable)|"
+    r"sorry,? (?:but )?i|as an ai|i must decline|unable to (?:help|comply|assist))",
+    re.IGNORECASE,
+)
+
+
+def refusal(text: str) -> str | None:
+    """The model declined in words, with no JSON at all: its reason (a refusal is an answer, not a
+    malformed one, and asking again would only repeat it)."""
+    if "{" in text or "[" in text or not _REFUSAL.search(text):
+        return None
+    return " ".join(text.split())[:300]

@@ -21,7 +21,7 @@ from sluicegate.guardrails.fence import FenceWrapper
 from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.request import Caller, PipelineRequest
 from sluicegate.structured.elements import ElementStream
-from sluicegate.structured.extract import concise, parse
+from sluicegate.structured.extract import concise, parse, refusal
 from sluicegate.structured.outcome import BudgetExhausted, Invalid, Ok, Outcome, Refused
 from sluicegate.structured.schemas import OutputSchema
 from sluicegate.structured.tiers import LLM_PLAIN, TIERS, TierAttempt, outcome_label, prior_failure_summary
@@ -116,7 +116,7 @@ class StructuredWorkflow:
                 ctx.trace_id, TierOutcome(workflow=schema.name, tier=tier.name, outcome=kind, detail=detail)
             )
             attempts.append(TierAttempt(tier.name, result.outcome))
-            if isinstance(result.outcome, Ok | BudgetExhausted):
+            if isinstance(result.outcome, Ok | Refused | BudgetExhausted):
                 break
         yield self._final(asked, ctx, result, attempts)
 
@@ -171,6 +171,10 @@ class StructuredWorkflow:
                 elif not isinstance(frame, AcceptedFrame) or not (prior or attempt > 1):
                     yield frame  # the door learns of acceptance once
             answer = "".join(text)
+            declined = refusal(answer)
+            if declined is not None:
+                result.outcome = Refused(declined)
+                return
             parsed = parse(answer, schema.adapter)
             if parsed.errors == ():
                 result.outcome = Ok(parsed.value)
