@@ -41,6 +41,7 @@ async def test_the_grammar_makes_the_small_model_write_a_valid_plan(runtime: Run
         Caller(local=True),
         max_tokens=700,
         enforced="schema",
+        compact=True,  # what the door asks for on the embedded default's 2,048-token context
     )
     ctx = RequestContext()
     token = bind(ctx)
@@ -57,3 +58,28 @@ async def test_the_grammar_makes_the_small_model_write_a_valid_plan(runtime: Run
     assert isinstance(complete, CompleteFrame), frames[-1]
     assert complete.object is not None
     assert complete.object["action"] in ("upgrade_dependency", "patch_code", "refuse")
+
+
+async def test_the_compact_schema_lets_the_small_model_finish_an_architecture(runtime: Runtime) -> None:
+    asked = StructuredRequest(
+        schema_named("architecture_artifact"),
+        "A web shop with a customer, a web app and a Postgres database.",
+        "reasoning",
+        Caller(local=True),
+        max_tokens=900,
+        enforced="schema",
+        compact=True,
+    )
+    ctx = RequestContext()
+    token = bind(ctx)
+    try:
+        workflow = StructuredWorkflow(
+            runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
+        )
+        frames = [frame async for frame in workflow.run(asked, ctx)]
+    finally:
+        unbind(token)
+    complete = frames[-1]
+    assert isinstance(complete, CompleteFrame), frames[-1]
+    assert complete.object is not None
+    assert 1 <= len(complete.object["elements"]) <= 6

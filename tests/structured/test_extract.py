@@ -66,3 +66,14 @@ def test_a_refusal_in_words_is_told_apart_from_a_malformed_answer() -> None:
     assert refusal("I cannot assist with creating exploits.") is not None
     assert refusal('Sure! Here it is: {"action": "refuse"') is None
     assert refusal("The plan: upgrade requests.") is None
+
+
+def test_the_compact_schema_bounds_arrays_and_free_strings_only() -> None:
+    artifact = schema_named("architecture_artifact")
+    compact = artifact.compact_json_schema(items=8, chars=120)
+    assert compact["properties"]["elements"]["maxItems"] == 8
+    actor = compact["$defs"]["Actor"]["properties"]
+    assert actor["description"]["maxLength"] == 120
+    assert "maxLength" not in actor["kind"]  # a tag is a const or an enum: left alone
+    assert actor["name"]["maxLength"] == 120
+    assert artifact.json_schema()["properties"]["elements"]["maxItems"] == 200  # the full one is untouched

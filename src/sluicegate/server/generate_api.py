@@ -23,6 +23,7 @@ from sluicegate.structured.schemas import SCHEMAS, schema_named
 from sluicegate.structured.workflow import StructuredRequest, StructuredWorkflow
 
 router = APIRouter()
+SMALL_CONTEXT = 4096  # tokens of context at most for the compact schema
 
 
 class GenerateBody(BaseModel):
@@ -68,7 +69,11 @@ async def generate(request: Request, schema: Annotated[str, PathParam(max_length
     runtime = request.app.state.runtime
     config = runtime.config
     role = body.role or ("reasoning" if "reasoning" in config.models else config.conversation_role)
-    targets = [target.provider.capabilities for target in runtime.stacks.resolve(role).targets]
+    route = runtime.stacks.resolve(role)
+    targets = [target.provider.capabilities for target in route.targets]
+    # A small context (the embedded default's 2,048 tokens) gets the schema with bounded arrays
+    # and strings: unbounded, a small model keeps adding elements until the object is cut off.
+    compact = route.limits.context_length is not None and route.limits.context_length <= SMALL_CONTEXT
     enforced: Literal["schema", "json", "prompt"] = (
         "schema"
         if all(c.json_schema for c in targets)
@@ -77,7 +82,7 @@ async def generate(request: Request, schema: Annotated[str, PathParam(max_length
         else "prompt"
     )
     caller = Caller(secret=bearer(request))
-    asked = StructuredRequest(chosen, body.input, role, caller, enforced=enforced)
+    asked = StructuredRequest(chosen, body.input, role, caller, enforced=enforced, compact=compact)
     workflow = StructuredWorkflow(
         runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
     )

@@ -22,7 +22,7 @@ Name = Annotated[str, Field(min_length=1, max_length=120)]
 # schema, and a few thousand of them crash the embedded model's worker.
 Text = str
 Code = str
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
 class Closed(BaseModel):
@@ -117,6 +117,13 @@ class OutputSchema:
     def json_schema(self) -> dict[str, Any]:
         return self.adapter.json_schema()
 
+    def compact_json_schema(self, *, items: int = 6, chars: int = 60) -> dict[str, Any]:
+        """The schema with every array and free string bounded, for a small context: a grammar
+        built from it always ends the object within the model's room (the output still validates
+        against the full schema, of which it is a narrowing)."""
+        bounded: dict[str, Any] = _bounded(self.json_schema(), items, chars)
+        return bounded
+
 
 SCHEMAS: dict[str, OutputSchema] = {
     schema.name: schema
@@ -143,3 +150,21 @@ def schema_named(name: str) -> OutputSchema:
         known = ", ".join(sorted(SCHEMAS))
         raise SchemaNotFound(f"No output schema named '{name}' (schemas: {known}).", param="schema")
     return schema
+
+
+def _bounded(node: Any, items: int, chars: int) -> Any:
+    if isinstance(node, list):
+        return [_bounded(value, items, chars) for value in node]
+    if not isinstance(node, dict):
+        return node
+    bounded = {key: _bounded(value, items, chars) for key, value in node.items()}
+    if bounded.get("type") == "array":
+        bounded["maxItems"] = min(bounded.get("maxItems", items), items)
+    if (
+        bounded.get("type") == "string"
+        and "enum" not in bounded
+        and "const" not in bounded
+        and "pattern" not in bounded
+    ):
+        bounded["maxLength"] = min(bounded.get("maxLength", chars), chars)
+    return bounded

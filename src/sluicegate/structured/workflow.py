@@ -59,6 +59,8 @@ class StructuredRequest:
     max_tokens: int = 2048
     attempts: int = 3
     budget_tokens: int = 60_000  # the whole workflow's: every tier and reask is paid from it
+    compact: bool = False  # a small context: the enforced schema bounds every array and string
+    temperature: float | None = 0.0  # a shape, not prose: the same input gives the same object
     # How the shape reaches the model: every target of the role enforces the JSON schema itself
     # ("schema"), or JSON only ("json", the schema in the prompt), or nothing ("prompt").
     enforced: Literal["schema", "json", "prompt"] = "prompt"
@@ -149,10 +151,11 @@ class StructuredWorkflow:
                 asked.role,
                 messages,
                 max_tokens=asked.max_tokens,
+                temperature=asked.temperature,
                 json_mode=asked.enforced != "prompt",
                 # Not `strict`: OpenAI's strict mode wants every field required (the check here is).
                 response_schema=(
-                    ResponseSchema(schema.name, schema.json_schema()) if asked.enforced == "schema" else None
+                    ResponseSchema(schema.name, self._shape(asked)) if asked.enforced == "schema" else None
                 ),
             )
             door = f"/v1/generate/{schema.name}"
@@ -183,6 +186,10 @@ class StructuredWorkflow:
             told = REASK.format(errors="\n".join(f"- {e}" for e in parsed.errors))
             # Only the last answer goes back with its errors: a small context holds no history.
             messages = (*first_turn, Message("assistant", answer), Message("user", told))
+
+    @staticmethod
+    def _shape(asked: StructuredRequest) -> dict[str, Any]:
+        return asked.schema.compact_json_schema() if asked.compact else asked.schema.json_schema()
 
     @staticmethod
     def _final(
