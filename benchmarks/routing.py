@@ -34,7 +34,7 @@ from harness import percentile, write_results
 from train_router import load, train
 
 from sluicegate.calltrace import CallTrace
-from sluicegate.config.schema import RoutingConfig
+from sluicegate.config.routing import RoutingConfig
 from sluicegate.demo.tools import bundled_listings, bundled_orders, shop_entities
 from sluicegate.routing.classifier import ROUTE_CLASSES, RouteClassifier, Weights
 from sluicegate.routing.validation import AnswerValidator

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from sluicegate.calltrace import CallTrace
-from sluicegate.config.schema import RoutingConfig, embedded_default
+from sluicegate.config.routing import RoutingConfig
+from sluicegate.config.schema import embedded_default
 from sluicegate.routing.classifier import ROUTE_CLASSES
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.types import CompletionRequest, Message

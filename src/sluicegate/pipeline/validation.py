@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from sluicegate.audit.events import ValidationVerdict
 from sluicegate.calltrace import CallTrace
-from sluicegate.config.schema import RoutingConfig
+from sluicegate.config.routing import RoutingConfig
 from sluicegate.observability.recorder import Recorder
 from sluicegate.pipeline.job import Job
 from sluicegate.pipeline.llm import RoleStacks

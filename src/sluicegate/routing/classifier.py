@@ -9,13 +9,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import get_args
 
+from sluicegate.config.routing import RouteClassName
 from sluicegate.routing.entities import EntityMatcher, NoEntities
 from sluicegate.routing.signals import signals
 from sluicegate.routing.text import char_ngrams, fold, words
 
-RouteClass = Literal["simple_tool_call", "reasoning_required", "coding_required", "router_can_handle"]
+RouteClass = RouteClassName  # one list of classes: the configuration's (routing.skip_validation_for)
 ROUTE_CLASSES: tuple[RouteClass, ...] = get_args(RouteClass)
 BUNDLED_WEIGHTS = Path(__file__).with_name("router_weights.json")
 # What the classifier reads of a message: its start says what is asked (a pasted file or a long

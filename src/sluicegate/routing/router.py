@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from sluicegate.budgets import BudgetToken
 from sluicegate.calltrace import CallTrace
-from sluicegate.config.schema import RoutingConfig
+from sluicegate.config.routing import RoutingConfig
 from sluicegate.errors import SluicegateError
 from sluicegate.pipeline.stages import RouteDecision
 from sluicegate.routing.classifier import Classification, RouteClass, RouteClassifier
