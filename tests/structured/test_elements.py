@@ -61,3 +61,16 @@ def test_prose_before_the_object_and_nested_arrays_inside_elements() -> None:
     text = 'Here you go: {"elements": [{"kind": "x", "tags": [1, [2]]}, {"kind": "y"}], "n": [3]}'
     found = streamed([text])
     assert [e.value for e in found] == [{"kind": "x", "tags": [1, [2]]}, {"kind": "y"}]
+
+
+def test_an_element_that_is_not_json_is_reported_not_raised() -> None:
+    """Found by the embedded benchmark: a raw newline inside a string stopped the whole stream."""
+    text = '{"elements": [{"kind": "actor", "name": "A\nB"}, {"kind": "y"}]}'
+    found = streamed([text[:20], text[20:]])
+    assert found[0].value is None and found[0].error is not None and "control character" in found[0].error
+    assert found[1] == StreamedElement("elements", 1, {"kind": "y"})
+
+
+def test_a_key_with_a_raw_control_character_does_not_stop_the_stream() -> None:
+    text = '{"ti\ntle": "x", "elements": [{"kind": "y"}]}'
+    assert streamed([text]) == [StreamedElement("elements", 0, {"kind": "y"})]

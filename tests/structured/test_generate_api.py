@@ -35,6 +35,11 @@ SCRIPT: dict[str, Any] = {
         {"text": "Sure! " + json.dumps(BROKEN), "chunk_chars": 7},
     ],
     "hopeless": [{"text": "I would rather draw it by hand."}],
+    # A raw line break inside a string: the element is not JSON (found by the embedded benchmark).
+    "raw_newline": [
+        {"match": "did not validate", "text": json.dumps(VALID)},
+        {"text": json.dumps(VALID).replace("Shop web", "Shop\nweb"), "chunk_chars": 13},
+    ],
 }
 
 
@@ -90,6 +95,16 @@ def test_an_invalid_answer_is_asked_again_and_nothing_is_sent_twice(server: Uvic
     assert "elements[2]" in flagged[0]["rule"]
     assert found[-1][0] == "complete"
     assert found[-1][1]["object"]["elements"][2]["kind"] == "data_store"
+
+
+def test_an_element_that_is_not_json_is_reported_and_repaired_by_the_reask(server: UvicornThread) -> None:
+    found = frames(generate(server, "raw_newline"))
+    flagged = [d["rule"] for kind, d in found if kind == "guardrail"]
+    assert any("elements[1]" in rule and "not JSON" in rule for rule in flagged)
+    elements = sorted((d["field"], d["index"]) for kind, d in found if kind == "element")
+    assert elements == [("elements", 0), ("elements", 1), ("elements", 2), ("relations", 0)]
+    assert found[-1][0] == "complete"
+    assert found[-1][1]["object"]["elements"][1]["name"] == "Shop web"
 
 
 def test_a_model_that_never_validates_ends_in_an_error_frame(server: UvicornThread) -> None:

@@ -183,6 +183,7 @@ class TierOutcome(Payload):
     tier: str
     outcome: str  # ok | refused | invalid | budget_exhausted
     detail: str = ""
+    answers: int = 0  # the model answers the tier read: 1 is no reask, 0 a recipe or a skipped call
 
 
 PAYLOADS: dict[str, type[Payload]] = {

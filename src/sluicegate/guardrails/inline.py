@@ -5,11 +5,13 @@ matching tells it exactly that) and releases it as soon as it cannot: a card num
 five chunks is held until it is complete, then masked whole; an ordinary word is held only
 until the next character shows it is not the start of an e-mail address or a competitor's
 name. Matching runs on the normalised text (NFKC, format characters dropped); the actions are
-applied to the original text.
+applied to the original text. The last characters already released stay visible to look-behinds
+(`SSN: 123456789` is an SSN when the context word went out in an earlier chunk).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +43,9 @@ class _Match:
     action: Action
 
 
+CONTEXT_CHARS = 48
+
+
 class StreamScanner:
     def __init__(self, rules: Sequence[Rule], actions: Mapping[str, str]) -> None:
         self._rules: list[tuple[Rule, Action]] = [
@@ -49,6 +54,7 @@ class StreamScanner:
             if actions.get(rule.category, "off") != "off"
         ]
         self._pending = ""
+        self._before = ""  # the released text's last CONTEXT_CHARS, for look-behinds
         self._delivered = 0
         self.blocked = False
 
@@ -66,28 +72,31 @@ class StreamScanner:
 
     def _scan(self, *, final: bool) -> ScanResult:
         pending = self._pending
-        norm, origin = normalized(pending)
-        hold, matches = self._find(norm, final)
-        release_at = len(pending) if hold >= len(norm) else origin[hold]
+        before = len(self._before)
+        norm, origin = normalized(self._before + pending)
+        start = bisect_left(origin, before)  # where the pending text begins in `norm`
+        hold, matches = self._find(norm, start, final)
+        release_at = len(pending) if hold >= len(norm) else origin[hold] - before
         # Map the matches to original coordinates; drop overlaps (the earlier, then longer, wins).
         chosen: list[_Match] = []
-        for start, end, rule, action in sorted(matches, key=lambda m: (m[0], -(m[1] - m[0]))):
-            original = _Match(origin[start], origin[end - 1] + 1, rule, action)
+        for first, end, rule, action in sorted(matches, key=lambda m: (m[0], -(m[1] - m[0]))):
+            original = _Match(origin[first] - before, origin[end - 1] + 1 - before, rule, action)
             if original.end > release_at or (chosen and original.start < chosen[-1].end):
                 continue
             chosen.append(original)
+        self._before = (self._before + pending[:release_at])[-CONTEXT_CHARS:]
         return self._release(pending, release_at, chosen)
 
-    def _find(self, norm: str, final: bool) -> tuple[int, list[tuple[int, int, Rule, Action]]]:
+    def _find(self, norm: str, pos: int, final: bool) -> tuple[int, list[tuple[int, int, Rule, Action]]]:
         """The hold point (in normalised coordinates) and the complete matches before it."""
         hold = len(norm)
         matches: list[tuple[int, int, Rule, Action]] = []
         for rule, action in self._rules:
-            if rule.trigger is not None and rule.trigger.search(norm) is None:
-                if rule.tail is not None and not final and (tail := rule.tail.search(norm)) is not None:
+            if rule.trigger is not None and rule.trigger.search(norm, pos) is None:
+                if rule.tail is not None and not final and (tail := rule.tail.search(norm, pos)) is not None:
                     hold = min(hold, tail.start())
                 continue
-            for found in rule.pattern.finditer(norm, partial=not final):
+            for found in rule.pattern.finditer(norm, pos, partial=not final):
                 start, end = found.span()
                 if found.partial:
                     if start < end or start < len(norm):
@@ -96,8 +105,8 @@ class StreamScanner:
                     # Complete, but what follows it could still grow it into a longer match
                     # ("4111 1111 1111 " may yet become a 16-digit card): decide with more text.
                     hold = min(hold, start)
-                elif rule.valid(found.group()):
-                    matches.append((start, end, rule, action))
+                else:
+                    matches.extend((start + a, start + b, rule, action) for a, b in rule.locate(found))
         # A complete match that reaches into the held tail is decided later, with the tail.
         while True:
             spanning = [m for m in matches if m[1] > hold]

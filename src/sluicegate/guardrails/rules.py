@@ -1,5 +1,6 @@
-"""The inline rules (seed 000 ADR-004: regular expressions and keyword lists only): PII (US SSN,
-payment cards with a Luhn check, NANP and E.164 phone numbers, e-mail addresses), competitor
+"""The inline rules (seed 000 ADR-004: regular expressions and keyword lists only): PII (the
+scheme of docs/pii.md: US SSN, payment cards, NANP and international phone numbers, e-mail
+addresses; patterns and checks in pii_patterns.py), competitor
 names from a closed list, and profanity from a word list. Each rule's action comes from the
 configuration: redact (a typed mask), block (end the stream), flag (pass, record)."""
 
@@ -12,37 +13,19 @@ from typing import Literal
 
 import regex
 
+from sluicegate.guardrails import pii_patterns
+
 Action = Literal["redact", "block", "flag"]
-
-EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-SSN = r"(?<![\w\-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\w\-])"
-# Card numbers as people write them: contiguous, in groups of four (16-19 digits, or Maestro's 12),
-# or Amex's 4-6-5 — not any digit run with dashes, which would take phone numbers and ISBNs too.
-CARD = (
-    r"(?<![\w\-])(?:\d{12,19}"
-    r"|\d{4}(?P<sep>[ \-])\d{4}(?P=sep)\d{4}(?:(?P=sep)\d{4})?(?:(?P=sep)\d{1,3})?"
-    r"|\d{4}(?P<amex>[ \-])\d{6}(?P=amex)\d{4,5})(?![\w\-])"
-)
-PHONE = (
-    r"(?<![\w+])(?:\+[1-9]\d{6,14}"  # E.164
-    r"|(?:(?:\+|00)?1[ .\-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2})[ .\-]?[2-9]\d{2}[ .\-]?\d{4})(?!\d)"  # NANP
-)
+# The spans (relative to the match) that are what the rule is about; none: a false candidate.
+Locator = Callable[[regex.Match[str]], pii_patterns.Spans]
 
 
-def luhn_valid(number: str) -> bool:
-    digits = [int(c) for c in number if c.isdigit()]
-    if not 12 <= len(digits) <= 19:
-        return False
-    checksum = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2 == 1:
-            digit = digit * 2 - 9 if digit * 2 > 9 else digit * 2
-        checksum += digit
-    return checksum % 10 == 0
+def _whole(found: regex.Match[str]) -> pii_patterns.Spans:
+    return [(0, found.end() - found.start())]
 
 
-def _always(_: str) -> bool:
-    return True
+def _on_text(check: Callable[[str], pii_patterns.Spans]) -> Locator:
+    return lambda found: check(found.group())
 
 
 @dataclass(frozen=True)
@@ -51,7 +34,7 @@ class Rule:
     category: str  # the config key whose action applies: pii, competitors, profanity
     pattern: regex.Pattern[str]
     mask: str
-    valid: Callable[[str], bool] = _always
+    locate: Locator = _whole
     # Speed, not meaning: without a `trigger` character in the text the rule cannot match anywhere,
     # so the scan is skipped; only `tail` (what could still grow into a match) is then held.
     trigger: regex.Pattern[str] | None = None
@@ -72,19 +55,33 @@ def word_list_pattern(words: Iterable[str]) -> regex.Pattern[str]:
 
 
 def pii_rules() -> list[Rule]:
+    """The PII scheme of docs/pii.md."""
     digits = regex.compile(r"\d")
+    card, phone = pii_patterns.card_spans, pii_patterns.international_spans
     return [
         Rule(
             "pii.email",
             "pii",
-            regex.compile(EMAIL),
+            regex.compile(pii_patterns.EMAIL),
             "[EMAIL]",
+            _on_text(pii_patterns.email_spans),
             trigger=regex.compile("@"),
             tail=regex.compile(r"[A-Za-z0-9._%+\-]+\Z"),
         ),
-        Rule("pii.card", "pii", regex.compile(CARD), "[CARD]", luhn_valid, trigger=digits),
-        Rule("pii.ssn", "pii", regex.compile(SSN), "[SSN]", trigger=digits),
-        Rule("pii.phone", "pii", regex.compile(PHONE), "[PHONE]", trigger=regex.compile(r"[\d+(]")),
+        Rule("pii.card", "pii", regex.compile(pii_patterns.CARD), "[CARD]", _on_text(card), digits),
+        Rule(
+            "pii.card",
+            "pii",
+            regex.compile(pii_patterns.SPLIT_CARD),
+            "[CARD]",
+            pii_patterns.split_card_spans,
+            digits,
+        ),
+        Rule("pii.ssn", "pii", regex.compile(pii_patterns.SSN), "[SSN]", trigger=digits),
+        Rule("pii.phone", "pii", regex.compile(pii_patterns.NANP), "[PHONE]", trigger=digits),
+        Rule(
+            "pii.phone", "pii", regex.compile(pii_patterns.INTERNATIONAL), "[PHONE]", _on_text(phone), digits
+        ),
     ]
 
 

@@ -4,7 +4,7 @@ registry of output schemas with their JSON schemas."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends
@@ -20,10 +20,9 @@ from sluicegate.server.context import request_context
 from sluicegate.server.schemas import Open, error_responses
 from sluicegate.server.sse import sse_response
 from sluicegate.structured.schemas import SCHEMAS, schema_named
-from sluicegate.structured.workflow import StructuredRequest, StructuredWorkflow
+from sluicegate.structured.workflow import StructuredRequest, StructuredWorkflow, fitted
 
 router = APIRouter()
-SMALL_CONTEXT = 4096  # tokens of context at most for the compact schema
 
 
 class GenerateBody(BaseModel):
@@ -70,19 +69,13 @@ async def generate(request: Request, schema: Annotated[str, PathParam(max_length
     config = runtime.config
     role = body.role or ("reasoning" if "reasoning" in config.models else config.conversation_role)
     route = runtime.stacks.resolve(role)
-    targets = [target.provider.capabilities for target in route.targets]
-    # A small context (the embedded default's 2,048 tokens) gets the schema with bounded arrays
-    # and strings: unbounded, a small model keeps adding elements until the object is cut off.
-    compact = route.limits.context_length is not None and route.limits.context_length <= SMALL_CONTEXT
-    enforced: Literal["schema", "json", "prompt"] = (
-        "schema"
-        if all(c.json_schema for c in targets)
-        else "json"
-        if all(c.json_mode for c in targets)
-        else "prompt"
+    capabilities = [target.provider.capabilities for target in route.targets]
+    asked = fitted(
+        StructuredRequest(chosen, body.input, role, Caller(secret=bearer(request))),
+        context_length=route.limits.context_length,
+        json_schema=all(c.json_schema for c in capabilities),
+        json_mode=all(c.json_mode for c in capabilities),
     )
-    caller = Caller(secret=bearer(request))
-    asked = StructuredRequest(chosen, body.input, role, caller, enforced=enforced, compact=compact)
     workflow = StructuredWorkflow(
         runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
     )

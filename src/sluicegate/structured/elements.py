@@ -17,7 +17,8 @@ from typing import Any
 class StreamedElement:
     field: str  # the top-level key whose array it belongs to
     index: int  # its place in that array
-    value: Any  # the parsed JSON (validation is the caller's)
+    value: Any  # the parsed JSON (validation is the caller's); None when it is not JSON
+    error: str | None = None  # why the element's text is not JSON: reported, not dropped
 
 
 Mark = tuple[int, int]  # (chunk, offset in it)
@@ -78,7 +79,10 @@ class ElementStream:
         elif char == '"':
             self._in_string = False
             if len(self._stack) == 1:  # a key (or a string value) of the top-level object
-                self._last_string = json.loads(self._slice(self._string_start, position))
+                try:  # a raw control character in a key is a model's mistake, not a reason to stop
+                    self._last_string = json.loads(self._slice(self._string_start, position), strict=False)
+                except ValueError:
+                    self._last_string = None
 
     def _open(self, char: str, position: Mark) -> None:
         depth = len(self._stack)
@@ -98,7 +102,10 @@ class ElementStream:
             self._element_start = None
             index = self._counts.get(self._array_key, 0)
             self._counts[self._array_key] = index + 1
-            return StreamedElement(self._array_key, index, json.loads(raw))
+            try:
+                return StreamedElement(self._array_key, index, json.loads(raw))
+            except ValueError as exc:  # the element is reported as invalid; the reask repairs it
+                return StreamedElement(self._array_key, index, None, f"not JSON: {exc.args[0]}")
         if depth == 1:
             self._array_key = None
         return None

@@ -66,6 +66,24 @@ class StructuredRequest:
     enforced: Literal["schema", "json", "prompt"] = "prompt"
 
 
+SMALL_CONTEXT = 4096  # tokens of context at most for the compact schema
+
+
+def enforcement(json_schema: bool, json_mode: bool) -> Literal["schema", "json", "prompt"]:
+    """How the shape can reach a role: the weakest of its targets decides (flags over them all)."""
+    return "schema" if json_schema else "json" if json_mode else "prompt"
+
+
+def fitted(
+    request: StructuredRequest, *, context_length: int | None, json_schema: bool, json_mode: bool
+) -> StructuredRequest:
+    """The request as its role can take it. A small context (the embedded default's 2,048 tokens)
+    gets the schema with bounded arrays and strings: unbounded, a small model keeps adding
+    elements until the object is cut off."""
+    compact = context_length is not None and context_length <= SMALL_CONTEXT
+    return replace(request, compact=compact, enforced=enforcement(json_schema, json_mode))
+
+
 def system_prompt(schema: OutputSchema, *, with_schema: bool) -> str:
     """What to produce. The JSON schema itself is written here only for a route with a target that
     cannot be held to it natively (json_schema, a forced tool, a grammar): elsewhere it would only
@@ -82,6 +100,7 @@ def system_prompt(schema: OutputSchema, *, with_schema: bool) -> str:
 class _Result:
     outcome: Outcome[Any]
     usage: Usage
+    answers: int = 0  # the current tier's model answers (reasks included)
 
 
 class StructuredWorkflow:
@@ -105,6 +124,7 @@ class StructuredWorkflow:
         result = _Result(Invalid(("no tier could run",), 0), Usage())
         for tier in TIERS.get(schema.name, (LLM_PLAIN,)):
             role = tier.role or asked.role
+            result.answers = 0
             if tier.kind == "recipe":
                 assert tier.recipe is not None
                 result.outcome = _validated(schema, tier.recipe(asked.text))
@@ -115,7 +135,10 @@ class StructuredWorkflow:
                     yield frame
             kind, detail = outcome_label(result.outcome)
             self._report(
-                ctx.trace_id, TierOutcome(workflow=schema.name, tier=tier.name, outcome=kind, detail=detail)
+                ctx.trace_id,
+                TierOutcome(
+                    workflow=schema.name, tier=tier.name, outcome=kind, detail=detail, answers=result.answers
+                ),
             )
             attempts.append(TierAttempt(tier.name, result.outcome))
             if isinstance(result.outcome, Ok | Refused | BudgetExhausted):
@@ -174,6 +197,7 @@ class StructuredWorkflow:
                 elif not isinstance(frame, AcceptedFrame) or not (prior or attempt > 1):
                     yield frame  # the door learns of acceptance once
             answer = "".join(text)
+            result.answers += 1
             declined = refusal(answer)
             if declined is not None:
                 result.outcome = Refused(declined)
@@ -224,15 +248,15 @@ class StructuredWorkflow:
             if adapter is None:
                 continue
             key = (element.field, element.index)
-            try:
-                value = adapter.dump_python(adapter.validate_python(element.value), mode="json")
-            except ValidationError as exc:
-                reason = "; ".join(concise(exc, limit=2))
-                frames.append(
-                    GuardrailFrame(
-                        "structured", f"invalid {element.field}[{element.index}]: {reason}", "flag", (0, 0)
-                    )
-                )
+            value, reason = None, element.error
+            if reason is None:
+                try:
+                    value = adapter.dump_python(adapter.validate_python(element.value), mode="json")
+                except ValidationError as exc:
+                    reason = "; ".join(concise(exc, limit=2))
+            if reason is not None:
+                where = f"{element.field}[{element.index}]"
+                frames.append(GuardrailFrame("structured", f"invalid {where}: {reason}", "flag", (0, 0)))
                 continue
             if sent.get(key) == value:
                 continue
