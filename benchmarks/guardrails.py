@@ -4,7 +4,9 @@
 
 1. Per-chunk scan cost (median, p99) of the streaming scanner over realistic 1-8-token chunks
    of assistant text with occasional PII, and throughput in MB/s (target: median <= 20 us).
-2. PII precision and recall on a labelled set: the sentence templates and fake-person data that
+2. docs/pii.md's scheme from the seeded generator in sluicegate.testing.pii_samples: recall per
+   type and written form, per evasion, and hard negatives kept unchanged per kind.
+3. PII precision and recall on a labelled set: the sentence templates and fake-person data that
    ship in the PyPI package `presidio-evaluator` (its wheel is fetched once with
    `pip download --no-deps` into benchmarks/.cache; the package itself is not installed), filled
    with values from `faker` (the [bench] extra), plus hand-written hard cases.
@@ -164,7 +166,7 @@ HARD_CASES: list[tuple[str, list[str]]] = [
     ),
     ("card 5500\u200b0000\u200b0000\u200b0004 ok", ["pii.card"]),
     ("write to ann.lee+orders@example.co.uk today", ["pii.email"]),
-    ("call +1 (415) 555-0132 or +44 20 7183 8750", ["pii.phone"]),
+    ("call +1 (415) 555-0132 or +44 20 7183 8750", ["pii.phone", "pii.phone"]),
     ("call +442071838750", ["pii.phone"]),
     ("my SSN is 078 05 1120", ["pii.ssn"]),
     ("ISBN 978-1-4028-9462-6 is the paperback", []),
@@ -224,12 +226,56 @@ def pii_eval(samples: int) -> dict[str, Any]:
     }
 
 
+def scheme_eval(rounds: int) -> dict[str, Any]:
+    """docs/pii.md's scheme from the seeded generator (another seed than the tests use): recall
+    per type and form, per evasion, and hard negatives kept unchanged per kind."""
+    from collections import defaultdict
+
+    from sluicegate.testing.pii_samples import samples
+
+    caught: dict[str, list[bool]] = defaultdict(list)
+    missed: list[str] = []
+    for sample in samples(seed=1, rounds=rounds):
+        out = scan_text(sample.text, RULES, ACTIONS).text
+        if sample.spans:
+            ok = all(value not in out for value in sample.values) and sample.spans[0][2] in out
+        else:
+            ok = out == sample.text
+        caught[sample.kind].append(ok)
+        if not ok and len(missed) < 20:
+            missed.append(f"{sample.kind}: {sample.text!r} -> {out!r}")
+
+    def rate(prefix: str) -> dict[str, float]:
+        found = {k: v for k, v in caught.items() if k.startswith(prefix)}
+        return {k.removeprefix(prefix): round(sum(v) / len(v), 3) for k, v in sorted(found.items())}
+
+    def overall(prefixes: tuple[str, ...]) -> float:
+        flat = [ok for k, v in caught.items() if k.startswith(prefixes) for ok in v]
+        return round(sum(flat) / len(flat), 4)
+
+    return {
+        "samples": sum(len(v) for v in caught.values()),
+        "span_recall": overall(("card.", "ssn.", "phone.", "email.")),
+        "evasion_recall": overall(("evasion.",)),
+        "hard_negatives_unchanged": overall(("negative.",)),
+        "recall_per_type": rate("card.") | rate("ssn.") | rate("phone.") | rate("email."),
+        "recall_per_evasion": rate("evasion."),
+        "negatives_unchanged_per_kind": rate("negative."),
+        "failures": missed,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=2_000)
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of the scheme's generator")
     args = parser.parse_args()
-    results = {"per_chunk": per_chunk_cost(args.chunks), "pii": pii_eval(args.samples)}
+    results = {
+        "per_chunk": per_chunk_cost(args.chunks),
+        "pii": pii_eval(args.samples),
+        "scheme": scheme_eval(args.rounds),
+    }
     path = write_results("guardrails", results)
     chunk, pii = results["per_chunk"], results["pii"]
     print(
@@ -239,6 +285,11 @@ def main() -> None:
     print(
         f"PII: precision {pii['precision']:.3f}, recall {pii['recall']:.3f} "
         f"(tp {pii['true_positives']}, fp {pii['false_positives']}, fn {pii['false_negatives']})"
+    )
+    scheme = results["scheme"]
+    print(
+        f"scheme: span recall {scheme['span_recall']}, evasion recall {scheme['evasion_recall']}, "
+        f"hard negatives unchanged {scheme['hard_negatives_unchanged']} over {scheme['samples']} samples"
     )
     print(f"written to {path}")
 

@@ -13,7 +13,12 @@ from sluicegate.testing import MockUpstream
 from sluicegate.testing.threads import UvicornThread
 
 SPLIT_CARD = ["Your card ", "41", "11 111", "1 1111 1", "111 is on file. Mail ", "ann@exam", "ple.com."]
-SCRIPT = {"leaky": [{"chunks": SPLIT_CARD}], "rude": [{"text": "Well damn, try Barnes & Noble."}]}
+SCRIPT = {
+    "leaky": [{"chunks": SPLIT_CARD}],
+    "rude": [{"text": "Well damn, try Barnes & Noble."}],
+    # The SSN of the request written back as bare digits, which alone are no SSN.
+    "echo": [{"chunks": ["Noted: your SSN is 0780", "5 1120, and we will ", "call 2079", "460958."]}],
+}
 
 
 @pytest.fixture
@@ -25,14 +30,29 @@ def start(
         return gateway(
             {
                 "providers": {
-                    "up": {"type": "openai", "base_url": upstream.url + "/v1", "models": ["leaky", "rude"]}
+                    "up": {"type": "openai", "base_url": upstream.url + "/v1", "models": list(SCRIPT)}
                 },
-                "models": {"leaky": {"use": ["up/leaky"]}, "rude": {"use": ["up/rude"]}},
+                "models": {name: {"use": [f"up/{name}"]} for name in SCRIPT},
                 "guardrails": guardrails,
             }
         )
 
     return make
+
+
+def test_pii_of_the_request_echoed_in_another_form_never_reaches_the_client(
+    start: Callable[..., UvicornThread],
+) -> None:
+    server = start()
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
+    asked = "My SSN is 078-05-1120, phone +44 20 7946 0958. What do you have on file?"
+    chunks = list(
+        client.chat.completions.create(model="echo", stream=True, messages=[{"role": "user", "content": asked}])
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Noted: your SSN is [SSN], and we will call [PHONE]."
+    whole = client.chat.completions.create(model="echo", messages=[{"role": "user", "content": asked}])
+    assert whole.choices[0].message.content == text
 
 
 def test_streamed_pii_split_across_chunks_is_masked(start: Callable[..., UvicornThread]) -> None:

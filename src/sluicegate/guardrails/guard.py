@@ -3,7 +3,10 @@ per response, and what a hit leaves behind (trace, audit event, metric)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from sluicegate.config.schema import GuardrailsConfig
+from sluicegate.guardrails.echo import remembered
 from sluicegate.guardrails.inline import ScanResult, StreamScanner, scan_text
 from sluicegate.guardrails.rules import Rule, default_rules
 
@@ -11,14 +14,21 @@ from sluicegate.guardrails.rules import Rule, default_rules
 class InlineGuard:
     def __init__(self, settings: GuardrailsConfig) -> None:
         self.rules: list[Rule] = default_rules(settings.competitors)
+        self._pii = [rule for rule in self.rules if rule.category == "pii"]
         self.actions = settings.inline.model_dump()
 
     @property
     def enabled(self) -> bool:
         return any(action != "off" for action in self.actions.values())
 
-    def scanner(self) -> StreamScanner:
-        return StreamScanner(self.rules, self.actions)
+    def remembered(self, request_texts: Iterable[str]) -> list[Rule]:
+        """The request's PII values as echo rules (docs/pii.md), when PII is guarded at all."""
+        if self.actions.get("pii", "off") == "off":
+            return []
+        return remembered(request_texts, self._pii)
 
-    def scan(self, text: str) -> ScanResult:
-        return scan_text(text, self.rules, self.actions)
+    def scanner(self, echoes: Sequence[Rule] = ()) -> StreamScanner:
+        return StreamScanner([*self.rules, *echoes], self.actions)
+
+    def scan(self, text: str, echoes: Sequence[Rule] = ()) -> ScanResult:
+        return scan_text(text, [*self.rules, *echoes], self.actions)

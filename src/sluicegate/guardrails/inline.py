@@ -77,9 +77,10 @@ class StreamScanner:
         start = bisect_left(origin, before)  # where the pending text begins in `norm`
         hold, matches = self._find(norm, start, final)
         release_at = len(pending) if hold >= len(norm) else origin[hold] - before
-        # Map the matches to original coordinates; drop overlaps (the earlier, then longer, wins).
+        # Map the matches to original coordinates; drop overlaps (the earlier, then the longer, then
+        # the higher priority wins).
         chosen: list[_Match] = []
-        for first, end, rule, action in sorted(matches, key=lambda m: (m[0], -(m[1] - m[0]))):
+        for first, end, rule, action in sorted(matches, key=lambda m: (m[0], -(m[1] - m[0]), -m[2].priority)):
             original = _Match(origin[first] - before, origin[end - 1] + 1 - before, rule, action)
             if original.end > release_at or (chosen and original.start < chosen[-1].end):
                 continue

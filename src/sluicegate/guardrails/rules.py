@@ -39,6 +39,8 @@ class Rule:
     # so the scan is skipped; only `tail` (what could still grow into a match) is then held.
     trigger: regex.Pattern[str] | None = None
     tail: regex.Pattern[str] | None = None
+    # Between two matches of one span, the higher wins (an echo knows what the value is).
+    priority: int = 0
 
 
 def word_list_pattern(words: Iterable[str]) -> regex.Pattern[str]:
@@ -57,7 +59,13 @@ def word_list_pattern(words: Iterable[str]) -> regex.Pattern[str]:
 def pii_rules() -> list[Rule]:
     """The PII scheme of docs/pii.md."""
     digits = regex.compile(r"\d")
-    card, phone = pii_patterns.card_spans, pii_patterns.international_spans
+    # A phone number can start with "+" or "(": held from there, not only from the first digit.
+    dialled = regex.compile(r"[\d+(]")
+    card, phone, national = (
+        pii_patterns.card_spans,
+        pii_patterns.international_spans,
+        pii_patterns.national_spans,
+    )
     return [
         Rule(
             "pii.email",
@@ -66,9 +74,9 @@ def pii_rules() -> list[Rule]:
             "[EMAIL]",
             _on_text(pii_patterns.email_spans),
             trigger=regex.compile("@"),
-            tail=regex.compile(r"[A-Za-z0-9._%+\-]+\Z"),
+            tail=regex.compile(r"(?r)[A-Za-z0-9._%+\-']+\Z"),  # searched from the end
         ),
-        Rule("pii.card", "pii", regex.compile(pii_patterns.CARD), "[CARD]", _on_text(card), digits),
+        Rule("pii.card", "pii", regex.compile(pii_patterns.CARD), "[CARD]", card, digits),
         Rule(
             "pii.card",
             "pii",
@@ -77,10 +85,15 @@ def pii_rules() -> list[Rule]:
             pii_patterns.split_card_spans,
             digits,
         ),
-        Rule("pii.ssn", "pii", regex.compile(pii_patterns.SSN), "[SSN]", trigger=digits),
-        Rule("pii.phone", "pii", regex.compile(pii_patterns.NANP), "[PHONE]", trigger=digits),
+        Rule("pii.ssn", "pii", regex.compile(pii_patterns.SSN), "[SSN]", pii_patterns.ssn_spans, digits),
         Rule(
-            "pii.phone", "pii", regex.compile(pii_patterns.INTERNATIONAL), "[PHONE]", _on_text(phone), digits
+            "pii.phone", "pii", regex.compile(pii_patterns.NANP), "[PHONE]", pii_patterns.nanp_spans, dialled
+        ),
+        Rule(
+            "pii.phone", "pii", regex.compile(pii_patterns.INTERNATIONAL), "[PHONE]", _on_text(phone), dialled
+        ),
+        Rule(
+            "pii.phone", "pii", regex.compile(pii_patterns.NATIONAL), "[PHONE]", _on_text(national), dialled
         ),
     ]
 

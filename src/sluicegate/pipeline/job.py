@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sluicegate.budgets import Reservation
+from sluicegate.guardrails.rules import Rule
 from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.packs import DomainPack, PackTurn
 from sluicegate.pipeline.request import PipelineRequest
@@ -45,3 +46,4 @@ class Job:
     server_tools: bool = False
     new_session: bool = False  # MEMORY_LOAD opened the session for this turn
     tool_results: list[str] = field(default_factory=list)  # what the gateway's tools answered
+    echoes: list[Rule] | None = None  # the request's PII values as rules (render.py), once known

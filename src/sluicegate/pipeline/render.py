@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from sluicegate.guardrails.arguments import guard_arguments
 from sluicegate.guardrails.guard import InlineGuard
 from sluicegate.guardrails.inline import ScanResult, StreamScanner
+from sluicegate.guardrails.rules import Rule
 from sluicegate.observability.recorder import Recorder
 from sluicegate.pipeline.job import Job
 from sluicegate.pipeline.packs import Rendered
@@ -39,7 +40,7 @@ class FrameRenderer:
     async def frames(self, job: Job, chunks: AsyncIterator[Chunk], *, guard: bool) -> AsyncIterator[Frame]:
         """The model's chunks as frames: through the inline guard (each chunk, nothing leaks across
         chunk boundaries), then the pack's renderer on a conversation turn (placeholders, cards)."""
-        scanner = self._guard.scanner() if guard and self._guard.enabled else None
+        scanner = self._guard.scanner(self._echoes(job)) if guard and self._guard.enabled else None
         try:
             async for chunk in chunks:
                 frames, ended = await self._frames_of(job, chunk, scanner)
@@ -56,10 +57,23 @@ class FrameRenderer:
         the inline guard, its hits recorded; a blocked one becomes the empty text."""
         if not self._guard.enabled:
             return text
-        result = self._guard.scan(text)
+        result = self._guard.scan(text, self._echoes(job))
         for hit in result.hits:
             self._recorder.guardrail(job.ctx, "inline", hit.rule, hit.action, (hit.start, hit.end))
         return "" if result.blocked is not None else result.text
+
+    def _echoes(self, job: Job) -> list[Rule]:
+        """The request's PII values, remembered once per request: their echo in the answer is
+        redacted in any form (docs/pii.md). The operator's system prompt is not the user's data."""
+        if job.echoes is None:
+            texts = [
+                text
+                for message in job.call.messages
+                if message.role != "system"
+                for text in (message.content, *(call.arguments for call in message.tool_calls))
+            ]
+            job.echoes = self._guard.remembered(texts)
+        return job.echoes
 
     async def _frames_of(
         self, job: Job, chunk: Chunk, scanner: StreamScanner | None
