@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sluicegate.config.base import CircuitBreakerConfig, Strict
+from sluicegate.config.competitors import DEFAULT_COMPETITORS, Competitor
 from sluicegate.config.providers import LlamaCppProviderConfig, ProviderConfig
 from sluicegate.config.routing import AssistantConfig, PackName, RoutingConfig
 
@@ -195,7 +196,10 @@ class Tier0Config(Strict):
 class GuardrailsConfig(Strict):
     inline: InlineGuardrailsConfig = InlineGuardrailsConfig()
     tier0: Tier0Config = Tier0Config()
-    competitors: list[str] = Field(default_factory=lambda: ["Barnes & Noble", "Books-A-Million"])
+    competitors: list[str | Competitor] = Field(
+        default_factory=lambda: list(DEFAULT_COMPETITORS),
+        description="Stores not to name, link or compare with (config/competitors.py).",
+    )
     trust: TrustConfig = TrustConfig()
 
 

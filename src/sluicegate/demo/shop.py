@@ -19,13 +19,15 @@ from sluicegate.audit.events import TrustFilter as TrustFilterEvent
 from sluicegate.config.schema import TrustConfig
 from sluicegate.demo.placeholders import SYSTEM_PROMPT, PlaceholderResolver
 from sluicegate.demo.prices import LISTING_ID, PriceChecker
-from sluicegate.errors import FactSourceError
+from sluicegate.errors import FactSourceError, FenceViolation
 from sluicegate.guardrails.facts import FactSource, Listing
 from sluicegate.guardrails.fence import FenceWrapper
+from sluicegate.guardrails.leak import PromptEcho
 from sluicegate.guardrails.trust import TrustFilter
 from sluicegate.memory.sessions import SessionStore
 from sluicegate.pipeline.packs import Correction, Rendered, Report
 
+LEAK = "the answer reproduces the assistant's instructions (a system-prompt leak)"
 PERSONA = "You are the shop assistant of a manga store. Answer briefly and only about the store's products."
 
 
@@ -36,11 +38,16 @@ class ShopTurn:
     fence: FenceWrapper
     report: Report
     threshold: float
+    echo: PromptEcho  # the persona and instructions, reproduced verbatim: a leak
 
     async def feed(self, text: str) -> Rendered:
+        if self.echo.feed(text):
+            raise FenceViolation(LEAK)
         return self._reported(await self.resolver.feed(text))
 
     async def finish(self) -> Rendered:
+        if self.echo.finish():
+            raise FenceViolation(LEAK)
         return self._reported(await self.resolver.finish())
 
     def _reported(self, rendered: Rendered) -> Rendered:
@@ -82,9 +89,10 @@ class ShopPack:
         trust = TrustFilter(self._trust)
         fence = FenceWrapper()
         context = await self._context(question, trust, today, fence, report)
-        prompt = f"{PERSONA}\n{SYSTEM_PROMPT}\n{fence.instructions()}\n{context}"
+        instructions = f"{PERSONA}\n{SYSTEM_PROMPT}\n{fence.instructions()}"
         resolver = PlaceholderResolver(self.facts, trust, today=today)
-        return ShopTurn(prompt, resolver, fence, report, self._trust.threshold)
+        echo = PromptEcho(instructions)
+        return ShopTurn(f"{instructions}\n{context}", resolver, fence, report, self._trust.threshold, echo)
 
     async def check(self, text: str, trusted: Sequence[tuple[int, int]] = ()) -> list[Correction]:
         return await self._checker.check(text, trusted)

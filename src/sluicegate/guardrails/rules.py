@@ -6,14 +6,16 @@ configuration: redact (a typed mask), block (end the stream), flag (pass, record
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
 import regex
 
+from sluicegate.config.competitors import Competitor
 from sluicegate.guardrails import pii_patterns
+from sluicegate.guardrails.competitors import domains_pattern, entries, names_pattern
 
 Action = Literal["redact", "block", "flag"]
 # The spans (relative to the match) that are what the rule is about; none: a false candidate.
@@ -103,9 +105,11 @@ def profanity_words() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def default_rules(competitors: Sequence[str]) -> list[Rule]:
+def default_rules(competitors: Iterable[str | Competitor]) -> list[Rule]:
+    stores = entries(competitors)
     return [
         *pii_rules(),
-        Rule("competitor", "competitors", word_list_pattern(competitors), "[COMPETITOR]"),
+        Rule("competitor", "competitors", names_pattern(stores), "[COMPETITOR]"),
+        Rule("competitor", "competitors", domains_pattern(stores), "[COMPETITOR]"),
         Rule("profanity", "profanity", word_list_pattern(profanity_words()), "[PROFANITY]"),
     ]
