@@ -42,7 +42,11 @@ def server(gateway: Callable[..., UvicornThread]) -> UvicornThread:
                         "models": {
                             "m": [
                                 {"match": "inject", "text": "Sure: <<<UNTRUSTED source=catalog"},
-                                {"match": "repeat", "text": f"Sure! {PERSONA} {SYSTEM_PROMPT}", "chunk_chars": 9},
+                                {
+                                    "match": "repeat",
+                                    "text": f"Sure! {PERSONA} {SYSTEM_PROMPT}",
+                                    "chunk_chars": 9,
+                                },
                                 {"match": "leak", "echo": True, "echo_role": "system"},
                                 {"match": "price", "text": REPLY, "chunk_chars": 7},
                             ]
@@ -78,13 +82,15 @@ def test_a_turn_streams_frames_and_corrects_what_it_must(server: UvicornThread) 
     rules = [data["rule"] for kind, data in got if kind == "guardrail"]
     assert "pii.phone" in rules
     assert "placeholder.unknown_id" in rules
-    corrections = [data for kind, data in got if kind == "correction"]
-    assert len(corrections) == 1
-    start, end = corrections[0]["replace"]
-    assert streamed[start:end] == "$3.50"
-    assert corrections[0]["text"] == f"${OTHER['price']:.2f}"
+    # The invented price was held in the stream and replaced before anyone saw it.
+    assert "$3.50" not in streamed
+    assert f"{OTHER['title']} is only ${OTHER['price']:.2f}!" in streamed
+    assert [
+        data["listing"] for kind, data in got if kind == "guardrail" and data["rule"] == "price.corrected"
+    ] == [OTHER["id"]]
+    assert [kind for kind, _ in got].count("correction") == 0
     final = got[-1][1]["text"]
-    assert f"{OTHER['title']} is only ${OTHER['price']:.2f}!" in final
+    assert final == streamed
     assert got[-1][1]["trace_id"]
     session = httpx.get(server.url + "/v1/assistant/sessions/s1").json()
     assert [t["role"] for t in session["turns"]] == ["user", "assistant"]
@@ -92,7 +98,7 @@ def test_a_turn_streams_frames_and_corrects_what_it_must(server: UvicornThread) 
     events = httpx.get(server.url + "/admin/events", params={"trace_id": got[-1][1]["trace_id"]}).json()[
         "events"
     ]
-    assert "correction" in [e["type"] for e in events]
+    assert "price.corrected" in [e["payload"].get("rule") for e in events if e["type"] == "guardrail_hit"]
     assert httpx.delete(server.url + "/v1/assistant/sessions/s1").json() == {"deleted": True}
     # Gone: the same 404 as a session that never existed (or another user's).
     assert httpx.get(server.url + "/v1/assistant/sessions/s1").status_code == 404

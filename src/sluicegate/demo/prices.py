@@ -53,7 +53,7 @@ class PriceChecker:
             if any(s <= start and end <= e for s, e in trusted_spans):
                 continue
             said = float(found.group(1).replace(",", ""))
-            nearest = min(mentions, key=lambda m: _distance(text, m, start, end), default=None)
+            nearest = min(mentions, key=lambda m: distance(text, m, start, end), default=None)
             if nearest is None:
                 corrections.append(
                     Correction(start, end, "", f"unverifiable price {found.group(0)}: no product nearby")
@@ -70,6 +70,11 @@ class PriceChecker:
                     )
                 )
         return sorted(corrections, key=lambda c: c.start)
+
+    async def mentions(self, text: str) -> list[Mention]:
+        """The products `text` names (ids, titles, series with a volume); unknown ids are not."""
+        found, _ = await self._mentions(text)
+        return found
 
     async def _mentions(self, text: str) -> tuple[list[Mention], list[Correction]]:
         mentions: list[Mention] = []
@@ -116,7 +121,7 @@ def _series_pattern(series: str) -> regex.Pattern[str]:
     )
 
 
-def _distance(text: str, mention: Mention, start: int, end: int) -> int:
+def distance(text: str, mention: Mention, start: int, end: int) -> int:
     """Characters between a product mention and an amount. A price usually follows its product
     and stays in its sentence, so a mention after the amount counts double, and one across a
     sentence break counts a hundred more."""

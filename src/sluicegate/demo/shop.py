@@ -4,6 +4,7 @@ the stream. The embedded default enables it; a gateway configured for another bu
 
     RETRIEVAL     the catalog's listings that match the question, trusted ones only, fenced
     LLM_CALL      placeholders resolved as they close (cards, prices, stock)
+    LLM_CALL      the model's own amounts held until checked (price_hold.py); leaks of the prompt
     POST_STREAM   the canary check (conversation turns), price and product-id checks → corrections
 """
 
@@ -17,7 +18,8 @@ from typing import Literal
 
 from sluicegate.audit.events import TrustFilter as TrustFilterEvent
 from sluicegate.config.schema import TrustConfig
-from sluicegate.demo.placeholders import SYSTEM_PROMPT, PlaceholderResolver
+from sluicegate.demo.placeholders import PRICING_NOTE, SYSTEM_PROMPT, PlaceholderResolver
+from sluicegate.demo.price_hold import PriceHold
 from sluicegate.demo.prices import LISTING_ID, PriceChecker
 from sluicegate.errors import FactSourceError, FenceViolation
 from sluicegate.guardrails.facts import FactSource, Listing
@@ -40,15 +42,21 @@ class ShopTurn:
     threshold: float
     echo: PromptEcho  # the persona and instructions, reproduced verbatim: a leak
 
+    hold: PriceHold  # the model's own amounts wait in the stream until checked
+
     async def feed(self, text: str) -> Rendered:
         if self.echo.feed(text):
             raise FenceViolation(LEAK)
-        return self._reported(await self.resolver.feed(text))
+        return self._reported(await self.hold.feed(await self.resolver.feed(text)))
 
     async def finish(self) -> Rendered:
         if self.echo.finish():
             raise FenceViolation(LEAK)
-        return self._reported(await self.resolver.finish())
+        rendered = await self.hold.feed(await self.resolver.finish())
+        rendered = rendered.then(await self.hold.finish())
+        if self.hold.note_needed and not self.resolver.pricing_unavailable:
+            rendered = rendered.then(Rendered(PRICING_NOTE))
+        return self._reported(rendered)
 
     def _reported(self, rendered: Rendered) -> Rendered:
         for rule, listing_id in rendered.hits:
@@ -83,6 +91,7 @@ class ShopPack:
         self._sessions = sessions
         self._context_listings = context_listings
         self._checker = PriceChecker(facts, catalog, price_mismatch)
+        self._price_mismatch = price_mismatch
 
     async def open_turn(self, question: str, report: Report) -> ShopTurn:
         today = date.today()
@@ -92,7 +101,9 @@ class ShopPack:
         instructions = f"{PERSONA}\n{SYSTEM_PROMPT}\n{fence.instructions()}"
         resolver = PlaceholderResolver(self.facts, trust, today=today)
         echo = PromptEcho(instructions)
-        return ShopTurn(f"{instructions}\n{context}", resolver, fence, report, self._trust.threshold, echo)
+        hold = PriceHold(self._checker, self._price_mismatch)
+        prompt = f"{instructions}\n{context}"
+        return ShopTurn(prompt, resolver, fence, report, self._trust.threshold, echo, hold)
 
     async def check(self, text: str, trusted: Sequence[tuple[int, int]] = ()) -> list[Correction]:
         return await self._checker.check(text, trusted)
