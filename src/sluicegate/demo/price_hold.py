@@ -53,6 +53,11 @@ class PriceHold:
     _text: str = ""  # held text
     _facts: list[tuple[int, int]] = field(default_factory=list)  # spans of `_text` the pack wrote
 
+    @property
+    def held(self) -> str:
+        """The text waiting for a decision."""
+        return self._text
+
     async def feed(self, piece: Rendered) -> Rendered:
         """Cards and hits pass at once (a card's price is the catalog's); text waits near amounts."""
         shift = len(self._text)
