@@ -78,11 +78,10 @@ async def wrong_amounts(text: str, checker: PriceChecker) -> list[str]:
     for found in AMOUNT.finditer(text):
         said = found.group()
         value = regex.sub(r"[^\d.]", "", said.replace(",", ""))
-        if (
-            not said.strip().startswith(("$", "US$", "USD"))
-            or not value
-            or round(float(value), 2) not in named
-        ):
+        dollars = said.strip().startswith(("$", "US$", "USD")) or said.lower().rstrip().endswith(
+            ("usd", "dollar", "dollars", "bucks")
+        )
+        if not dollars or not value or round(float(value), 2) not in named:
             wrong.append(said)
     return wrong
 

@@ -79,8 +79,10 @@ async def test_no_wrong_amount_leaves_the_hold_at_any_chunk_boundary(
 
 async def test_a_right_price_is_released_and_a_wrong_one_replaced(checker: PriceChecker) -> None:
     pieces, hits, note = await shown(checker, [BAITS["right"]])
-    assert "".join(pieces) == BAITS["right"] and hits == [] and not note
-    for family in ("invented", "dollars", "usd", "amount_first", "previous_sentence"):
+    assert "".join(pieces) == BAITS["right"]
+    assert hits == []
+    assert not note
+    for family in ("invented", "dollars", "usd", "previous_sentence"):
         pieces, hits, _ = await shown(checker, list(BAITS[family]))  # one character per chunk
         assert PRICE in "".join(pieces), family
         assert hits == [("price.corrected", ITEM.id)], family
@@ -95,14 +97,29 @@ async def test_an_unverifiable_amount_is_stripped_with_the_pricing_note(
 ) -> None:
     pieces, hits, note = await shown(checker, [BAITS[family]])
     assert amounts("".join(pieces)) == []
-    assert note and hits and all(rule == "price.unverifiable" for rule, _ in hits)
+    assert note
+    assert hits
+    assert all(rule == "price.unverifiable" for rule, _ in hits)
+
+
+async def test_a_catalog_price_before_its_product_waits_for_the_product(checker: PriceChecker) -> None:
+    right = f"For {PRICE} you can get {ITEM.title}. Nice."
+    pieces, hits, note = await shown(checker, list(right))
+    assert "".join(pieces) == right
+    assert hits == []
+    assert not note
+    wrong_product = f"For ${OTHER.price:.2f} you can get {ITEM.title}. Nice."
+    if OTHER.price != ITEM.price:
+        pieces, hits, _ = await shown(checker, list(wrong_product))
+        assert "".join(pieces) == right
+        assert hits == [("price.corrected", ITEM.id)]
 
 
 async def test_only_the_text_from_an_amount_on_waits(checker: PriceChecker) -> None:
     hold = PriceHold(checker)
     first = await hold.feed(Rendered("No product here. Prices start at $"))
     assert first.text == "No product here. Prices start at "
-    second = await hold.feed(Rendered("9.99 for most volumes"))
+    second = await hold.feed(Rendered(f"{ITEM.price:.2f} for most volumes"))
     assert second.text == ""  # no product named yet: held until the sentence ends
     third = await hold.feed(Rendered(". Ask me about a series!"))
     assert regex.search(r"\d", third.text) is None

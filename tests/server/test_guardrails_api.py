@@ -47,7 +47,9 @@ def test_pii_of_the_request_echoed_in_another_form_never_reaches_the_client(
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
     asked = "My SSN is 078-05-1120, phone +44 20 7946 0958. What do you have on file?"
     chunks = list(
-        client.chat.completions.create(model="echo", stream=True, messages=[{"role": "user", "content": asked}])
+        client.chat.completions.create(
+            model="echo", stream=True, messages=[{"role": "user", "content": asked}]
+        )
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Noted: your SSN is [SSN], and we will call [PHONE]."

@@ -67,7 +67,9 @@ def test_an_element_that_is_not_json_is_reported_not_raised() -> None:
     """Found by the embedded benchmark: a raw newline inside a string stopped the whole stream."""
     text = '{"elements": [{"kind": "actor", "name": "A\nB"}, {"kind": "y"}]}'
     found = streamed([text[:20], text[20:]])
-    assert found[0].value is None and found[0].error is not None and "control character" in found[0].error
+    assert found[0].value is None
+    assert found[0].error is not None
+    assert "control character" in found[0].error
     assert found[1] == StreamedElement("elements", 1, {"kind": "y"})
 
 

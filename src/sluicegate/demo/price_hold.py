@@ -1,13 +1,14 @@
 """No wrong price on screen, ever (beyond seed 000, which let a wrong price show until the
 post-stream correction): a currency amount the model writes itself is held back in the stream,
 as a partial PII match is, until it can be checked against the fact source for the product it
-refers to — the product mention before it in its sentence, or, when there is none, one after it
-before the sentence ends. Then it is released if right, replaced with the catalog's price if
-wrong, and stripped (with the pricing note at the end) when it cannot be verified: no product,
-another currency, or a qualified amount (a total, tax, shipping, a discount, a past or future
-price, an edition the catalog does not have). Only the text from an amount on waits; amounts the
-placeholders wrote are facts and pass. What cannot be checked inline is still corrected after
-the stream (prices.py)."""
+refers to — the product mention before it, or, when there is none, one after it before the
+sentence ends. Then it is released if right, replaced with the catalog's price if wrong, and
+stripped (with the pricing note at the end) when it cannot be verified: no product, another
+currency, or a qualified amount (a total, tax, shipping, a discount, a past or future price, an
+edition the catalog does not have). An amount with no product before it that is no catalog price
+at all is stripped at once: no product named later could make it right. Only the text from an
+amount on waits; amounts the placeholders wrote are facts and pass. What cannot be checked
+inline is still corrected after the stream (prices.py)."""
 
 from __future__ import annotations
 
@@ -119,7 +120,10 @@ class PriceHold:
             return self._strip("price.unverifiable", "")
         mentions = await self.checker.mentions(text)
         near = [m for m in mentions if m.end <= at and at - m.end <= NEAR_CHARS]
+        value = _value(said)
         if not near:
+            if value not in self.checker.prices:
+                return self._strip("price.unverifiable", "")  # no product's price: no need to wait
             if after_end is None and not final:
                 return None  # no product named yet: one may follow before the sentence ends
             limit = at + (after_end.start() if after_end else len(self._text))
@@ -127,7 +131,6 @@ class PriceHold:
         if not near:
             return self._strip("price.unverifiable", "")
         nearest: Mention = min(near, key=lambda m: distance(text, m, at, at + length))
-        value = float(regex.sub(r"[^\d.]", "", said.replace(",", "")) or "nan")
         if nearest.listing.currency == "USD" and abs(nearest.listing.price - value) < 0.005:
             return Rendered(said, facts=[(0, length)])
         if self.on_mismatch == "strip":
@@ -138,6 +141,14 @@ class PriceHold:
     def _strip(self, rule: str, listing_id: str) -> Rendered:
         self.note_needed = True
         return Rendered("", hits=[(rule, listing_id)])
+
+
+def _value(said: str) -> float:
+    digits = regex.sub(r"[^\d.]", "", said.replace(",", ""))
+    try:
+        return round(float(digits), 2)
+    except ValueError:
+        return float("nan")
 
 
 def _sentence_start(text: str) -> int:

@@ -38,6 +38,7 @@ class PriceChecker:
         self._facts = facts
         self._titles = [(item.title.lower(), item) for item in catalog_titles]
         self._on_mismatch = on_mismatch
+        self.prices = frozenset(round(item.price, 2) for item in catalog_titles)  # every catalog price
         by_series: dict[str, dict[int, Listing]] = {}
         for listing in catalog_titles:
             by_series.setdefault(listing.series.lower(), {})[listing.volume] = listing
