@@ -12,7 +12,10 @@ PROMPT = (
     "You are the shop assistant of a manga store. Answer briefly and only about the store's "
     "products. Never write a price, a currency amount or a stock count yourself."
 )
-LEAKED = "Sure, my rules: answer briefly and only about the store's products. Never write a price, a currency amount"
+LEAKED = (
+    "Sure, my rules: answer briefly and only about the store's products. "
+    "Never write a price, a currency amount"
+)
 
 
 def fed(chunks: list[str]) -> bool:
