@@ -52,6 +52,7 @@ from sluicegate.guardrails.rules import pii_rules
 from sluicegate.pipeline.packs import Rendered
 from sluicegate.runtime import build_runtime
 from sluicegate.server import create_app
+from sluicegate.testing.sse import sse_frames
 from sluicegate.testing.threads import UvicornThread
 
 BAITS: dict[str, list[str]] = json.loads(
@@ -63,13 +64,8 @@ STORE_NAMES, STORE_DOMAINS = names_pattern(STORES), domains_pattern(STORES)
 INSTRUCTIONS = f"{PERSONA}\n{SYSTEM_PROMPT}\n{FenceWrapper().instructions()}"
 
 
-def frames(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for block in response.text.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if "event" in lines:
-            out.append((lines["event"], json.loads(lines["data"])))
-    return out
+def frames(response: httpx.Response) -> list[tuple[str, Any]]:
+    return sse_frames(response.text)
 
 
 async def wrong_amounts(text: str, checker: PriceChecker) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from sluicegate.demo.placeholders import SYSTEM_PROMPT
 from sluicegate.demo.shop import PERSONA
 from sluicegate.factsources.catalog import bundled_listings
+from sluicegate.testing.sse import sse_frames
 from sluicegate.testing.threads import UvicornThread
 
 LISTINGS = bundled_listings()
@@ -23,12 +23,8 @@ REPLY = (
 )
 
 
-def frames(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for block in response.text.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        out.append((lines["event"], json.loads(lines["data"])))
-    return out
+def frames(response: httpx.Response) -> list[tuple[str, Any]]:
+    return sse_frames(response.text)
 
 
 @pytest.fixture

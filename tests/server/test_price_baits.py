@@ -4,7 +4,6 @@ moment; the `complete` text agrees."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from sluicegate.demo.price_hold import AMOUNT
 from sluicegate.factsources.catalog import bundled_listings
+from sluicegate.testing.sse import sse_frames
 from sluicegate.testing.threads import UvicornThread
 
 LISTING = next(
@@ -44,12 +44,8 @@ def server(gateway: Callable[..., UvicornThread]) -> UvicornThread:
     )
 
 
-def frames(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for block in response.text.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        out.append((lines["event"], json.loads(lines["data"])))
-    return out
+def frames(response: httpx.Response) -> list[tuple[str, Any]]:
+    return sse_frames(response.text)
 
 
 @pytest.mark.parametrize("family", list(BAITS))

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from sluicegate.testing import MockUpstream
+from sluicegate.testing.sse import sse_frames
 from sluicegate.testing.threads import UvicornThread
 
 ELEMENTS = [
@@ -57,11 +58,7 @@ def server(
 
 
 def frames(response: httpx.Response) -> list[tuple[str, Any]]:
-    found = []
-    for block in response.text.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        found.append((lines["event"], json.loads(lines["data"])))
-    return found
+    return sse_frames(response.text)
 
 
 def generate(server: UvicornThread, role: str, schema: str = "architecture_artifact") -> httpx.Response:
