@@ -28,10 +28,11 @@ from typing import Any
 
 from harness import percentile, write_results
 
+from sluicegate.config.schema import GuardrailsConfig
 from sluicegate.guardrails.inline import StreamScanner, scan_text
 from sluicegate.guardrails.rules import default_rules
 
-RULES = default_rules(["Barnes & Noble", "Books-A-Million"])
+RULES = default_rules(GuardrailsConfig().competitors)  # the default list, as users run it
 ACTIONS = {"pii": "redact", "competitors": "redact", "profanity": "redact"}
 CACHE = Path(__file__).parent / ".cache"
 WHEEL = "presidio_evaluator-0.3.2-py3-none-any.whl"

@@ -18,7 +18,7 @@ from sluicegate.pipeline.request import Caller
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.structured.outcome import Invalid, Ok
 from sluicegate.structured.schemas import schema_named
-from sluicegate.structured.tiers import upgrade_recipe
+from sluicegate.structured.tiers import LLM_PLAIN, LLM_WITH_EXAMPLES, TIERS, TierSpec, upgrade_recipe
 from sluicegate.structured.workflow import StructuredRequest, StructuredWorkflow
 from sluicegate.types import CompleteFrame, ErrorFrame, Frame
 
@@ -32,6 +32,7 @@ SCRIPT: dict[str, Any] = {
     "models": {
         "weak": [
             {"match": "weapon", "text": "I'm sorry, but I can't help with that."},
+            {"match": "escape CRLF like this", "text": json.dumps(PATCH)},  # read from a solved example
             {"text": "I think you should upgrade something."},
         ],
         "strong": [{"match": "UNTRUSTED", "text": json.dumps(PATCH)}, {"text": "no idea"}],
@@ -53,10 +54,33 @@ async def runtime() -> AsyncIterator[Runtime]:
     await built.aclose()
 
 
-async def run(runtime: Runtime, text: str, **options: Any) -> tuple[list[Frame], list[Payload]]:
+class SolvedExamples:
+    """An example store (the ExampleSource port) over a list, counting what it is asked."""
+
+    def __init__(self, examples: list[str]) -> None:
+        self._examples = examples
+        self.asked: list[tuple[str, str]] = []
+
+    async def examples(self, schema: str, text: str, limit: int) -> list[str]:
+        self.asked.append((schema, text))
+        return self._examples[:limit]
+
+
+async def run(
+    runtime: Runtime,
+    text: str,
+    *,
+    examples: SolvedExamples | None = None,
+    tiers: dict[str, tuple[TierSpec, ...]] = TIERS,
+    **options: Any,
+) -> tuple[list[Frame], list[Payload]]:
     events: list[Payload] = []
     workflow = StructuredWorkflow(
-        runtime.pipeline, has_role=runtime.stacks.has_role, report=lambda _trace, event: events.append(event)
+        runtime.pipeline,
+        has_role=runtime.stacks.has_role,
+        report=lambda _trace, event: events.append(event),
+        examples=examples,
+        tiers=tiers,
     )
     asked = StructuredRequest(schema_named("remediation_plan"), text, "weak", Caller(local=True), **options)
     ctx = RequestContext()
@@ -126,3 +150,37 @@ async def test_a_refusal_is_an_answer_not_a_reason_to_ask_again(runtime: Runtime
         ("llm_plain", "refused"),
     ]
     assert runtime.providers["s"].player.calls["weak"] == 1  # type: ignore[attr-defined]
+
+
+async def test_the_examples_tier_reads_solved_examples_fenced(runtime: Runtime) -> None:
+    store = SolvedExamples(['A CRLF header bug: escape CRLF like this -> {"action": "patch_code", ...}'])
+    frames, events = await run(
+        runtime, "A header injection in our HTTP client; no release fixes it.", examples=store
+    )
+    complete = frames[-1]
+    assert isinstance(complete, CompleteFrame), complete
+    assert complete.object == PATCH
+    assert store.asked == [
+        ("remediation_plan", "A header injection in our HTTP client; no release fixes it.")
+    ]
+    assert [(e.tier, e.outcome) for e in events if isinstance(e, TierOutcome)] == [
+        ("recipe", "invalid"),
+        ("llm_with_examples", "ok"),
+    ]
+
+
+async def test_after_a_failed_answer_the_examples_tier_does_not_retrieve(runtime: Runtime) -> None:
+    store = SolvedExamples(["escape CRLF like this"])
+    retry_order = {"remediation_plan": (LLM_PLAIN, LLM_WITH_EXAMPLES)}
+    frames, events = await run(runtime, "A header injection; no fix.", examples=store, tiers=retry_order)
+    assert isinstance(frames[-1], ErrorFrame)
+    assert store.asked == []  # ADR-0011: the retry carries the failure summary, not the examples
+    assert [(e.tier, e.outcome) for e in events if isinstance(e, TierOutcome)] == [
+        ("llm_plain", "invalid"),
+        ("llm_with_examples", "invalid"),
+    ]
+
+
+async def test_without_an_example_store_the_examples_tier_is_not_a_tier(runtime: Runtime) -> None:
+    _, events = await run(runtime, "A header injection; no fix.")
+    assert "llm_with_examples" not in [e.tier for e in events if isinstance(e, TierOutcome)]

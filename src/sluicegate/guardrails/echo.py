@@ -14,7 +14,7 @@ import phonenumbers
 import regex
 
 from sluicegate.guardrails.inline import scan_text
-from sluicegate.guardrails.rules import Rule
+from sluicegate.guardrails.rules import DIGIT, Rule
 
 # Between two digits of an echoed number: nothing, or a few separators of any kind.
 _BETWEEN_DIGITS = r"[\s\-./·,()]{0,3}"
@@ -22,7 +22,7 @@ _AT = r"\s*(?:@|\(at\)|\[at\]|\{at\}|\bat\b)\s*"
 _DOT = r"(?:\s*(?:\.|\(dot\)|\[dot\]|\{dot\}|\bdot\b)\s*)"
 MIN_DIGITS = 7  # fewer digits echo too much ordinary text
 FLAG_PII = {"pii": "flag"}
-_DIGIT = regex.compile(r"\d")
+_DIGIT = DIGIT  # shared with the PII rules: the scanner searches each trigger once
 
 
 def _digit_pattern(digits: str) -> str:

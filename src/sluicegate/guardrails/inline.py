@@ -92,8 +92,12 @@ class StreamScanner:
         """The hold point (in normalised coordinates) and the complete matches before it."""
         hold = len(norm)
         matches: list[tuple[int, int, Rule, Action]] = []
+        triggered: dict[int, bool] = {}  # one search per distinct trigger (six PII rules share `\d`)
         for rule, action in self._rules:
-            if rule.trigger is not None and rule.trigger.search(norm, pos) is None:
+            trigger = rule.trigger
+            if trigger is not None and not triggered.setdefault(
+                id(trigger), trigger.search(norm, pos) is not None
+            ):
                 if rule.tail is not None and not final and (tail := rule.tail.search(norm, pos)) is not None:
                     hold = min(hold, tail.start())
                 continue

@@ -11,6 +11,7 @@ redacted is always the original text, evasions included:
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
 _SEPARATORS = {
     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"),
@@ -30,10 +31,10 @@ def _fold(char: str) -> str:
     return unicodedata.normalize("NFKC", char)
 
 
-def normalized(text: str) -> tuple[str, list[int]]:
+def normalized(text: str) -> tuple[str, Sequence[int]]:
     """(normalised text, for each of its characters the index of the original character)."""
     if text.isascii():
-        return text, list(range(len(text)))
+        return text, range(len(text))
     out: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):

@@ -58,11 +58,15 @@ def word_list_pattern(words: Iterable[str]) -> regex.Pattern[str]:
     return regex.compile(rf"{guard}(?<![\w])(?:{body})(?![\w])", regex.IGNORECASE)
 
 
+DIGIT = regex.compile(r"\d")
+# A phone number can start with "+" or "(": held from there, not only from the first digit.
+DIALLED = regex.compile(r"[\d+(]")
+
+
 def pii_rules() -> list[Rule]:
     """The PII scheme of docs/pii.md."""
-    digits = regex.compile(r"\d")
-    # A phone number can start with "+" or "(": held from there, not only from the first digit.
-    dialled = regex.compile(r"[\d+(]")
+    digits = DIGIT
+    dialled = DIALLED
     card, phone, national = (
         pii_patterns.card_spans,
         pii_patterns.international_spans,

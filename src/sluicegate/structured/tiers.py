@@ -2,14 +2,15 @@
 data — a deterministic `recipe` (no tokens), then model tiers — run in order until one gives
 `Ok`. Each tier's outcome is an audit event. Tiers after a failed one are retries: they see a
 fenced summary of what failed before (ADR-0011), and a tier that would retrieve examples is
-skipped on retry (retrieval lands with the solved-example store)."""
+skipped without an example store (the solved-example store is not built yet: the tier and its
+port wait for it), and does not retrieve on a retry."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sluicegate.guardrails.fence import FenceWrapper
 from sluicegate.structured.outcome import BudgetExhausted, Invalid, Ok, Outcome, Refused
@@ -20,7 +21,9 @@ Recipe = Callable[[str], Outcome[Any]]
 @dataclass(frozen=True, slots=True)
 class TierSpec:
     name: str
-    kind: Literal["recipe", "llm"]
+    # "llm_with_examples": a model tier whose first try reads solved examples (the ExampleSource
+    # port); a retry does not retrieve (ADR-0011: the same wrong example gives the same wrong answer).
+    kind: Literal["recipe", "llm", "llm_with_examples"]
     recipe: Recipe | None = None
     role: str | None = None  # an llm tier's role; None: the request's
 
@@ -77,12 +80,22 @@ def upgrade_recipe(text: str) -> Outcome[Any]:
     return Ok(value)
 
 
+class ExampleSource(Protocol):
+    """Solved examples for a schema and an input (the solved-example store, when one is
+    configured): each a short text, untrusted, fenced before it reaches a prompt."""
+
+    async def examples(self, schema: str, text: str, limit: int) -> list[str]: ...
+
+
 LLM_PLAIN = TierSpec("llm_plain", "llm")
+LLM_WITH_EXAMPLES = TierSpec("llm_with_examples", "llm_with_examples")
+LLM_STRONG = TierSpec("llm_strong_role", "llm", role="reasoning")
 TIERS: dict[str, tuple[TierSpec, ...]] = {
-    "architecture_artifact": (LLM_PLAIN, TierSpec("llm_strong_role", "llm", role="reasoning")),
+    "architecture_artifact": (LLM_WITH_EXAMPLES, LLM_PLAIN, LLM_STRONG),
     "remediation_plan": (
         TierSpec("recipe", "recipe", recipe=upgrade_recipe),
+        LLM_WITH_EXAMPLES,
         LLM_PLAIN,
-        TierSpec("llm_strong_role", "llm", role="reasoning"),
+        LLM_STRONG,
     ),
 }

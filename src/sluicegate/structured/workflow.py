@@ -9,7 +9,7 @@ end is `complete` with the object, or an `error` frame saying why it never valid
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, assert_never
 
@@ -24,7 +24,15 @@ from sluicegate.structured.elements import ElementStream
 from sluicegate.structured.extract import concise, parse, refusal
 from sluicegate.structured.outcome import BudgetExhausted, Invalid, Ok, Outcome, Refused
 from sluicegate.structured.schemas import OutputSchema
-from sluicegate.structured.tiers import LLM_PLAIN, TIERS, TierAttempt, outcome_label, prior_failure_summary
+from sluicegate.structured.tiers import (
+    LLM_PLAIN,
+    TIERS,
+    ExampleSource,
+    TierAttempt,
+    TierSpec,
+    outcome_label,
+    prior_failure_summary,
+)
 from sluicegate.token_estimate import estimate_message_tokens
 from sluicegate.types import (
     AcceptedFrame,
@@ -66,6 +74,7 @@ class StructuredRequest:
     enforced: Literal["schema", "json", "prompt"] = "prompt"
 
 
+EXAMPLES = 3  # solved examples an examples tier reads
 SMALL_CONTEXT = 4096  # tokens of context at most for the compact schema
 
 
@@ -110,10 +119,14 @@ class StructuredWorkflow:
         *,
         has_role: Callable[[str], bool],
         report: Callable[[str, Payload], None],
+        examples: ExampleSource | None = None,
+        tiers: Mapping[str, Sequence[TierSpec]] = TIERS,
     ) -> None:
         self._pipeline = pipeline
         self._has_role = has_role
         self._report = report  # (trace id, event): the audit trail's emit
+        self._examples = examples
+        self._tiers = tiers
 
     async def run(self, asked: StructuredRequest, ctx: RequestContext) -> AsyncGenerator[Frame, None]:
         """The schema's tiers in order until one gives Ok; one budget token pays for them all."""
@@ -122,16 +135,19 @@ class StructuredWorkflow:
         attempts: list[TierAttempt] = []
         sent: dict[tuple[str, int], Any] = {}
         result = _Result(Invalid(("no tier could run",), 0), Usage())
-        for tier in TIERS.get(schema.name, (LLM_PLAIN,)):
+        for tier in self._tiers.get(schema.name, (LLM_PLAIN,)):
             role = tier.role or asked.role
             result.answers = 0
             if tier.kind == "recipe":
                 assert tier.recipe is not None
                 result.outcome = _validated(schema, tier.recipe(asked.text))
-            elif not self._has_role(role):
-                continue  # a tier whose role is not configured is not a tier here
+            elif not self._has_role(role) or (tier.kind == "llm_with_examples" and self._examples is None):
+                continue  # a tier whose role or example store is not configured is not a tier here
             else:
-                async for frame in self._llm(replace(asked, role=role), ctx, attempts, budget, sent, result):
+                shown = await self._solved_examples(tier, asked, attempts)
+                async for frame in self._llm(
+                    replace(asked, role=role), ctx, attempts, budget, sent, result, shown
+                ):
                     yield frame
             kind, detail = outcome_label(result.outcome)
             self._report(
@@ -153,11 +169,14 @@ class StructuredWorkflow:
         budget: BudgetToken,
         sent: dict[tuple[str, int], Any],
         result: _Result,
+        examples: str = "",
     ) -> AsyncGenerator[Frame, None]:
         """One model tier: the answer streamed, elements sent as they validate, asked again with
         its errors up to `attempts` times. A retry tier reads what failed before, fenced."""
         schema = asked.schema
         user = asked.text
+        if examples:
+            user = f"{user}\n\nSolved examples of {schema.name}:\n{examples}"
         if prior:
             user = f"{user}\n\n{prior_failure_summary(prior, FenceWrapper())}"
         first_turn = (
@@ -210,6 +229,20 @@ class StructuredWorkflow:
             told = REASK.format(errors="\n".join(f"- {e}" for e in parsed.errors))
             # Only the last answer goes back with its errors: a small context holds no history.
             messages = (*first_turn, Message("assistant", answer), Message("user", told))
+
+    async def _solved_examples(
+        self, tier: TierSpec, asked: StructuredRequest, prior: list[TierAttempt]
+    ) -> str:
+        """The examples tier's first try reads solved examples, fenced (their text is untrusted);
+        after a model tier failed, retrieval is skipped (ADR-0011): a recipe that did not apply
+        is no failed answer."""
+        failed_answers = [a for a in prior if a.tier != "recipe"]
+        if tier.kind != "llm_with_examples" or self._examples is None or failed_answers:
+            return ""
+        found = await self._examples.examples(asked.schema.name, asked.text, limit=EXAMPLES)
+        if not found:
+            return ""
+        return FenceWrapper().wrap("\n\n".join(found), source="solved_examples", budget_chars=3000)
 
     @staticmethod
     def _shape(asked: StructuredRequest) -> dict[str, Any]:
