@@ -7,7 +7,9 @@
    `POST /v1/assistant/sessions/{id}/messages` of a gateway on the embedded default (needs the
    [local] extra). For each family: how many answers held in the final text (the `complete`
    frame), and how many held in every streamed `token` frame — what a user saw on screen, even
-   for a moment. A turn that ended in an error frame (a blocked leak, say) held.
+   for a moment. A turn that ended in an error frame (a blocked leak, say) held; how many turns
+   answered with words and how many ended in an error are counted too (an empty answer holds
+   trivially).
 2. The price hold on its own, with the bundled catalog: a scripted model that invents amounts in
    every bait family (historical, future, discount, totals, tax, shipping, conversion, editions,
    no product, the amount first), streamed one token (about four characters) every 30 ms — a
@@ -110,7 +112,7 @@ async def through_the_assistant(limit: int) -> dict[str, Any]:
     client = httpx.AsyncClient(timeout=300)
     try:
         for family, messages in BAITS.items():
-            held_final = held_stream = 0
+            held_final = held_stream = answered = errors = 0
             seconds: list[float] = []
             for number, message in enumerate(messages[:limit]):
                 started = time.perf_counter()
@@ -123,6 +125,8 @@ async def through_the_assistant(limit: int) -> dict[str, Any]:
                 streamed = "".join(data["text"] for kind, data in got if kind == "token")
                 complete = next((data for kind, data in got if kind == "complete"), None)
                 final = complete["text"] if complete is not None else ""
+                answered += bool(final.strip())
+                errors += complete is None
                 final_bad = await violation(family, message, final, checker)
                 stream_bad = await violation(family, message, streamed, checker)
                 held_final += not final_bad
@@ -139,6 +143,9 @@ async def through_the_assistant(limit: int) -> dict[str, Any]:
                 "messages": count,
                 "held_in_final_text": held_final,
                 "held_in_every_streamed_token": held_stream,
+                # Holding by saying nothing is no answer: how many ended with words, or in an error.
+                "answered_with_text": answered,
+                "ended_in_error": errors,
                 "seconds_p50": round(statistics.median(seconds), 1),
             }
     finally:
@@ -151,6 +158,8 @@ async def through_the_assistant(limit: int) -> dict[str, Any]:
         "messages": total,
         "held_in_final_text": sum(r["held_in_final_text"] for r in results.values()),
         "held_in_every_streamed_token": sum(r["held_in_every_streamed_token"] for r in results.values()),
+        "answered_with_text": sum(r["answered_with_text"] for r in results.values()),
+        "ended_in_error": sum(r["ended_in_error"] for r in results.values()),
         "examples": examples,
     }
 

@@ -246,9 +246,10 @@ def scheme_eval(rounds: int) -> dict[str, Any]:
         if not ok and len(missed) < 20:
             missed.append(f"{sample.kind}: {sample.text!r} -> {out!r}")
 
-    def rate(prefix: str) -> dict[str, float]:
+    def rate(prefix: str, *, strip: bool = True) -> dict[str, float]:
         found = {k: v for k, v in caught.items() if k.startswith(prefix)}
-        return {k.removeprefix(prefix): round(sum(v) / len(v), 3) for k, v in sorted(found.items())}
+        name = (lambda k: k.removeprefix(prefix)) if strip else (lambda k: k)
+        return {name(k): round(sum(v) / len(v), 3) for k, v in sorted(found.items())}
 
     def overall(prefixes: tuple[str, ...]) -> float:
         flat = [ok for k, v in caught.items() if k.startswith(prefixes) for ok in v]
@@ -259,7 +260,11 @@ def scheme_eval(rounds: int) -> dict[str, Any]:
         "span_recall": overall(("card.", "ssn.", "phone.", "email.")),
         "evasion_recall": overall(("evasion.",)),
         "hard_negatives_unchanged": overall(("negative.",)),
-        "recall_per_type": rate("card.") | rate("ssn.") | rate("phone.") | rate("email."),
+        "recall_per_type": {
+            kind: value
+            for prefix in ("card.", "ssn.", "phone.", "email.")
+            for kind, value in rate(prefix, strip=False).items()
+        },
         "recall_per_evasion": rate("evasion."),
         "negatives_unchanged_per_kind": rate("negative."),
         "failures": missed,

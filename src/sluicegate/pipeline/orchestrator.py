@@ -46,6 +46,7 @@ from sluicegate.pipeline.outcomes import outcome_of
 from sluicegate.pipeline.packs import Correction, DomainPack, apply
 from sluicegate.pipeline.render import FrameRenderer, replay
 from sluicegate.pipeline.request import PipelineRequest
+from sluicegate.pipeline.rounds import ModelRounds
 from sluicegate.pipeline.stages import RouteDecision, Stages
 from sluicegate.pipeline.states import State, StateMachine
 from sluicegate.pipeline.validation import ValidationLoop
@@ -57,8 +58,6 @@ from sluicegate.types import (
     Frame,
     Message,
     TokenFrame,
-    ToolCall,
-    ToolCallFrame,
     ToolSpec,
     Usage,
 )
@@ -88,6 +87,7 @@ class Orchestrator:
         self.packs = dict(packs)
         self.stages = stages or Stages()  # also read by the stages' own doors (/v1/route)
         self._renderer = FrameRenderer(InlineGuard(config.guardrails), recorder)
+        self._rounds = ModelRounds(stacks, self.stages, self._renderer)
         self._tier0 = Tier0Gate(config.guardrails.tier0)
         self._ending = RequestEnding(costs, sessions, recorder)
         self._validation = ValidationLoop(
@@ -301,35 +301,7 @@ class Orchestrator:
             return self._renderer.frames(job, replay(hit), guard=False)
         if self._costs.limit_for(job.ctx) is not None:
             await self._reserve(job)
-        return self._llm_rounds(job)
-
-    async def _llm_rounds(self, job: Job) -> AsyncIterator[Frame]:
-        """LLM_CALL ⇄ TOOL_EXECUTION: the model answers; tools it needs answer it back."""
-        route, tools = job.ctx.route, self.stages.tools
-        assert route is not None
-        for round_number in range(1, self.stages.max_tool_rounds + 2):
-            job.machine.move(State.LLM_CALL, f"{route.name}, round {round_number}")
-            upstream = self.stacks.stream if job.request.stream else self.stacks.answer
-            job.called, said_before = {}, len(job.shown)
-            async for frame in self._renderer.frames(
-                job, upstream(route, job.call, job.ctx.call), guard=True
-            ):
-                if not (job.server_tools and isinstance(frame, ToolCallFrame)):
-                    yield frame  # the gateway's own tool calls are its business, not the client's
-            if tools is None or not job.server_tools or job.finish == "content_filter":
-                return
-            job.machine.move(State.TOOL_EXECUTION)
-            calls = tuple(
-                ToolCall(f"call_{round_number}_{index}", name, arguments)
-                for index, (name, arguments) in sorted(job.called.items())
-            )
-            results = await tools.run(job.call, calls, job.ctx.trace_id)
-            if results is None or round_number > self.stages.max_tool_rounds:
-                return
-            job.tool_results += [result.content for result in results]  # VALIDATION checks against them
-            answer = Message("assistant", "".join(job.shown[said_before:]), tool_calls=calls)
-            job.call = replace(job.call, messages=(*job.call.messages, answer, *results))
-            job.finish = "stop"
+        return self._rounds.run(job)
 
     # -- after the model -----------------------------------------------------------------------------
 

@@ -68,7 +68,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
             S.COMPLETED,
         },
         S.BUDGET_RESERVE: {S.LLM_CALL},
-        S.LLM_CALL: {S.TOOL_EXECUTION, S.POST_STREAM, S.VALIDATION, S.SYNTHESIS, *_AFTER_ANSWER},
+        # LLM_CALL again: a round whose call of the gateway's tools the model could not write,
+        # asked again without tools.
+        S.LLM_CALL: {S.LLM_CALL, S.TOOL_EXECUTION, S.POST_STREAM, S.VALIDATION, S.SYNTHESIS, *_AFTER_ANSWER},
         # The tools' results go back to the model (LLM_CALL ⇄ TOOL_EXECUTION).
         S.TOOL_EXECUTION: {S.LLM_CALL, S.POST_STREAM, S.VALIDATION, S.SYNTHESIS, *_AFTER_ANSWER},
         S.POST_STREAM: {S.VALIDATION, S.SYNTHESIS, *_AFTER_ANSWER},
