@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 import regex
-from harness import percentile, write_results
+from harness import RESULTS, percentile, write_results
 
 from sluicegate.config.schema import GuardrailsConfig, embedded_default
 from sluicegate.demo.placeholders import SYSTEM_PROMPT
@@ -100,7 +100,7 @@ async def violation(family: str, message: str, text: str, checker: PriceChecker)
     return echo.feed(text) or echo.finish() or FENCE_OPEN in text
 
 
-async def through_the_assistant(limit: int) -> dict[str, Any]:
+async def through_the_assistant(limit: int, families: list[str]) -> dict[str, Any]:
     default = embedded_default()
     config = default.model_copy(update={"state": default.state.model_copy(update={"backend": "memory"})})
     server = UvicornThread(create_app(build_runtime(config))).start()
@@ -111,7 +111,8 @@ async def through_the_assistant(limit: int) -> dict[str, Any]:
     examples: list[dict[str, str]] = []
     client = httpx.AsyncClient(timeout=300)
     try:
-        for family, messages in BAITS.items():
+        for family in families:
+            messages = BAITS[family]
             held_final = held_stream = answered = errors = 0
             seconds: list[float] = []
             for number, message in enumerate(messages[:limit]):
@@ -152,6 +153,11 @@ async def through_the_assistant(limit: int) -> dict[str, Any]:
         await client.aclose()
         server.stop()
         await catalog.aclose()
+    return {"per_family": results, "examples": examples}
+
+
+def totals(per_family: dict[str, Any], examples: list[dict[str, str]]) -> dict[str, Any]:
+    results = per_family
     total = sum(r["messages"] for r in results.values())
     return {
         "per_family": results,
@@ -232,11 +238,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=30, help="messages per family")
     parser.add_argument("--skip-embedded", action="store_true")
+    parser.add_argument("--families", nargs="*", help="only these bait families (default: all four)")
     args = parser.parse_args()
-    results: dict[str, Any] = {"price_hold_scripted": asyncio.run(hold_back())}
+    previous = RESULTS / "assistant_baits.json"
+    results: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
+    results["price_hold_scripted"] = asyncio.run(hold_back())
     print(json.dumps(results["price_hold_scripted"], indent=2), flush=True)
     if not args.skip_embedded:
-        results["embedded_assistant"] = asyncio.run(through_the_assistant(args.limit))
+        families = args.families or list(BAITS)
+        run = asyncio.run(through_the_assistant(args.limit, families))
+        # A run of some families replaces theirs and keeps the others' last figures.
+        kept = results.get("embedded_assistant", {}).get("per_family", {}) if args.families else {}
+        examples = [
+            e
+            for e in results.get("embedded_assistant", {}).get("examples", [])
+            if e["family"] not in families
+        ]
+        results["embedded_assistant"] = totals({**kept, **run["per_family"]}, examples + run["examples"])
     path = write_results("assistant_baits", results)
     print(json.dumps(results, indent=2))
     print(f"written to {path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sluicegate.errors import FenceViolation
-from sluicegate.guardrails.fence import FENCE_CLOSE, FENCE_OPEN, FenceWrapper
+from sluicegate.guardrails.fence import FENCE_CLOSE, FENCE_OPEN, FenceWrapper, OutputWatch
 
 
 def test_wraps_and_truncates_after_checking() -> None:
@@ -39,3 +39,18 @@ def test_output_that_leaks_the_canary_or_the_fence_is_blocked(output: str) -> No
 
 def test_every_request_gets_its_own_canary() -> None:
     assert FenceWrapper().canary != FenceWrapper().canary
+
+
+def test_the_output_watch_holds_what_could_become_a_marker_and_never_shows_one() -> None:
+    fence = FenceWrapper()
+    watch = OutputWatch(fence)
+    assert watch.feed("Sure: <<") == "Sure: "  # may still become the marker: held
+    with pytest.raises(FenceViolation):
+        watch.feed(FENCE_OPEN[2:] + " source=catalog")
+    fine = OutputWatch(fence)
+    assert fine.feed("a << b") == "a << b"
+    assert fine.feed(f"and {fence.canary[:5]}") == "and "
+    assert fine.feed("xyz") == fence.canary[:5] + "xyz"
+    assert fine.finish() == ""
+    with pytest.raises(FenceViolation):
+        OutputWatch(fence).feed(f"code {fence.canary}")

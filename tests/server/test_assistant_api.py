@@ -120,7 +120,8 @@ def test_prompt_injection_in_the_output_ends_the_answer(
     assert why in got[-1][1]["message"]
     assert "complete" not in [kind for kind, _ in got]
     shown = "".join(data["text"] for kind, data in got if kind == "token")
-    assert len(shown.split()) < 20  # ended within a few words of the run reaching the threshold
+    assert len(shown.split()) < 10  # ended within a few words of the run reaching the threshold
+    assert "<<" not in shown  # a fence marker is never shown, not even its first characters
 
 
 @pytest.mark.parametrize("body", [{}, {"content": ""}, {"content": 3}])

@@ -23,7 +23,7 @@ from sluicegate.demo.price_hold import PriceHold
 from sluicegate.demo.prices import LISTING_ID, PriceChecker
 from sluicegate.errors import FactSourceError, FenceViolation
 from sluicegate.guardrails.facts import FactSource, Listing
-from sluicegate.guardrails.fence import FenceWrapper
+from sluicegate.guardrails.fence import FenceWrapper, OutputWatch
 from sluicegate.guardrails.leak import PromptEcho
 from sluicegate.guardrails.trust import TrustFilter
 from sluicegate.memory.sessions import SessionStore
@@ -41,18 +41,19 @@ class ShopTurn:
     report: Report
     threshold: float
     echo: PromptEcho  # the persona and instructions, reproduced verbatim: a leak
-
     hold: PriceHold  # the model's own amounts wait in the stream until checked
+    watch: OutputWatch  # a fence marker or the canary ends the stream before it is shown
 
     async def feed(self, text: str) -> Rendered:
         if self.echo.feed(text):
             raise FenceViolation(LEAK)
-        return self._reported(await self.hold.feed(await self.resolver.feed(text)))
+        return self._reported(await self.hold.feed(await self.resolver.feed(self.watch.feed(text))))
 
     async def finish(self) -> Rendered:
         if self.echo.finish():
             raise FenceViolation(LEAK)
-        rendered = await self.hold.feed(await self.resolver.finish())
+        rendered = await self.hold.feed(await self.resolver.feed(self.watch.finish()))
+        rendered = rendered.then(await self.hold.feed(await self.resolver.finish()))
         rendered = rendered.then(await self.hold.finish())
         if self.hold.note_needed and not self.resolver.pricing_unavailable:
             rendered = rendered.then(Rendered(PRICING_NOTE))
@@ -103,7 +104,8 @@ class ShopPack:
         echo = PromptEcho(instructions)
         hold = PriceHold(self._checker, self._price_mismatch)
         prompt = f"{instructions}\n{context}"
-        return ShopTurn(prompt, resolver, fence, report, self._trust.threshold, echo, hold)
+        watch = OutputWatch(fence)
+        return ShopTurn(prompt, resolver, fence, report, self._trust.threshold, echo, hold, watch)
 
     async def check(self, text: str, trusted: Sequence[tuple[int, int]] = ()) -> list[Correction]:
         return await self._checker.check(text, trusted)

@@ -52,3 +52,33 @@ class FenceWrapper:
             raise FenceViolation(f"untrusted text from {source} contains this request's canary")
         if FENCE_OPEN in text or FENCE_CLOSE in text:
             raise FenceViolation(f"untrusted text from {source} contains a fence marker")
+
+
+class OutputWatch:
+    """The fence check as the answer streams: text that could still become a fence marker or the
+    canary is held, and a marker or the canary ends the stream before any of it is shown."""
+
+    def __init__(self, fence: FenceWrapper) -> None:
+        self._fence = fence
+        self._needles = (FENCE_OPEN, FENCE_CLOSE, fence.canary)
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """What may be shown now; raises FenceViolation on a marker or the canary."""
+        text = self._held + text
+        self._fence.check_output(text)
+        keep = max((_prefix_at_end(text, needle) for needle in self._needles), default=0)
+        self._held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep]
+
+    def finish(self) -> str:
+        held, self._held = self._held, ""
+        return held
+
+
+def _prefix_at_end(text: str, needle: str) -> int:
+    """The length of the longest proper prefix of `needle` that `text` ends with."""
+    for size in range(min(len(needle) - 1, len(text)), 0, -1):
+        if text.endswith(needle[:size]):
+            return size
+    return 0

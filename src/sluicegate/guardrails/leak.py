@@ -11,6 +11,9 @@ import regex
 
 _WORD = regex.compile(r"\w+")
 SHINGLE = 5  # words per n-gram
+# Eight words in a row: longer than any phrase an answer shares with the instructions by chance
+# ("only about the store's products" is six), short enough that little shows before the end.
+RUN_WORDS = 8
 
 
 def words(text: str) -> list[str]:
@@ -18,7 +21,7 @@ def words(text: str) -> list[str]:
 
 
 class PromptEcho:
-    def __init__(self, protected: str, *, run_words: int = 12) -> None:
+    def __init__(self, protected: str, *, run_words: int = RUN_WORDS) -> None:
         tokens = words(protected)
         self._shingles = {tuple(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
         # A run of `run_words` prompt words in order holds this many consecutive shingles.
