@@ -60,6 +60,7 @@ async def events(
     type: str | None = None,
     after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    newest_first: bool = False,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
     store = runtime.audit.store
@@ -68,7 +69,9 @@ async def events(
             orjson.dumps({"events": [], "note": "audit is disabled"}), media_type="application/json"
         )
     await runtime.audit.flush()
-    found = await store.query(trace_id=trace_id, type=type, after_id=after_id, limit=limit)
+    found = await store.query(
+        trace_id=trace_id, type=type, after_id=after_id, limit=limit, newest_first=newest_first
+    )
     body = {"events": [{"id": item.id, **item.event.model_dump(mode="json")} for item in found]}
     return Response(orjson.dumps(body), media_type="application/json")
 

@@ -26,6 +26,8 @@ from sluicegate.server.generate_api import router as generate_router
 from sluicegate.server.guard import RequestGuard
 from sluicegate.server.openai_api import request_components
 from sluicegate.server.openai_api import router as openai_router
+from sluicegate.server.pages import router as pages_router
+from sluicegate.server.pages import static as static_pages
 from sluicegate.server.routing_api import router as routing_router
 from sluicegate.server.schemas import Open
 from sluicegate.server.tracing import ObservedRequestMiddleware
@@ -77,6 +79,8 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(admin_router)
     app.include_router(assistant_router)
+    app.include_router(pages_router)
+    app.mount("/static", static_pages, name="static")
 
     @app.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request) -> Response:
