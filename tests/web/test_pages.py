@@ -209,6 +209,10 @@ def test_generate_draws_elements_one_by_one_before_the_complete_object(
     assert page.locator("svg.diagram line").count() == 3
     shown = json.loads(page.locator("#json").inner_text())
     assert [e["id"] for e in shown["elements"]] == ["user", "web", "orders", "db"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy JSON").click()
+    page.get_by_role("status").filter(has_text="Copied").wait_for()
+    assert json.loads(page.evaluate("navigator.clipboard.readText()")) == shown
     page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)
 
 
@@ -216,7 +220,11 @@ def test_admin_needs_its_key_then_shows_an_open_breaker_and_a_trace(
     gateway: Callable[..., UvicornThread], page: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SG_WEB_ADMIN_KEY", ADMIN_KEY)
-    server = gateway(config(auth={"admin_key_env": "SG_WEB_ADMIN_KEY"}))
+    server = gateway(
+        config(auth={"admin_key_env": "SG_WEB_ADMIN_KEY"}, budgets={"tokens_per_hour_per_user": 50_000})
+    )
+    hello = {"model": "assistant", "messages": [{"role": "user", "content": "hello"}]}
+    assert httpx.post(server.url + "/v1/chat/completions", json=hello).status_code == 200
     for _ in range(3):
         httpx.post(
             server.url + "/v1/chat/completions",
@@ -233,6 +241,9 @@ def test_admin_needs_its_key_then_shows_an_open_breaker_and_a_trace(
     assert "open" in breaker.locator("td").nth(1).inner_text()
     assert "closed → open" in breaker.locator("td").nth(3).inner_text()
     assert page.locator("#roles tbody tr", has_text="down").count() == 1
+    budget = page.locator("#budgets tbody tr", has_text="anonymous")
+    assert budget.locator("td").nth(1).inner_text() != "0"  # tokens used
+    assert budget.locator("td").nth(3).inner_text() == "50000"
     request = page.locator("#requests tbody tr", has_text="down").first
     request.locator("a").click()
     page.locator("#trace-panel:not([hidden])").wait_for()
