@@ -233,7 +233,7 @@ def test_admin_needs_its_key_then_shows_an_open_breaker_and_a_trace(
     page.goto(server.url + "/admin")
     page.get_by_label("Admin key").fill("wrong")
     page.get_by_role("button", name="Sign in").click()
-    assert "not an admin key" in page.locator("#login-error").inner_text()
+    playwright.expect(page.locator("#login-error")).to_contain_text("not an admin key")
     page.get_by_label("Admin key").fill(ADMIN_KEY)
     page.get_by_role("button", name="Sign in").click()
     breaker = page.locator("#breakers tbody tr", has_text="s/down")

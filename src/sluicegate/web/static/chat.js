@@ -2,15 +2,13 @@
 // everyone can see it (highlighted, then settling); cards show title, price, stock and a trust
 // badge; guardrail hits say what was hidden and why; the route and a link to the trace close each
 // answer; errors are messages. The session id lives in local storage, so a reload keeps the talk.
-import { element, errorText, headers, saveKey, savedKey, sseFrames } from "./common.js";
+import { element, errorText, headers, keepKey, savedKey, sseFrames } from "./common.js";
 
 const log = document.getElementById("log");
 const form = document.getElementById("ask");
 const input = document.getElementById("message");
 const send = document.getElementById("send");
-const keyInput = document.getElementById("key");
-keyInput.value = savedKey("key");
-keyInput.addEventListener("change", () => saveKey("key", keyInput.value));
+keepKey(document.getElementById("key"));
 
 const WHY = {
   "pii.email": "an e-mail address was hidden",

@@ -10,6 +10,12 @@ export function saveKey(name, value) {
   else sessionStorage.removeItem(`sluicegate.${name}`);
 }
 
+// An API key field: filled from this tab's storage, and kept there when it changes.
+export function keepKey(input, name = "key") {
+  input.value = savedKey(name);
+  input.addEventListener("change", () => saveKey(name, input.value));
+}
+
 export function headers(key, extra = {}) {
   const out = { ...extra };
   if (key) out.Authorization = `Bearer ${key}`;

@@ -1,7 +1,7 @@
 // Structured generation live: each `element` frame is drawn the moment it validates (for an
 // architecture artifact, a box per element and a line per relation), then `complete` shows the
 // whole object, which can be copied as JSON.
-import { element, errorText, getJson, headers, saveKey, savedKey, sseFrames } from "./common.js";
+import { element, errorText, getJson, headers, keepKey, savedKey, sseFrames } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const select = document.getElementById("schema");
@@ -11,9 +11,7 @@ const status = document.getElementById("status");
 const diagramBox = document.getElementById("diagram");
 const result = document.getElementById("result");
 const json = document.getElementById("json");
-const keyInput = document.getElementById("key");
-keyInput.value = savedKey("key");
-keyInput.addEventListener("change", () => saveKey("key", keyInput.value));
+keepKey(document.getElementById("key"));
 let schemas = [];
 
 function svg(tag, attributes) {
