@@ -6,6 +6,8 @@ configurable and seed 000's names stay on it."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sluicegate.config.competitors import DEFAULT_COMPETITORS, Competitor
 from sluicegate.config.schema import GuardrailsConfig
@@ -111,3 +113,23 @@ def test_the_list_is_configurable() -> None:
     text = "Manga Corner, OH! and otakuhut.example/shop beat Amazon."
     out = scanner.feed(text).text + scanner.finish().text
     assert out == "[COMPETITOR], [COMPETITOR] and [COMPETITOR] beat Amazon."  # the default is replaced
+
+
+SENTENCES = [
+    "It is cheaper at Barnes and Noble, or B&N, or BooksAMillion.",
+    "See https://www.amazon.com/dp/B0C1234567 and http://bn.com/x today.",
+    "Powell's Books, Powells and Right Stuf Anime stock it; so does Book Off.",
+    "Our target date: Target has it, and www.walmart.com too. Damn.",
+    "Try Kinokuniya or Waterstones (waterstones.co.uk) or WH Smith.",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(SENTENCES), st.lists(st.integers(min_value=1, max_value=70), max_size=10))
+def test_any_chunking_masks_what_the_whole_text_masks(sentence: str, cuts: list[int]) -> None:
+    points = sorted({c for c in cuts if c < len(sentence)})
+    chunks = [sentence[a:b] for a, b in zip([0, *points], [*points, len(sentence)], strict=True)]
+    scanner = GUARD.scanner()
+    out = "".join(scanner.feed(chunk).text for chunk in chunks) + scanner.finish().text
+    assert out == redacted(sentence)
+    assert "[COMPETITOR]" in out

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 import regex
 
 from sluicegate.config.competitors import Competitor
+from sluicegate.guardrails.phrases import PhraseGate
 
 TLDS = r"(?:com|net|org|co\.uk|co\.jp|jp|ca|de|fr|es|it|com\.au|au|in|nl|ie|com\.br|com\.mx)"
 _JOIN = r"[\s\-]*"
@@ -82,3 +83,13 @@ def domains_pattern(competitors: Sequence[Competitor]) -> regex.Pattern[str]:
         rf"(?=[{starts}])(?<![\w.\-/])(?:https?://)?(?:www\.)?(?:{'|'.join(hosts)})(?![\w\-]){_PATH}",
         regex.IGNORECASE,
     )
+
+
+def names_gate(competitors: Sequence[Competitor]) -> PhraseGate:
+    return PhraseGate(p for c in competitors for p in (c.name, *c.aliases))
+
+
+def addresses_gate(competitors: Sequence[Competitor]) -> PhraseGate:
+    slugs = {s for c in competitors for s in (_slug(c.name), *map(_slug, c.aliases)) if len(s) >= 3}
+    # A URL's scheme and `www.` come before the name: the pattern runs (and holds) from them.
+    return PhraseGate(["http", "https", "www", *slugs, *(d for c in competitors for d in c.domains)])

@@ -9,13 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import regex
 
 from sluicegate.config.competitors import Competitor
 from sluicegate.guardrails import pii_patterns
-from sluicegate.guardrails.competitors import domains_pattern, entries, names_pattern
+from sluicegate.guardrails.competitors import (
+    addresses_gate,
+    domains_pattern,
+    entries,
+    names_gate,
+    names_pattern,
+)
+from sluicegate.guardrails.phrases import PhraseGate
 
 Action = Literal["redact", "block", "flag"]
 # The spans (relative to the match) that are what the rule is about; none: a false candidate.
@@ -30,6 +37,12 @@ def _on_text(check: Callable[[str], pii_patterns.Spans]) -> Locator:
     return lambda found: check(found.group())
 
 
+class Finder(Protocol):
+    """A compiled pattern, or anything that searches like one (the word-list rules' gates)."""
+
+    def search(self, text: str, pos: int = 0) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str  # e.g. "pii.card"
@@ -39,8 +52,8 @@ class Rule:
     locate: Locator = _whole
     # Speed, not meaning: without a `trigger` character in the text the rule cannot match anywhere,
     # so the scan is skipped; only `tail` (what could still grow into a match) is then held.
-    trigger: regex.Pattern[str] | None = None
-    tail: regex.Pattern[str] | None = None
+    trigger: Finder | None = None
+    tail: Finder | None = None
     # Between two matches of one span, the higher wins (an echo knows what the value is).
     priority: int = 0
 
@@ -111,9 +124,23 @@ def profanity_words() -> list[str]:
 
 def default_rules(competitors: Iterable[str | Competitor]) -> list[Rule]:
     stores = entries(competitors)
+    names, addresses = names_gate(stores), addresses_gate(stores)
+    swearing = profanity_words()
+    rude = PhraseGate(swearing)
     return [
         *pii_rules(),
-        Rule("competitor", "competitors", names_pattern(stores), "[COMPETITOR]"),
-        Rule("competitor", "competitors", domains_pattern(stores), "[COMPETITOR]"),
-        Rule("profanity", "profanity", word_list_pattern(profanity_words()), "[PROFANITY]"),
+        Rule(
+            "competitor", "competitors", names_pattern(stores), "[COMPETITOR]", trigger=names, tail=names.tail
+        ),
+        Rule(
+            "competitor",
+            "competitors",
+            domains_pattern(stores),
+            "[COMPETITOR]",
+            trigger=addresses,
+            tail=addresses.tail,
+        ),
+        Rule(
+            "profanity", "profanity", word_list_pattern(swearing), "[PROFANITY]", trigger=rude, tail=rude.tail
+        ),
     ]

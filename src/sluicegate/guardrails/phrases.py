@@ -1,0 +1,72 @@
+"""A cheap gate for the word-list rules (competitors, profanity): their patterns hold a hundred
+alternatives with variants, and running one over every chunk cost 12 µs. The gate reads the
+text's words once per scan (shared by every gated rule) and lets a pattern run only where one of
+its phrases' first words (or a phrase written as one word) stands; it also says where an
+unfinished last word may still become one, which the scanner holds. It may let a pattern run for
+nothing (a `target` that is no Target); it never keeps it from a match, because every variant the
+patterns accept begins with a listed first word."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import regex
+
+_TOKEN = regex.compile(r"[^\W_]+")
+_LAST_WORD = regex.compile(r"(?r)[^\W_]+\Z")
+CONNECTORS = frozenset({"and", "n"})  # `&` has no word; `and`, `n` and `'n'` stand for it
+
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(w for w in (t.lower() for t in _TOKEN.findall(text)) if w not in CONNECTORS)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    at: int
+
+    def start(self) -> int:
+        return self.at
+
+
+_last: tuple[str, int, list[str]] = ("", -1, [])
+
+
+def _words_of(text: str, pos: int) -> list[str]:
+    """The lowercase words of `text` from `pos`, read once per scan for all the gated rules."""
+    global _last
+    if _last[0] is not text or _last[1] != pos:
+        _last = (text, pos, _TOKEN.findall(text.lower(), pos))
+    return _last[2]
+
+
+class PhraseGate:
+    def __init__(self, phrases: Iterable[str]) -> None:
+        firsts: set[str] = set()
+        for phrase in phrases:
+            tokens = words(phrase)
+            if tokens:
+                firsts.update((tokens[0], "".join(tokens)))  # "BooksAMillion", "RightStuf"
+        self._firsts = frozenset(firsts)
+        self._prefixes = frozenset(word[:j] for word in firsts for j in range(1, len(word) + 1))
+        self.tail = _Tail(self)
+
+    def search(self, text: str, pos: int = 0) -> Found | None:
+        """Whether the pattern must run: one of its first words stands in the text."""
+        return None if self._firsts.isdisjoint(_words_of(text, pos)) else Found(pos)
+
+    def growing(self, text: str, pos: int) -> Found | None:
+        """Where an unfinished last word starts that may still become a first word."""
+        last = _LAST_WORD.search(text, pos)
+        if last is None or last.group().lower() not in self._prefixes:
+            return None
+        return Found(int(last.start()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    gate: PhraseGate
+
+    def search(self, text: str, pos: int = 0) -> Found | None:
+        return self.gate.growing(text, pos)
