@@ -161,7 +161,14 @@ class ToolCallingScript(ScriptedProvider):
         return dataclasses.replace(super().capabilities, tools=True)
 
 
-SCRIPT = {"models": {"ok": [{"text": "hello world"}], "down": [{"fault": "server_error"}]}}
+SCRIPT = {
+    "models": {
+        "ok": [{"text": "hello world"}],
+        "down": [{"fault": "server_error"}],
+        # A model that cannot write the gateway's tool call (400), then answers in words.
+        "picky": [{"fault": "bad_request"}, {"text": "hello world"}],
+    }
+}
 
 
 @dataclass
@@ -190,6 +197,7 @@ def harness(
         "models": {
             "ok": {"use": ["s/ok"], "pack": "shop" if pack else None},
             "down": {"use": ["s/down"]},
+            "picky": {"use": ["s/picky"]},
             "assistant": {"use": ["s/ok"]},
         },
         "retry": {"attempts": 1},
@@ -539,6 +547,15 @@ async def test_each_empty_place_on_its_own(made: Callable[..., Harness]) -> None
         State.CACHE_STORE,
         State.COMPLETED,
     ]
+
+
+async def test_a_tool_call_the_model_cannot_write_is_asked_again_without_tools(
+    made: Callable[..., Harness],
+) -> None:
+    picky = Plugged(decide=RouteDecision("role", "picky", "maths", "reasoning_required"))
+    states = await run(made(plugged=picky, stages=Stages(router=RouterPort(picky), tools=picky)))
+    assert states[states.index(State.LLM_CALL) + 1] == State.LLM_CALL
+    assert states[-1] == State.COMPLETED
 
 
 def test_every_declared_move_was_taken() -> None:
