@@ -282,3 +282,18 @@ def test_pages_work_at_phone_width_and_by_keyboard(
         phone.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_pages_are_served_with_a_strict_content_security_policy(
+    gateway: Callable[..., UvicornThread],
+) -> None:
+    server = gateway(config())
+    for path in ("/", "/generate", "/admin"):
+        page = httpx.get(server.url + path)
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert httpx.head(server.url + path).status_code == 200
+    assert httpx.get(server.url + "/static/chat.js").headers["content-type"].startswith("text/javascript")
+    missing = httpx.get(server.url + "/static/nope.js")
+    assert missing.status_code == 404

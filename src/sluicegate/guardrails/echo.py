@@ -22,6 +22,7 @@ _AT = r"\s*(?:@|\(at\)|\[at\]|\{at\}|\bat\b)\s*"
 _DOT = r"(?:\s*(?:\.|\(dot\)|\[dot\]|\{dot\}|\bdot\b)\s*)"
 MIN_DIGITS = 7  # fewer digits echo too much ordinary text
 FLAG_PII = {"pii": "flag"}
+_MAY_HOLD_PII = regex.compile(r"[\d@\uff10-\uff19\uff20]")  # with fullwidth digits and at sign
 _DIGIT = DIGIT  # shared with the PII rules: the scanner searches each trigger once
 
 
@@ -68,6 +69,8 @@ def remembered(texts: Iterable[str], rules: Sequence[Rule]) -> list[Rule]:
     masks = {rule.name: rule.mask for rule in rules}
     found: dict[tuple[str, str], Rule] = {}
     for text in texts:
+        if _MAY_HOLD_PII.search(text) is None:
+            continue  # every PII form has a digit or an at sign: most messages are skipped here
         for hit in scan_text(text, rules, FLAG_PII).hits:
             value = text[hit.start : hit.end]
             key = (hit.rule, value)

@@ -31,16 +31,16 @@ def _page(name: str) -> FileResponse:
     return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers=HEADERS)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def chat_page() -> FileResponse:
     return _page("index.html")
 
 
-@router.get("/generate")
+@router.api_route("/generate", methods=["GET", "HEAD"])
 async def generate_page() -> FileResponse:
     return _page("generate.html")
 
 
-@router.get("/admin")
+@router.api_route("/admin", methods=["GET", "HEAD"])
 async def admin_page() -> FileResponse:
     return _page("admin.html")
