@@ -156,8 +156,7 @@ async def through_the_assistant(limit: int, families: list[str]) -> dict[str, An
     return {"per_family": results, "examples": examples}
 
 
-def totals(per_family: dict[str, Any], examples: list[dict[str, str]]) -> dict[str, Any]:
-    results = per_family
+def totals(results: dict[str, Any], examples: list[dict[str, str]]) -> dict[str, Any]:
     total = sum(r["messages"] for r in results.values())
     return {
         "per_family": results,

@@ -83,13 +83,8 @@ async def collect(runtime: Runtime, schema: str, text: str, role: str) -> tuple[
     workflow = StructuredWorkflow(
         runtime.pipeline, has_role=runtime.stacks.has_role, report=lambda _t, e: events.append(e)
     )
-    route = runtime.stacks.resolve(role)
-    capabilities = [target.provider.capabilities for target in route.targets]
     asked = fitted(
-        StructuredRequest(schema_named(schema), text, role, Caller(local=True)),
-        context_length=route.limits.context_length,
-        json_schema=all(c.json_schema for c in capabilities),
-        json_mode=all(c.json_mode for c in capabilities),
+        StructuredRequest(schema_named(schema), text, role, Caller(local=True)), runtime.stacks.resolve(role)
     )
     ctx = RequestContext()
     token = bind(ctx)

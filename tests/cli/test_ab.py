@@ -34,29 +34,24 @@ def configured(tmp_path: Path, upstream: MockUpstream) -> Path:
     return path
 
 
+def compare(tmp_path: Path, upstream: MockUpstream, judge: str, queries: str, *extra: str) -> Any:
+    """`sluicegate ab` of a_m against b_m over `queries`, judged by `judge`."""
+    config = configured(tmp_path, upstream)
+    path = tmp_path / "queries.txt"
+    path.write_text(queries, encoding="utf-8")
+    done = run(
+        "ab", "--a", "a_m", "--b", "b_m", "--judge", judge, "--queries", str(path), "--config", str(config),
+        *extra, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_a_fair_judge_picks_the_better_side_in_both_orders(
     tmp_path: Path, threaded_upstream: Callable[..., MockUpstream]
 ) -> None:
-    config = configured(tmp_path, threaded_upstream(SCRIPT))
-    queries = tmp_path / "queries.txt"
-    queries.write_text('What is the capital of France?\n{"query": "Capital of France?"}\n', encoding="utf-8")
-    done = run(
-        "ab",
-        "--a",
-        "a_m",
-        "--b",
-        "b_m",
-        "--judge",
-        "fair",
-        "--queries",
-        str(queries),
-        "--config",
-        str(config),
-        "--seed",
-        "1",
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
+    queries = 'What is the capital of France?\n{"query": "Capital of France?"}\n'
+    done = compare(tmp_path, threaded_upstream(SCRIPT), "fair", queries, "--seed", "1")
     report = json.loads((tmp_path / "ab-report.json").read_text())
     summary = report["summary"]
     assert (summary["a_wins"], summary["ties"], summary["b_wins"]) == (2, 0, 0)
@@ -69,24 +64,7 @@ def test_a_fair_judge_picks_the_better_side_in_both_orders(
 def test_a_judge_biased_to_the_first_position_yields_ties(
     tmp_path: Path, threaded_upstream: Callable[..., MockUpstream]
 ) -> None:
-    config = configured(tmp_path, threaded_upstream(SCRIPT))
-    queries = tmp_path / "queries.txt"
-    queries.write_text("one\ntwo\nthree\n", encoding="utf-8")
-    done = run(
-        "ab",
-        "--a",
-        "a_m",
-        "--b",
-        "b_m",
-        "--judge",
-        "biased",
-        "--queries",
-        str(queries),
-        "--config",
-        str(config),
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
+    compare(tmp_path, threaded_upstream(SCRIPT), "biased", "one\ntwo\nthree\n")
     summary = json.loads((tmp_path / "ab-report.json").read_text())["summary"]
     assert (summary["a_wins"], summary["ties"], summary["b_wins"]) == (0, 3, 0)
 

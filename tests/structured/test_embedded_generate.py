@@ -14,8 +14,8 @@ from sluicegate.pipeline.context import RequestContext, bind, unbind
 from sluicegate.pipeline.request import Caller
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.structured.schemas import schema_named
-from sluicegate.structured.workflow import StructuredRequest, StructuredWorkflow
-from sluicegate.types import CompleteFrame
+from sluicegate.structured.workflow import StructuredRequest, StructuredWorkflow, fitted
+from sluicegate.types import CompleteFrame, Frame
 
 pytestmark = [
     pytest.mark.local_model,
@@ -33,27 +33,26 @@ async def runtime() -> AsyncIterator[Runtime]:
     await built.aclose()
 
 
-async def test_the_grammar_makes_the_small_model_write_a_valid_plan(runtime: Runtime) -> None:
+async def generated(runtime: Runtime, schema: str, text: str, max_tokens: int) -> list[Frame]:
+    """The workflow as the door asks it of the embedded default (the grammar, the compact schema)."""
     asked = StructuredRequest(
-        schema_named("remediation_plan"),
-        "A header injection in our HTTP client library; the vendor has a newer release.",
-        "reasoning",
-        Caller(local=True),
-        max_tokens=700,
-        enforced="schema",
-        compact=True,  # what the door asks for on the embedded default's 2,048-token context
+        schema_named(schema), text, "reasoning", Caller(local=True), max_tokens=max_tokens
     )
+    asked = fitted(asked, runtime.stacks.resolve("reasoning"))
     ctx = RequestContext()
     token = bind(ctx)
     try:
-        frames = [
-            frame
-            async for frame in StructuredWorkflow(
-                runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
-            ).run(asked, ctx)
-        ]
+        workflow = StructuredWorkflow(
+            runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
+        )
+        return [frame async for frame in workflow.run(asked, ctx)]
     finally:
         unbind(token)
+
+
+async def test_the_grammar_makes_the_small_model_write_a_valid_plan(runtime: Runtime) -> None:
+    text = "A header injection in our HTTP client library; the vendor has a newer release."
+    frames = await generated(runtime, "remediation_plan", text, 700)
     complete = frames[-1]
     assert isinstance(complete, CompleteFrame), frames[-1]
     assert complete.object is not None
@@ -61,24 +60,8 @@ async def test_the_grammar_makes_the_small_model_write_a_valid_plan(runtime: Run
 
 
 async def test_the_compact_schema_lets_the_small_model_finish_an_architecture(runtime: Runtime) -> None:
-    asked = StructuredRequest(
-        schema_named("architecture_artifact"),
-        "A web shop with a customer, a web app and a Postgres database.",
-        "reasoning",
-        Caller(local=True),
-        max_tokens=900,
-        enforced="schema",
-        compact=True,
-    )
-    ctx = RequestContext()
-    token = bind(ctx)
-    try:
-        workflow = StructuredWorkflow(
-            runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
-        )
-        frames = [frame async for frame in workflow.run(asked, ctx)]
-    finally:
-        unbind(token)
+    text = "A web shop with a customer, a web app and a Postgres database."
+    frames = await generated(runtime, "architecture_artifact", text, 900)
     complete = frames[-1]
     assert isinstance(complete, CompleteFrame), frames[-1]
     assert complete.object is not None

@@ -29,6 +29,7 @@ AMOUNT = regex.compile(
     regex.IGNORECASE,
 )
 _FOREIGN_SIGN = regex.compile(rf"^(?:{_FOREIGN})", regex.IGNORECASE)
+_FOREIGN_UNIT = regex.compile(rf"(?:{_FOREIGN})\s*$", regex.IGNORECASE)
 # A sentence ends at . ! ? or a line break — not at the full stop of "Vol." or "No.".
 SENTENCE_END = regex.compile(r"(?<!\b(?i:vol|no|nos|vs|mr|mrs|ms|dr|st|approx|ca|e\.g|i\.e))[.!?](?:\s|$)|\n")
 # Words that make an amount something other than the product's price today.
@@ -160,5 +161,4 @@ def _sentence_start(text: str) -> int:
 
 def _is_foreign(said: str) -> bool:
     stripped = said.strip()
-    unit = regex.search(rf"(?:{_FOREIGN})\s*$", stripped, regex.IGNORECASE)
-    return _FOREIGN_SIGN.match(stripped) is not None or unit is not None
+    return _FOREIGN_SIGN.match(stripped) is not None or _FOREIGN_UNIT.search(stripped) is not None

@@ -14,6 +14,7 @@ import phonenumbers
 import regex
 
 from sluicegate.guardrails.inline import scan_text
+from sluicegate.guardrails.pii_patterns import digits_of
 from sluicegate.guardrails.rules import DIGIT, Rule
 
 # Between two digits of an echoed number: nothing, or a few separators of any kind.
@@ -23,7 +24,6 @@ _DOT = r"(?:\s*(?:\.|\(dot\)|\[dot\]|\{dot\}|\bdot\b)\s*)"
 MIN_DIGITS = 7  # fewer digits echo too much ordinary text
 FLAG_PII = {"pii": "flag"}
 _MAY_HOLD_PII = regex.compile(r"[\d@\uff10-\uff19\uff20]")  # with fullwidth digits and at sign
-_DIGIT = DIGIT  # shared with the PII rules: the scanner searches each trigger once
 
 
 def _digit_pattern(digits: str) -> str:
@@ -32,7 +32,7 @@ def _digit_pattern(digits: str) -> str:
 
 def _phone_core(value: str) -> str:
     """A phone number's significant digits: without its country code, which an echo may drop."""
-    digits = "".join(c for c in value if c.isdigit())
+    digits = digits_of(value)
     try:
         parsed = phonenumbers.parse(value if value.lstrip().startswith("+") else "+" + digits, None)
     except phonenumbers.NumberParseException:
@@ -52,12 +52,12 @@ def _email_pattern(value: str) -> str:
 
 def echo_rule(name: str, mask: str, value: str) -> Rule | None:
     """The rule that finds `value` again in any form, or None when it is too short to be safe."""
-    trigger: regex.Pattern[str] | None = _DIGIT
+    trigger: regex.Pattern[str] | None = DIGIT  # the PII rules' own: searched once per scan
     if name == "pii.email":
         # No trigger: the local part has to be held before its at sign shows up.
         source, trigger = _email_pattern(value), None
     else:
-        digits = _phone_core(value) if name == "pii.phone" else "".join(c for c in value if c.isdigit())
+        digits = _phone_core(value) if name == "pii.phone" else digits_of(value)
         if len(digits) < MIN_DIGITS:
             return None
         source = _digit_pattern(digits)

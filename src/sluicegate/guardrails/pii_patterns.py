@@ -32,15 +32,17 @@ _NAMED_OTHERWISE = regex.compile(
 _BEFORE = 40  # characters of context read before a bare number
 
 
+def _words_before(found: regex.Match[str]) -> str:
+    return str(found.string[max(0, found.start() - _BEFORE) : found.start()])
+
+
 def said_before(found: regex.Match[str], said: regex.Pattern[str]) -> bool:
     """Whether the words just before the match say what `said` says (and none names it otherwise)."""
-    before = found.string[max(0, found.start() - _BEFORE) : found.start()]
-    return said.search(before) is not None and _NAMED_OTHERWISE.search(before) is None
+    return said.search(_words_before(found)) is not None and not named_otherwise(found)
 
 
 def named_otherwise(found: regex.Match[str]) -> bool:
-    before = found.string[max(0, found.start() - _BEFORE) : found.start()]
-    return _NAMED_OTHERWISE.search(before) is not None
+    return _NAMED_OTHERWISE.search(_words_before(found)) is not None
 
 
 # -- SSN: AAA-GG-SSSS with a dash, a space or a dot; nine bare digits only after words that say SSN.
@@ -122,7 +124,7 @@ _FILE_EXTENSIONS = frozenset(
 _DIGITS = regex.compile(r"\d+")
 
 
-def _digits(text: str) -> str:
+def digits_of(text: str) -> str:
     return "".join(_DIGITS.findall(text))
 
 
@@ -178,7 +180,7 @@ def card_spans(found: regex.Match[str]) -> Spans:
     text = found.group()
     if found.group("twelve") is not None:
         told = said_before(found, _CARD_SAID)
-        return [(0, len(text))] if told and is_card(_digits(text), twelve=True) else []
+        return [(0, len(text))] if told and is_card(digits_of(text), twelve=True) else []
     groups = _groups(text)
     count = len(groups)
     windows = sorted(
@@ -194,7 +196,7 @@ def card_spans(found: regex.Match[str]) -> Spans:
 
 def split_card_spans(match: regex.Match[str]) -> Spans:
     """Both quoted fragments, when together they are one card number."""
-    number = _digits(match.group("first")) + _digits(match.group("second"))
+    number = digits_of(match.group("first")) + digits_of(match.group("second"))
     if not is_card(number):
         return []
     start = match.start()
@@ -223,7 +225,7 @@ def international_spans(text: str) -> Spans:
 
 
 def national_spans(text: str) -> Spans:
-    digits = _digits(text)
+    digits = digits_of(text)
     # Eight digits only with the area code in parentheses: "01.02.2026" is a date.
     if not (8 if text.startswith("(") else 9) <= len(digits) <= 12:
         return []

@@ -69,13 +69,7 @@ async def generate(request: Request, schema: Annotated[str, PathParam(max_length
     config = runtime.config
     role = body.role or ("reasoning" if "reasoning" in config.models else config.conversation_role)
     route = runtime.stacks.resolve(role)
-    capabilities = [target.provider.capabilities for target in route.targets]
-    asked = fitted(
-        StructuredRequest(chosen, body.input, role, Caller(secret=bearer(request))),
-        context_length=route.limits.context_length,
-        json_schema=all(c.json_schema for c in capabilities),
-        json_mode=all(c.json_mode for c in capabilities),
-    )
+    asked = fitted(StructuredRequest(chosen, body.input, role, Caller(secret=bearer(request))), route)
     workflow = StructuredWorkflow(
         runtime.pipeline, has_role=runtime.stacks.has_role, report=runtime.audit.emit
     )

@@ -20,6 +20,7 @@ from sluicegate.budgets import BudgetToken
 from sluicegate.guardrails.fence import FenceWrapper
 from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.request import Caller, PipelineRequest
+from sluicegate.routing.roles import RouteSpec
 from sluicegate.structured.elements import ElementStream
 from sluicegate.structured.extract import concise, parse, refusal
 from sluicegate.structured.outcome import BudgetExhausted, Invalid, Ok, Outcome, Refused
@@ -78,19 +79,21 @@ EXAMPLES = 3  # solved examples an examples tier reads
 SMALL_CONTEXT = 4096  # tokens of context at most for the compact schema
 
 
-def enforcement(json_schema: bool, json_mode: bool) -> Literal["schema", "json", "prompt"]:
-    """How the shape can reach a role: the weakest of its targets decides (flags over them all)."""
-    return "schema" if json_schema else "json" if json_mode else "prompt"
-
-
-def fitted(
-    request: StructuredRequest, *, context_length: int | None, json_schema: bool, json_mode: bool
-) -> StructuredRequest:
-    """The request as its role can take it. A small context (the embedded default's 2,048 tokens)
-    gets the schema with bounded arrays and strings: unbounded, a small model keeps adding
-    elements until the object is cut off."""
-    compact = context_length is not None and context_length <= SMALL_CONTEXT
-    return replace(request, compact=compact, enforced=enforcement(json_schema, json_mode))
+def fitted(request: StructuredRequest, route: RouteSpec) -> StructuredRequest:
+    """The request as its role can take it: the shape through the weakest target's mechanism
+    (every target enforces the JSON schema, or JSON only, or nothing); on a small context (the
+    embedded default's 2,048 tokens) the schema with bounded arrays and strings — unbounded, a
+    small model keeps adding elements until the object is cut off."""
+    capabilities = [target.provider.capabilities for target in route.targets]
+    enforced: Literal["schema", "json", "prompt"] = (
+        "schema"
+        if all(c.json_schema for c in capabilities)
+        else "json"
+        if all(c.json_mode for c in capabilities)
+        else "prompt"
+    )
+    limit = route.limits.context_length
+    return replace(request, compact=limit is not None and limit <= SMALL_CONTEXT, enforced=enforced)
 
 
 def system_prompt(schema: OutputSchema, *, with_schema: bool) -> str:
