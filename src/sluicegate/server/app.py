@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import orjson
@@ -24,7 +25,8 @@ from sluicegate.server.embeddings_api import router as embeddings_router
 from sluicegate.server.errors import install_error_handlers
 from sluicegate.server.generate_api import router as generate_router
 from sluicegate.server.guard import RequestGuard
-from sluicegate.server.openai_api import request_components
+from sluicegate.server.hot_routes import GatewayApp, Wrap
+from sluicegate.server.openai_api import chat_route, request_components
 from sluicegate.server.openai_api import router as openai_router
 from sluicegate.server.pages import router as pages_router
 from sluicegate.server.pages import static as static_pages
@@ -47,22 +49,26 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
             task.cancel()
             await runtime.aclose()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="sluicegate", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
     )
     app.state.runtime = runtime
-    # Innermost first: the guard refuses foreign hosts and origins before any work; CORS answers
-    # preflights for the origins allowed; the observer (outermost) gives every answer a trace id.
-    app.add_middleware(RequestGuard, settings=runtime.config.server)
+    # Outermost first: the observer gives every answer a trace id; CORS answers preflights for the
+    # origins allowed; the guard refuses foreign hosts and origins before any work.
+    middlewares: list[Wrap] = [ObservedRequestMiddleware]
     if runtime.config.server.cors_allow_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=runtime.config.server.cors_allow_origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["authorization", "content-type"],
-            expose_headers=["x-sluicegate-trace-id", "x-sluicegate-route", "x-sluicegate-cache"],
+        middlewares.append(
+            partial(
+                CORSMiddleware,
+                allow_origins=runtime.config.server.cors_allow_origins,
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["authorization", "content-type"],
+                expose_headers=["x-sluicegate-trace-id", "x-sluicegate-route", "x-sluicegate-cache"],
+            )
         )
-    app.add_middleware(ObservedRequestMiddleware)
+    middlewares.append(partial(RequestGuard, settings=runtime.config.server))
+    for middleware in reversed(middlewares):
+        app.add_middleware(middleware)
     install_error_handlers(app)
     app.include_router(openai_router)
     app.include_router(embeddings_router)
@@ -81,6 +87,7 @@ def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
     app.include_router(assistant_router)
     app.include_router(pages_router)
     app.mount("/static", static_pages, name="static")
+    app.serve_directly(chat_route, middlewares)
 
     @app.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request) -> Response:

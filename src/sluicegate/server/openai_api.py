@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -91,6 +92,9 @@ async def chat_completions(request: Request) -> Response:
     return StreamingResponse(
         stream_one(answer, first, frames), media_type="text/event-stream", headers=headers
     )
+
+
+chat_route = next(route for route in router.routes if isinstance(route, APIRoute))
 
 
 @router.get(
