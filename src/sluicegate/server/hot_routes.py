@@ -14,7 +14,9 @@ request the exact match does not take (another method, a trailing slash).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -24,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Wrap = Callable[[ASGIApp], ASGIApp]
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 class GatewayApp(FastAPI):
@@ -40,7 +43,7 @@ class GatewayApp(FastAPI):
         chain: ASGIApp = _HandledErrors(self, _asgi(route.endpoint))
         for wrap in reversed(middlewares):
             chain = wrap(chain)
-        for method in route.methods:
+        for method in route.methods or ():
             self._direct[(method, route.path)] = (chain, route)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,14 +89,16 @@ class _HandledErrors:
             handler = self._handler_for(exc)
             if started or handler is None:
                 raise
-            response = await handler(Request(scope, receive), exc)
+            response = handler(Request(scope, receive), exc)
+            if inspect.isawaitable(response):
+                response = await response
             await response(scope, receive, send)
 
-    def _handler_for(self, exc: Exception) -> Callable[[Request, Exception], Awaitable[Response]] | None:
+    def _handler_for(self, exc: Exception) -> Handler | None:
         handlers = self._app.exception_handlers
         for cls in type(exc).__mro__:
             if cls is Exception:
                 return None
             if cls in handlers:
-                return handlers[cls]  # type: ignore[no-any-return]
+                return handlers[cls]
         return None
