@@ -74,7 +74,13 @@ class HttpClient:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             self._session = aiohttp.ClientSession(
-                connector=self._connector(), headers=self._headers, timeout=self._timeout, trust_env=False
+                connector=self._connector(),
+                headers=self._headers,
+                timeout=self._timeout,
+                trust_env=False,
+                # Providers set no cookies we want to send back; a real jar is consulted on every
+                # request and response.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._loop = loop
         return self._session

@@ -52,7 +52,12 @@ class ConcurrencyLimiter(WrapperProvider):
             self._release()
 
     async def _acquire(self) -> None:
-        if self._slots.locked() and self.waiting >= self.max_queue:
+        if not self._slots.locked():
+            # A free slot is taken at once: no queue, and no timer to arm and cancel.
+            await self._slots.acquire()
+            self.in_flight += 1
+            return
+        if self.waiting >= self.max_queue:
             raise Overloaded(
                 f"The {self.role} role is at capacity and its queue is full.", self._retry_after()
             )

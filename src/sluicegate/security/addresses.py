@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -16,6 +17,7 @@ METADATA = {
 METADATA_NAMES = {"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_literal(host: str) -> IPAddress | None:
     """The address if `host` is written as a canonical IP literal; a name (even `0x7f000001`) is None."""
     try:
