@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from sluicegate.audit.events import CacheHit, Event, ProviderAttempt
+from sluicegate.audit.events import CacheHit, Event, ProviderAttempt, RoutingTransition
 from sluicegate.audit.log import EventLog
 from sluicegate.audit.postgres import PostgresEventLog
-from sluicegate.audit.sqlite import SqliteEventLog
+from sluicegate.audit.sqlite import SCHEMA, SqliteEventLog
+from sluicegate.sqlite_worker import open_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -41,6 +42,30 @@ async def test_append_and_query_by_trace_and_type(store: EventLog) -> None:
     by_type = await store.query(type="provider_attempt")
     assert [e.event.trace_id for e in by_type] == ["a", "b"]
     assert by_type[1].event.typed() == ProviderAttempt(target="up/m", outcome="timeout")
+
+
+async def test_transitions_are_found_by_type_and_trace_like_any_event(store: EventLog) -> None:
+    # SQLite indexes every type but the transitions (sqlite.py): both kinds of query still answer.
+    moves = [
+        Event.of(f"t{i}", RoutingTransition(from_state="received", to_state="authorize", elapsed_ms=0.1))
+        for i in range(3)
+    ]
+    await store.append([moves[0], attempt("t0"), moves[1], attempt("t1"), moves[2]])
+    newest = await store.query(type="routing_transition", newest_first=True, limit=2)
+    assert [e.event.trace_id for e in newest] == ["t2", "t1"]
+    assert [e.event.trace_id for e in await store.query(type="provider_attempt")] == ["t0", "t1"]
+    by_trace = await store.query(trace_id="t1")
+    assert [e.event.type for e in by_trace] == ["routing_transition", "provider_attempt"]
+
+
+def test_sqlite_reads_other_types_through_the_partial_index(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "audit.db", SCHEMA)
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM events WHERE id > 0 AND type = ? "
+        "AND type != 'routing_transition' ORDER BY id DESC LIMIT 5",
+        ("breaker_transition",),
+    ).fetchall()
+    assert "events_type_but_transitions" in str(plan)
 
 
 async def test_after_id_pages_forward(store: EventLog) -> None:

@@ -14,6 +14,7 @@ from sluicegate.audit.events import Event, Writable
 from sluicegate.audit.log import StoredEvent
 from sluicegate.sqlite_worker import SqliteWorker
 
+UNINDEXED_TYPE = "routing_transition"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -24,7 +25,12 @@ CREATE TABLE IF NOT EXISTS events (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_trace ON events (trace_id);
-CREATE INDEX IF NOT EXISTS events_type ON events (type, id);
+-- By type, for every type but the orchestrator's transitions: nine of a plain request's dozen rows
+-- are transitions, and a second index entry costs each row about a fifth of its insert. They are
+-- read by trace (above); a query by their type scans the ids, newest or oldest first.
+DROP INDEX IF EXISTS events_type;
+CREATE INDEX IF NOT EXISTS events_type_but_transitions ON events (type, id)
+    WHERE type != 'routing_transition';
 -- No index on ts: one costs every insert about 1.5 µs (a third of a row's cost), and only the
 -- hourly purge would use it; ids follow time, so the purge finds its cut by bisecting them.
 DROP INDEX IF EXISTS events_ts;
@@ -69,6 +75,9 @@ class SqliteEventLog:
         if type is not None:
             clauses.append("type = ?")
             params.append(type)  # type: ignore[arg-type]
+            if type != UNINDEXED_TYPE:
+                # Said outright, so that SQLite knows the partial index holds every row asked for.
+                clauses.append(f"type != '{UNINDEXED_TYPE}'")
         sql = (
             "SELECT id, ts, trace_id, type, schema_version, payload FROM events "
             f"WHERE {' AND '.join(clauses)} ORDER BY id {'DESC' if newest_first else 'ASC'} LIMIT ?"

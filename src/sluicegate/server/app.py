@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from sluicegate.server.schemas import Open
 from sluicegate.server.tracing import ObservedRequestMiddleware
 
 log = logging.getLogger("sluicegate.server")
+GC_YOUNG_THRESHOLD = 10_000
 
 
 def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
@@ -141,4 +143,17 @@ async def _warm(app: FastAPI, runtime: Runtime, *, enabled: bool) -> None:
         except Exception as exc:  # noqa: BLE001 - reported by /readyz and the log
             app.state.warm_error = str(exc)
             log.error("warm-up failed: %s", exc)
+    settle_garbage_collector()
     app.state.ready.set()
+
+
+def settle_garbage_collector() -> None:
+    """Once started: what the process built to start (modules, the app, the catalog) is moved out
+    of the collector's sight, and the youngest generation is collected less often. A request
+    allocates thousands of short-lived objects that reference counting frees; at the default
+    threshold (700) the collector walked the young generation several times a request, and every
+    full collection walked the whole startup heap (about 3 % of a request's instructions)."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
