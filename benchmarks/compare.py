@@ -1,15 +1,22 @@
-"""sluicegate side by side with LiteLLM, on one machine, in one run.
+"""sluicegate side by side with LiteLLM and Portkey, on one machine, in one run.
 
     python benchmarks/compare.py [--rounds 3] [--requests 300] [--no-profile] [--base REV]
 
-One fast mock OpenAI upstream (benchmarks/fast_upstream.py) serves three gateways, each with one
+One fast mock OpenAI upstream (benchmarks/fast_upstream.py) serves the gateways, each with one
 worker: sluicegate (no cache, no guardrails), LiteLLM 1.106.2 (installed by this script into
 benchmarks/.cache/litellm-venv, never a dependency of ours; offline cost map, master key from the
-environment) and sluicegate with inline guardrails and per-user budgets on. For each, and for the
-mock called directly: latency at concurrency 1 (non-stream; stream time to first token),
-requests/s and p99 at concurrency 50, per-chunk streaming overhead (the slope between a 10-chunk
-and a 210-chunk stream), idle and peak RSS. Rounds alternate the targets (A B C D, then D C B A)
-and the medians are kept. A py-spy profile of sluicegate under load is summarised in the results.
+environment), Portkey's open-source gateway 1.15.2 (Node; installed from npm into
+benchmarks/.cache/portkey, likewise never ours; the upstream named per request in its
+`x-portkey-custom-host` header) and sluicegate with inline guardrails and per-user budgets on.
+For each, and for the mock called directly: latency at concurrency 1 (non-stream; stream time to
+first token), requests/s, p99 and CPU time per request at concurrency 50, per-chunk streaming
+overhead (the slope between a 10-chunk and a 210-chunk stream), idle and peak RSS. A gateway whose
+streams fail (Portkey 1.15.2 on Node 20 answers them with an error) is reported so, without
+streamed figures. Rounds alternate the targets (A B C D, then D C B A) and the medians are kept.
+
+On a machine with two cores or more, the gateway measured runs alone on the first core, and the
+mock upstream and the load client on the second: the CPU a gateway is measured with is its own.
+py-spy profiles of sluicegate (plain and guarded) under load are summarised in the results.
 
 With `--base REV`, sluicegate as it was at commit REV is served beside the working tree (its `src/`
 unpacked with `git archive`, first on PYTHONPATH), plain and guarded, in the same rounds: what a
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import platform
 import signal
@@ -37,7 +45,18 @@ from typing import Any
 
 import uvloop
 import yaml
-from gateway_measures import Server, added_over, body, call, measure, median_of, start_upstream, wait_for
+from gateway_measures import (
+    Server,
+    added_over,
+    body,
+    call,
+    descendants,
+    measure,
+    median_of,
+    pin,
+    start_upstream,
+    wait_for,
+)
 from harness import RESULTS, write_results
 from load_client import drive
 
@@ -46,8 +65,12 @@ from sluicegate.testing.threads import free_port
 
 LITELLM_VERSION = "1.106.2"
 LITELLM_VENV = Path(__file__).parent / ".cache" / "litellm-venv"
+PORTKEY_VERSION = "1.15.2"
+PORTKEY_DIR = Path(__file__).parent / ".cache" / "portkey"
+GATEWAY_CPUS, LOAD_CPUS = {0}, {1}
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 SETTLE_S = 3.0
+WARM_REQUESTS = 1000
 
 
 # ---------------------------------------------------------------- processes
@@ -117,6 +140,46 @@ def start_litellm(binary: Path, upstream: str, workdir: Path) -> tuple[Server, s
     return server, url
 
 
+def ensure_portkey() -> Path:
+    """Portkey's gateway from npm, in a folder of its own: a peer, never our dependency."""
+    package = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway"
+    manifest = package / "package.json"
+    if not manifest.exists() or json.loads(manifest.read_text())["version"] != PORTKEY_VERSION:
+        print(f"installing @portkey-ai/gateway@{PORTKEY_VERSION} into {PORTKEY_DIR}", flush=True)
+        PORTKEY_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                f"@portkey-ai/gateway@{PORTKEY_VERSION}",
+            ],
+            cwd=PORTKEY_DIR,
+            check=True,
+        )
+    return package / "build" / "start-server.js"
+
+
+def start_portkey(script: Path, upstream: str, workdir: Path) -> tuple[Server, str, dict[str, str]]:
+    port = free_port()
+    server = Server(
+        ["node", str(script), f"--port={port}", "--headless"],
+        env={"NODE_ENV": "production"},
+        cwd=workdir,
+        log=workdir / "portkey.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for(url + "/v1/models", server, ok=(200, 400, 401, 404, 500))
+    headers = {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": upstream + "/v1",
+        "authorization": "Bearer sk-upstream",
+    }
+    return server, url, headers
+
+
 def unpack_source(revision: str, into: Path) -> tuple[str, Path]:
     """`src/` of the commit `revision` under `into`; returns the short hash and the folder."""
     root = Path(__file__).resolve().parent.parent
@@ -173,18 +236,6 @@ def signal_tree(pid: int, signum: int) -> None:
     for each in [pid, *descendants(pid)]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(each, signum)
-
-
-def descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for child in children:
-            found += [child, *descendants(child)]
-    return found
 
 
 # ---------------------------------------------------------------- profile
@@ -275,15 +326,25 @@ TARGETS = {
     "idle_rss_ratio_max": 1 / 3,
     "guarded_throughput_ratio_min": 2.0,
 }
+# Issue #20, measured in the same run against Portkey.
+PERFORMANCE_TARGETS = {
+    "added_p50_ms_max": 0.5,  # at c=1, no guardrails, no budgets
+    "guarded_added_p50_ms_max": 0.8,  # with the default guardrails and budgets on
+    "cpu_us_per_request_max": 350.0,  # at c=50, no guardrails, no budgets
+    "throughput_over_portkey_min": 2.0,
+    "guarded_throughput_over_portkey_min": 1.0,  # guarded against Portkey bare
+    "guarded_per_chunk_us_max": 20.0,  # added per streamed chunk, inline guardrails on
+    "c50_p99_ms_max": 88.0,  # no worse than the issue's figure for today
+}
+
+
+def rps(side: dict[str, Any]) -> float:
+    return float(side["c50_nonstream"]["rps"])
 
 
 def ratios(results: dict[str, Any]) -> dict[str, Any]:
     sg, lite, guarded = results["sluicegate"], results["litellm"], results["sluicegate_guarded"]
-
-    def rps(side: dict[str, Any]) -> float:
-        return float(side["c50_nonstream"]["rps"])
-
-    found = {
+    found: dict[str, Any] = {
         "added_latency_ratio": sg["added"]["c1_nonstream_p50_ms"] / lite["added"]["c1_nonstream_p50_ms"],
         "added_ttft_ratio": sg["added"]["c1_stream_ttft_p50_ms"] / lite["added"]["c1_stream_ttft_p50_ms"],
         "throughput_ratio": rps(sg) / rps(lite),
@@ -310,7 +371,44 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         "idle_rss": found["idle_rss_ratio"] <= TARGETS["idle_rss_ratio_max"],
         "guarded_throughput": found["guarded_throughput_ratio"] >= TARGETS["guarded_throughput_ratio_min"],
     }
+    if "portkey" in results:
+        found["performance"] = performance(results)
     return found
+
+
+def performance(results: dict[str, Any]) -> dict[str, Any]:
+    """Issue #20's targets: each figure, its bound, and whether it is met."""
+    sg, guarded, portkey = results["sluicegate"], results["sluicegate_guarded"], results["portkey"]
+    targets = PERFORMANCE_TARGETS
+    figures = {
+        "added_p50_ms": (sg["added"]["c1_nonstream_p50_ms"], targets["added_p50_ms_max"], "max"),
+        "guarded_added_p50_ms": (
+            guarded["added"]["c1_nonstream_p50_ms"],
+            targets["guarded_added_p50_ms_max"],
+            "max",
+        ),
+        "cpu_us_per_request": (
+            sg["c50_nonstream"]["cpu_us_per_request"],
+            targets["cpu_us_per_request_max"],
+            "max",
+        ),
+        "throughput_over_portkey": (rps(sg) / rps(portkey), targets["throughput_over_portkey_min"], "min"),
+        "guarded_throughput_over_portkey": (
+            rps(guarded) / rps(portkey),
+            targets["guarded_throughput_over_portkey_min"],
+            "min",
+        ),
+        "guarded_per_chunk_us": (
+            guarded["added"]["stream_per_chunk_us"],
+            targets["guarded_per_chunk_us_max"],
+            "max",
+        ),
+        "c50_p99_ms": (sg["c50_nonstream"]["p99_ms"], targets["c50_p99_ms_max"], "max"),
+    }
+    return {
+        name: {"value": value, "bound": bound, "met": value <= bound if kind == "max" else value >= bound}
+        for name, (value, bound, kind) in figures.items()
+    }
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -318,32 +416,40 @@ def markdown(results: dict[str, Any]) -> str:
         ("direct", "mock upstream, direct"),
         ("sluicegate", "sluicegate"),
         ("sluicegate_guarded", "sluicegate + guardrails + budgets"),
+        ("portkey", f"Portkey {PORTKEY_VERSION}"),
         ("litellm", f"LiteLLM {LITELLM_VERSION}"),
     ]
     lines = [
         "| | c=1 p50 ms (added) | c=1 p99 ms | c=1 TTFT p50 ms (added) | c=50 req/s | c=50 p99 ms "
-        "| per chunk µs (added) | idle RSS MiB | peak RSS MiB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| CPU µs/req | per chunk µs (added) | idle RSS MiB | peak RSS MiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     base = results.get("settings", {}).get("base")
     if base:
         names.insert(2, ("sluicegate_before", f"sluicegate at {base}"))
         names.insert(4, ("sluicegate_guarded_before", f"sluicegate + guardrails + budgets at {base}"))
     for key, label in names:
+        if key not in results:
+            continue
         side = results[key]
         added = side.get("added", {})
         memory = side.get("memory", {})
 
-        def with_added(value: float, extra: float | None, unit: str = ".2f") -> str:
+        def with_added(value: float | None, extra: float | None, unit: str = ".2f") -> str:
+            if value is None:
+                return "broken"
             return f"{value:{unit}}" + (f" (+{extra:{unit}})" if extra is not None else "")
 
+        ttft = side.get("c1_stream_ttft")
+        cpu = side["c50_nonstream"].get("cpu_us_per_request")
         lines.append(
             f"| {label} "
             f"| {with_added(side['c1_nonstream']['p50_ms'], added.get('c1_nonstream_p50_ms'))} "
             f"| {side['c1_nonstream']['p99_ms']:.2f} "
-            f"| {with_added(side['c1_stream_ttft']['p50_ms'], added.get('c1_stream_ttft_p50_ms'))} "
+            f"| {with_added(ttft and ttft['p50_ms'], added.get('c1_stream_ttft_p50_ms'))} "
             f"| {side['c50_nonstream']['rps']:.0f} | {side['c50_nonstream']['p99_ms']:.1f} "
-            f"| {with_added(side['stream_per_chunk_us'], added.get('stream_per_chunk_us'), '.1f')} "
+            f"| {'' if cpu is None else f'{cpu:.0f}'} "
+            f"| {with_added(side.get('stream_per_chunk_us'), added.get('stream_per_chunk_us'), '.1f')} "
             f"| {memory.get('idle_rss_kib', 0) / 1024:.0f} | {memory.get('peak_rss_kib', 0) / 1024:.0f} |"
         )
     found = results["ratios"]
@@ -360,6 +466,21 @@ def markdown(results: dict[str, Any]) -> str:
         f"{mark(met['idle_rss'])}); with guardrails and budgets {found['guarded_throughput_ratio']:.1f}x "
         f"(target ≥ 2, {mark(met['guarded_throughput'])}).",
     ]
+    if "performance" in found:
+        labels = {
+            "added_p50_ms": "added p50 at c=1, bare (ms)",
+            "guarded_added_p50_ms": "added p50 at c=1, guardrails and budgets (ms)",
+            "cpu_us_per_request": "CPU per request at c=50, bare (µs)",
+            "throughput_over_portkey": "throughput over Portkey's, bare",
+            "guarded_throughput_over_portkey": "throughput with guardrails and budgets over Portkey's bare",
+            "guarded_per_chunk_us": "added per streamed chunk, guardrails on (µs)",
+            "c50_p99_ms": "p99 at c=50, bare (ms)",
+        }
+        lines += ["", "| #20 target | measured | bound | |", "| --- | --- | --- | --- |"]
+        for name, figure in found["performance"].items():
+            lines.append(
+                f"| {labels[name]} | {figure['value']:.2f} | {figure['bound']:g} | {mark(figure['met'])} |"
+            )
     change = found.get("after_over_before")
     if change:
         lines += [
@@ -374,6 +495,9 @@ def markdown(results: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- main
 
 
+Targets = dict[str, tuple[str, dict[str, str], int]]  # name -> (base URL, headers, pid)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -384,72 +508,24 @@ def main() -> None:
     parser.add_argument("--base", help="also serve sluicegate as it was at this commit")
     args = parser.parse_args()
 
-    litellm = ensure_litellm()
-    base = None
+    litellm, portkey_script = ensure_litellm(), ensure_portkey()
+    pinned = (os.cpu_count() or 1) >= 2
+    if pinned:
+        os.sched_setaffinity(0, LOAD_CPUS)  # the load client (this process)
     workdir = Path(tempfile.mkdtemp(prefix="sluicegate-compare-"))
-    master_key = os.environ.get(MASTER_KEY_ENV, "sk-bench-master")
-    upstream, upstream_url = start_upstream(workdir)
-    servers: list[Any] = [upstream]
+    servers: list[Any] = []
     try:
-        lite, lite_url = start_litellm(litellm, upstream_url, workdir)
-        servers.append(lite)
-        plain = GatewayProcess(sluicegate_config(upstream_url, guarded=False), workdir)
-        servers.append(plain)
-        guarded = GatewayProcess(sluicegate_config(upstream_url, guarded=True), workdir)
-        servers.append(guarded)
-        targets: dict[str, tuple[str, dict[str, str], int]] = {
-            "direct": (upstream_url + "/v1", {}, upstream.pid),
-            "sluicegate": (plain.url + "/v1", {}, plain.process.pid),
-            "litellm": (lite_url + "/v1", {"authorization": f"Bearer {master_key}"}, lite.pid),
-            "sluicegate_guarded": (guarded.url + "/v1", {}, guarded.process.pid),
-        }
-        if args.base:
-            base, old_src = unpack_source(args.base, workdir / "base")
-            for name, guard in (("sluicegate_before", False), ("sluicegate_guarded_before", True)):
-                folder = workdir / name
-                folder.mkdir()
-                old = GatewayProcess(
-                    sluicegate_config(upstream_url, guarded=guard), folder, env={"PYTHONPATH": str(old_src)}
-                )
-                servers.append(old)
-                targets[name] = (old.url + "/v1", {}, old.process.pid)
-        idle: dict[str, dict[str, int]] = {}
-        for name, (url, headers, pid) in targets.items():
-            uvloop.run(drive(url, call(body(), "total"), 5, 1, headers))
-            idle[name] = memory_kib(pid)
-
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
-        order = list(targets)
-        gateways = [pid for name, (_, _, pid) in targets.items() if name != "direct"]
-        for round_index in range(args.rounds):
-            for name in order if round_index % 2 == 0 else reversed(order):
+        targets, base = start_targets(servers, workdir, litellm, portkey_script, args.base)
+        if pinned:
+            for name, (_, _, pid) in targets.items():
+                pin(pid, LOAD_CPUS if name == "direct" else GATEWAY_CPUS)
+        results = run_rounds(targets, args)
+        if not args.no_profile:
+            gateways = [pid for name, (_, _, pid) in targets.items() if name != "direct"]
+            for name in ("sluicegate", "sluicegate_guarded"):
                 url, headers, pid = targets[name]
                 pause_all_but(pid, gateways)
-                print(f"round {round_index + 1}/{args.rounds}: {name}", flush=True)
-                runs[name].append(uvloop.run(measure(url, headers, args.requests, args.concurrency)))
-                # Let background work (audit writes after a burst) finish before the pause, or it
-                # would land on this target's next c=1 run.
-                time.sleep(SETTLE_S)
-        for pid in gateways:
-            signal_tree(pid, signal.SIGCONT)
-
-        results: dict[str, Any] = {name: median_of(runs[name]) for name in targets}
-        direct = results["direct"]
-        for name, (_, _, pid) in targets.items():
-            peak = memory_kib(pid)
-            results[name]["memory"] = {
-                "idle_rss_kib": idle[name]["rss_kib"],
-                "peak_rss_kib": peak["peak_rss_kib"],
-            }
-            if name != "direct":
-                results[name]["added"] = added_over(direct, results[name])
-        results["ratios"] = ratios(results)
-        if not args.no_profile:
-            url, headers, pid = targets["sluicegate_guarded"]
-            pause_all_but(pid, gateways)
-            results["profile_sluicegate_guarded_c50"] = profile(
-                pid, url, headers, args.profile_seconds, workdir
-            )
+                results[f"profile_{name}_c50"] = profile(pid, url, headers, args.profile_seconds, workdir)
     finally:
         for server in reversed(servers):
             # A stopped process acts on SIGTERM only once continued.
@@ -467,14 +543,88 @@ def main() -> None:
         "requests_c50": args.requests * 5,
         "concurrency": args.concurrency,
         "litellm": LITELLM_VERSION,
+        "portkey": PORTKEY_VERSION,
+        "pinned": {"gateway_cpus": sorted(GATEWAY_CPUS), "load_cpus": sorted(LOAD_CPUS)} if pinned else None,
         "targets": TARGETS,
-        "base": base if args.base else None,
+        "performance_targets": PERFORMANCE_TARGETS,
+        "base": base,
     }
     path = write_results("compare", results)
     table = markdown(results)
     (RESULTS / "compare.md").write_text(table)
     print(table)
     print(f"written to {path} and {RESULTS / 'compare.md'}")
+
+
+def start_targets(
+    servers: list[Any], workdir: Path, litellm: Path, portkey_script: Path, base_revision: str | None
+) -> tuple[Targets, str | None]:
+    """The mock upstream and every gateway, started (each appended to `servers` to be stopped)."""
+    upstream, upstream_url = start_upstream(workdir)
+    servers.append(upstream)
+    lite, lite_url = start_litellm(litellm, upstream_url, workdir)
+    servers.append(lite)
+    portkey, portkey_url, portkey_headers = start_portkey(portkey_script, upstream_url, workdir)
+    servers.append(portkey)
+    plain = GatewayProcess(sluicegate_config(upstream_url, guarded=False), workdir)
+    servers.append(plain)
+    guarded = GatewayProcess(sluicegate_config(upstream_url, guarded=True), workdir)
+    servers.append(guarded)
+    master_key = os.environ.get(MASTER_KEY_ENV, "sk-bench-master")
+    targets: Targets = {
+        "direct": (upstream_url + "/v1", {}, upstream.pid),
+        "sluicegate": (plain.url + "/v1", {}, plain.process.pid),
+        "litellm": (lite_url + "/v1", {"authorization": f"Bearer {master_key}"}, lite.pid),
+        "portkey": (portkey_url + "/v1", portkey_headers, portkey.pid),
+        "sluicegate_guarded": (guarded.url + "/v1", {}, guarded.process.pid),
+    }
+    if base_revision is None:
+        return targets, None
+    base, old_src = unpack_source(base_revision, workdir / "base")
+    for name, guard in (("sluicegate_before", False), ("sluicegate_guarded_before", True)):
+        folder = workdir / name
+        folder.mkdir()
+        old = GatewayProcess(
+            sluicegate_config(upstream_url, guarded=guard), folder, env={"PYTHONPATH": str(old_src)}
+        )
+        servers.append(old)
+        targets[name] = (old.url + "/v1", {}, old.process.pid)
+    return targets, base
+
+
+def run_rounds(targets: Targets, args: argparse.Namespace) -> dict[str, Any]:
+    """Every target measured in alternating rounds, alone (the others paused); the medians, what
+    each adds over the direct call, memory, and the ratios."""
+    idle: dict[str, dict[str, int]] = {}
+    for name, (url, headers, pid) in targets.items():
+        uvloop.run(drive(url, call(body(), "total"), 5, 1, headers))
+        idle[name] = memory_kib(pid)
+        # Then warmed well: a JIT (Node's V8, for Portkey) optimises only code that ran often.
+        uvloop.run(drive(url, call(body(), "total"), WARM_REQUESTS, 10, headers))
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    order = list(targets)
+    gateways = [pid for name, (_, _, pid) in targets.items() if name != "direct"]
+    for round_index in range(args.rounds):
+        for name in order if round_index % 2 == 0 else reversed(order):
+            url, headers, pid = targets[name]
+            pause_all_but(pid, gateways)
+            print(f"round {round_index + 1}/{args.rounds}: {name}", flush=True)
+            runs[name].append(uvloop.run(measure(url, headers, args.requests, args.concurrency, pid=pid)))
+            # Let background work (audit writes after a burst) finish before the pause, or it
+            # would land on this target's next c=1 run.
+            time.sleep(SETTLE_S)
+    for pid in gateways:
+        signal_tree(pid, signal.SIGCONT)
+    results: dict[str, Any] = {name: median_of(runs[name]) for name in targets}
+    for name, (_, _, pid) in targets.items():
+        results[name]["memory"] = {
+            "idle_rss_kib": idle[name]["rss_kib"],
+            "peak_rss_kib": memory_kib(pid)["peak_rss_kib"],
+        }
+        if name != "direct":
+            results[name]["added"] = added_over(results["direct"], results[name])
+    results["ratios"] = ratios(results)
+    return results
 
 
 if __name__ == "__main__":
