@@ -35,6 +35,7 @@ from sluicegate.errors import (
 from sluicegate.providers.base import Provider, close_stream
 from sluicegate.resilience.breaker import BreakerProvider, BreakerRegistry
 from sluicegate.resilience.coalesce import CoalescingProvider
+from sluicegate.resilience.deadline import StreamDeadline
 from sluicegate.resilience.failover import EMBEDDINGS_LACK, FailoverChain, lacks
 from sluicegate.resilience.limiter import ConcurrencyLimiter
 from sluicegate.resilience.retry import RetryingProvider
@@ -148,12 +149,12 @@ class RoleStacks:
         """Chunks as they come; the deadline bounds the first chunk and every gap between chunks."""
         chunks = self.stack(route).top.stream(request)
         timeout = route.limits.default_timeout
+        deadline = StreamDeadline(timeout)
         try:
             while True:
                 call.deadline = time.monotonic() + timeout
                 try:
-                    async with asyncio.timeout(timeout):
-                        chunk = await anext(chunks)
+                    chunk = await deadline.wait(anext(chunks))
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
@@ -166,6 +167,7 @@ class RoleStacks:
                     self.alerter.recovered(route.name)
                 yield chunk
         finally:
+            deadline.close()
             await close_stream(chunks)
 
     def answer(self, route: RouteSpec, request: CompletionRequest, call: CallTrace) -> AsyncIterator[Chunk]:

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from sluicegate.errors import ProviderTimeout
 from sluicegate.providers.base import Provider, close_stream
+from sluicegate.resilience.deadline import StreamDeadline
 from sluicegate.resilience.wrapper import WrapperProvider
 from sluicegate.types import Chunk, Completion, CompletionRequest, EmbeddingRequest, Embeddings
 
@@ -37,11 +38,11 @@ class AttemptTimeout(WrapperProvider):
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         """The first chunk and every gap between chunks must come within `seconds`."""
         chunks = self.inner.stream(request)
+        deadline = StreamDeadline(self.seconds)
         try:
             while True:
                 try:
-                    async with asyncio.timeout(self.seconds):
-                        chunk = await anext(chunks)
+                    chunk = await deadline.wait(anext(chunks))
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
@@ -50,4 +51,5 @@ class AttemptTimeout(WrapperProvider):
                     ) from None
                 yield chunk
         finally:
+            deadline.close()
             await close_stream(chunks)

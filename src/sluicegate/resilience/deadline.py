@@ -1,0 +1,74 @@
+"""A time limit on each wait of a stream, with one timer for the whole stream.
+
+A stream waits on its upstream once a chunk, under two limits (the attempt's gap and the role's).
+`asyncio.timeout` arms a loop timer, looks up the current task and cancels the timer on every use:
+about 5 µs each on Python 3.11, so 10 µs of every chunk's cost. A `StreamDeadline` keeps one timer:
+a wait moves the moment it expires (a float), and the timer, when it fires before that moment,
+sleeps on until it. Only a wait that outlives its limit is cancelled, and that cancellation is told
+apart from anyone else's (the caller going away) as `asyncio.timeout` tells it: it becomes a
+`TimeoutError` only when no other cancellation is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class StreamDeadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._expires = math.inf  # while no wait is in progress
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting: asyncio.Task[object] | None = None
+        self._fired = False
+
+    async def wait(self, awaitable: Awaitable[T]) -> T:
+        """`awaitable`'s result, or TimeoutError if it takes longer than `seconds`."""
+        self._waiting = asyncio.current_task()
+        self._expires = self._loop.time() + self.seconds
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._expires, self._fire)
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if self._fired and self._take_back_cancel() == 0:
+                raise TimeoutError from None
+            raise
+        finally:
+            self._expires = math.inf
+            if self._fired:  # cancelled, but what it awaited finished anyway
+                self._take_back_cancel()
+
+    def _take_back_cancel(self) -> int:
+        """Undo our cancellation of the waiting task; how many others are still pending."""
+        self._fired = False
+        assert self._waiting is not None
+        return self._waiting.uncancel()
+
+    @property
+    def armed(self) -> bool:
+        """Whether its timer is set (from the first wait until `close`, but between firings)."""
+        return self._timer is not None
+
+    def close(self) -> None:
+        """The stream ended: its timer goes (else it would hold the stream until it fired)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._expires == math.inf:
+            return  # between waits: the next wait arms it again
+        if self._loop.time() < self._expires:
+            self._timer = self._loop.call_at(self._expires, self._fire)
+            return
+        if self._waiting is not None and not self._waiting.done():
+            self._fired = True
+            self._waiting.cancel()
