@@ -207,7 +207,7 @@ def in_band_error(kind: str, message: str, provider: str) -> ProviderError:
 def event_json(data: str, provider: str) -> dict[str, Any]:
     """One SSE `data:` payload as a JSON object, or MalformedResponse."""
     try:
-        parsed = json.loads(data)
+        parsed = orjson.loads(data)
     except ValueError:
         raise MalformedResponse("unparseable stream event", provider=provider) from None
     if not isinstance(parsed, dict):

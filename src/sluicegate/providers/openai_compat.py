@@ -3,10 +3,11 @@ llama.cpp's server — anything with a compatible `base_url`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
+
+import orjson
 
 from sluicegate.errors import MalformedResponse, TruncatedStream
 from sluicegate.present import present
@@ -97,7 +98,7 @@ class OpenAICompatibleProvider:
     async def generate(self, request: CompletionRequest) -> Completion:
         body = await self._client.call("/chat/completions", self._payload(request, stream=False), self._name)
         try:
-            data = json.loads(body)
+            data = orjson.loads(body)
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
             finish = _FINISH.get(choice.get("finish_reason") or "stop", "stop")
@@ -171,7 +172,7 @@ class OpenAICompatibleProvider:
         )
         body = await self._client.call("/embeddings", payload, self._name)
         try:
-            data = json.loads(body)
+            data = orjson.loads(body)
             items = sorted(data["data"], key=lambda item: int(item["index"]))
             vectors = tuple(tuple(float(x) for x in item["embedding"]) for item in items)
             prompt_tokens = int((data.get("usage") or {}).get("prompt_tokens") or 0)

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Wrap = Callable[[ASGIApp], ASGIApp]
@@ -40,7 +40,7 @@ class GatewayApp(FastAPI):
         """Answer the route's method and path with its endpoint (which takes the `Request` and
         returns the `Response`), inside `middlewares` (outermost first) and the app's exception
         handlers. The route stays included too: it documents the door and names its metrics."""
-        chain: ASGIApp = _HandledErrors(self, _asgi(route.endpoint))
+        chain: ASGIApp = _Endpoint(self, route.endpoint)
         for wrap in reversed(middlewares):
             chain = wrap(chain)
         for method in route.methods or ():
@@ -57,42 +57,28 @@ class GatewayApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def _asgi(endpoint: Endpoint) -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await endpoint(Request(scope, receive))
-        await response(scope, receive, send)
+class _Endpoint:
+    """The endpoint as an ASGI app. An exception it raises (before it returns its response, so
+    before anything is sent) becomes the response of the app's handler for it (the nearest class
+    in its MRO), as Starlette's exception middleware would answer; one with no handler but
+    `Exception`'s goes on up, to the observing middleware's 500. A streamed response's errors
+    are its own to send, as on any route."""
 
-    return app
-
-
-class _HandledErrors:
-    """An exception raised before the response started becomes the response of the app's handler
-    for it (the nearest class in its MRO), as Starlette's exception middleware would answer;
-    one with no handler but `Exception`'s goes on up, to the observing middleware's 500."""
-
-    def __init__(self, app: FastAPI, endpoint: ASGIApp) -> None:
+    def __init__(self, app: FastAPI, endpoint: Endpoint) -> None:
         self._app = app
         self._endpoint = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        request = Request(scope, receive)
         try:
-            await self._endpoint(scope, receive, sending)
+            response = await self._endpoint(request)
         except Exception as exc:
             handler = self._handler_for(exc)
-            if started or handler is None:
+            if handler is None:
                 raise
-            response = handler(Request(scope, receive), exc)
-            if inspect.isawaitable(response):
-                response = await response
-            await response(scope, receive, send)
+            answer = handler(request, exc)
+            response = await answer if inspect.isawaitable(answer) else answer
+        await response(scope, receive, send)
 
     def _handler_for(self, exc: Exception) -> Handler | None:
         handlers = self._app.exception_handlers
