@@ -11,12 +11,12 @@ crashed expires on its own.
 from __future__ import annotations
 
 import math
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sluicegate.errors import BudgetExceeded, BudgetExhausted
+from sluicegate.ids import random_hex
 from sluicegate.state.base import Document, StateStore
 
 BUCKET_S = 5
@@ -79,7 +79,7 @@ class BudgetLedger:
     ) -> Reservation:
         """Hold `tokens`; with `at_least`, hold as much of `tokens` as is left, if that is `at_least`."""
         now = self.clock()
-        reservation_id = secrets.token_hex(8)
+        reservation_id = random_hex(8)
         needed = tokens if at_least is None else min(at_least, tokens)
         if needed > limit:
             raise BudgetExceeded(

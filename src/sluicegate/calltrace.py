@@ -10,11 +10,11 @@ passed explicitly.
 from __future__ import annotations
 
 import contextvars
-import secrets
 import time
 from dataclasses import dataclass, field
 
 from sluicegate.errors import Attempt
+from sluicegate.ids import random_hex
 
 
 @dataclass(slots=True)
@@ -29,7 +29,7 @@ def new_trace_id() -> str:
     """32 hex digits: the time in milliseconds (12), then 80 random bits (20), as UUIDv7 lays
     them out. Ordered by time, a request's audit rows land at the end of the trace-id index
     instead of at random places in it: 5.3 against 8.8 µs of CPU a row (SQLite, 300,000 rows)."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(80):020x}"
+    return f"{time.time_ns() // 1_000_000:012x}{random_hex(10)}"
 
 
 @dataclass(slots=True)

@@ -10,10 +10,10 @@ injection and blocked.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 
 from sluicegate.errors import FenceViolation
+from sluicegate.ids import random_hex
 
 FENCE_OPEN = "<<<UNTRUSTED"
 FENCE_CLOSE = "UNTRUSTED>>>"
@@ -22,7 +22,7 @@ TRUNCATION_NOTE = "\n[truncated]"
 
 @dataclass
 class FenceWrapper:
-    canary: str = field(default_factory=lambda: secrets.token_hex(8))
+    canary: str = field(default_factory=lambda: random_hex(8))
 
     def wrap(self, text: str, *, source: str, budget_chars: int) -> str:
         """The untrusted `text`, checked whole, then cut to `budget_chars`, then fenced."""
