@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sluicegate.state.base import Document, StateStore
@@ -43,10 +44,16 @@ class VirtualKey:
         )
 
 
+# How long "no key was ever created" is taken as still true before the store is asked again.
+NO_KEYS_FRESH_S = 1.0
+
+
 class KeyRing:
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self._clock = clock
         self._ever_created = False
+        self._none_until = 0.0  # (clock) until when "none yet" is taken as still true
 
     async def create(
         self, user: str, tokens_per_hour: int | None = None, roles: list[str] | None = None
@@ -65,6 +72,7 @@ class KeyRing:
         await self.store.update(
             "keys:meta", lambda meta: ({"active": (meta or {}).get("active", 0) + 1}, None)
         )
+        self._ever_created = True
         return secret, VirtualKey.from_doc(digest, doc)
 
     async def authenticate(self, secret: str) -> VirtualKey | None:
@@ -79,6 +87,7 @@ class KeyRing:
         # The lookup is by hash; the comparison is constant-time all the same.
         if doc is None or not hmac.compare_digest(str(doc.get("hash", "")), digest):
             return None
+        self._ever_created = True
         return VirtualKey.from_doc(digest, doc)
 
     async def any_active(self) -> bool:
@@ -87,9 +96,20 @@ class KeyRing:
 
     async def ever_created(self) -> bool:
         """True once any key has been created, revoked or not: what closes auth in `auto` mode.
-        (The counter document is written by the first creation and never deleted.)"""
-        if not self._ever_created:
-            self._ever_created = await self.store.read("keys:meta") is not None
+        (The counter document is written by the first creation and never deleted, so a True is
+        kept.) A False is asked again at most every `NO_KEYS_FRESH_S`: it was a store read on every
+        anonymous request, and under load the slowest one there (the loop waits for the GIL
+        after SQLite's read, while the state writer holds it). A key created or presented here
+        closes auth here at once; one created by another instance or `sluicegate keys create`
+        closes it to anonymous callers within that second. (Presented keys are always looked
+        up: a revoked one is refused at once.)"""
+        if self._ever_created:
+            return True
+        now = self._clock()
+        if now < self._none_until:
+            return False
+        self._ever_created = await self.store.read("keys:meta") is not None
+        self._none_until = now + NO_KEYS_FRESH_S
         return self._ever_created
 
     async def list(self) -> list[VirtualKey]:

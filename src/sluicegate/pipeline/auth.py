@@ -28,9 +28,10 @@ class Gatekeeper:
 
     async def authenticate(self, secret: str | None) -> VirtualKey | None:
         """The caller's key; None for an anonymous caller while auth is open."""
-        keys_exist = await self.keys.ever_created()
-        # With no key in existence none can match or be revoked: no lookup, one read of the store.
-        key = await self.keys.lookup(secret) if secret is not None and keys_exist else None
+        # A presented key is always looked up, so a revoked one is refused however recently it was
+        # made or revoked; whether any key exists (auto mode) is asked only when none matched.
+        key = await self.keys.lookup(secret) if secret is not None else None
+        keys_exist = key is not None or await self.keys.ever_created()
         if key is not None and key.revoked:
             raise Unauthorized("This API key has been revoked.")
         if key is None and closed(self.mode, keys_exist):
