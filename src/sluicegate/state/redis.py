@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
+
 from sluicegate.errors import StateError
-from sluicegate.state.base import Change, Document, R
+from sluicegate.state.base import Change, Document, R, dump
 
 DOC_PREFIX = "sg:doc:"
 KV_PREFIX = "sg:kv:"
@@ -56,7 +57,7 @@ class RedisStateStore:
             raw = await self._redis.get(DOC_PREFIX + key)
         except self._errors as exc:
             raise StateError(f"redis failed: {type(exc).__name__}") from exc
-        return json.loads(raw) if raw is not None else None
+        return orjson.loads(raw) if raw is not None else None
 
     async def update(self, key: str, change: Change[R]) -> R:
         from redis.exceptions import WatchError
@@ -69,12 +70,12 @@ class RedisStateStore:
                     try:
                         await pipe.watch(name)
                         raw = await pipe.get(name)
-                        new, result = change(json.loads(raw) if raw is not None else None)
+                        new, result = change(orjson.loads(raw) if raw is not None else None)
                         pipe.multi()
                         if new is None:
                             pipe.delete(name)
                         else:
-                            pipe.set(name, json.dumps(new))
+                            pipe.set(name, dump(new))
                         await pipe.execute()
                         return result
                     except WatchError:
@@ -93,7 +94,7 @@ class RedisStateStore:
         except self._errors as exc:
             raise StateError(f"redis failed: {type(exc).__name__}") from exc
         found = [
-            (name.decode()[len(DOC_PREFIX) :], json.loads(value))
+            (name.decode()[len(DOC_PREFIX) :], orjson.loads(value))
             for name, value in zip(names, values, strict=True)
             if value is not None
         ]

@@ -4,15 +4,16 @@ takes the database's write lock, so concurrent writers — threads or processes 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from sluicegate.errors import StateError
 from sluicegate.sqlite_worker import SqliteWorker, open_database
-from sluicegate.state.base import Change, Document, R
+from sluicegate.state.base import Change, Document, R, dump
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL);
@@ -73,7 +74,7 @@ class SqliteStateStore:
 
     async def read(self, key: str) -> Document | None:
         row = self._read_now("SELECT doc FROM docs WHERE key = ?", (key,))
-        return json.loads(row[0]) if row is not None else None
+        return orjson.loads(row[0]) if row is not None else None
 
     async def update(self, key: str, change: Change[R]) -> R:
         result: R = await self._run(self._update, key, change)
@@ -84,15 +85,15 @@ class SqliteStateStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             row = db.execute("SELECT doc FROM docs WHERE key = ?", (key,)).fetchone()
-            new, result = change(json.loads(row[0]) if row is not None else None)
+            new, result = change(orjson.loads(row[0]) if row is not None else None)
             if new is None:
                 db.execute("DELETE FROM docs WHERE key = ?", (key,))
             elif row is not None:
                 # An UPDATE rewrites the row in place; INSERT OR REPLACE deletes it and inserts it
                 # again, in the table and in its key index (a budget is updated twice a request).
-                db.execute("UPDATE docs SET doc = ? WHERE key = ?", (json.dumps(new), key))
+                db.execute("UPDATE docs SET doc = ? WHERE key = ?", (dump(new), key))
             else:
-                db.execute("INSERT INTO docs (key, doc) VALUES (?, ?)", (key, json.dumps(new)))
+                db.execute("INSERT INTO docs (key, doc) VALUES (?, ?)", (key, dump(new)))
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -110,7 +111,7 @@ class SqliteStateStore:
             .execute("SELECT key, doc FROM docs WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (escaped + "%",))
             .fetchall()
         )
-        return [(row[0], json.loads(row[1])) for row in rows]
+        return [(row[0], orjson.loads(row[1])) for row in rows]
 
     async def aclose(self) -> None:
         if self._reader is not None:
