@@ -3,13 +3,21 @@ breakers on one store (two instances) agreeing."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sluicegate.config.base import CircuitBreakerConfig
 from sluicegate.errors import ProviderBadRequest, ProviderRateLimited, ProviderServerError, ProviderTimeout
 from sluicegate.providers.script import Script
 from sluicegate.providers.scripted import ScriptedProvider
-from sluicegate.resilience.breaker import BreakerProvider, CircuitBreaker, CircuitState, Transition
+from sluicegate.resilience.breaker import (
+    CLOSED_FRESH_S,
+    BreakerProvider,
+    CircuitBreaker,
+    CircuitState,
+    Transition,
+)
 from sluicegate.state.base import StateStore
 from sluicegate.state.redis import RedisStateStore
 from sluicegate.testing.threads import free_port
@@ -140,6 +148,21 @@ async def test_two_instances_share_one_breaker(store: StateStore, clock: Clock) 
     clock.now += 30
     assert await second.admit()
     assert not await first.admit()  # the single half-open probe is taken, whoever took it
+
+
+async def test_an_opening_elsewhere_reaches_a_breaker_that_only_reads_within_its_freshness(
+    store: StateStore, clock: Clock
+) -> None:
+    # This instance's hot path reads; a closed state it read is taken as still closed for
+    # CLOSED_FRESH_S (its own writes forget it at once, above), then read again.
+    reading = CircuitBreaker("p/m", SETTINGS, store, clock=clock)
+    failing = CircuitBreaker("p/m", SETTINGS, store, clock=clock)
+    assert await reading.admit()
+    for _ in range(3):
+        await failing.record_failure(FAIL)
+    assert await reading.admit()  # what it saw a moment ago
+    await asyncio.sleep(CLOSED_FRESH_S + 0.02)
+    assert not await reading.admit()
 
 
 def test_bad_requests_are_not_failures() -> None:
