@@ -3,6 +3,7 @@ worker thread, so the event loop never waits on disk."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,15 @@ DROP INDEX IF EXISTS events_ts;
 """
 
 
+ROWS_PER_STATEMENT = 64  # 320 parameters: under SQLite's oldest limit (999) as well
+
+
+@functools.lru_cache(maxsize=ROWS_PER_STATEMENT)
+def _insert_statement(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO events (ts, trace_id, type, schema_version, payload) VALUES {values}"
+
+
 class SqliteEventLog:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -51,13 +61,16 @@ class SqliteEventLog:
         await self._run(self._insert, rows)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        """One transaction per batch, `ROWS_PER_STATEMENT` rows an INSERT. Python's sqlite3 lets go
+        of the GIL around every statement step: with a step a row (`executemany`), the writer
+        thread and the event loop passed the GIL back and forth twice an event; now they do so a
+        few times a batch."""
         db = self._db()
-        with db:  # one transaction per batch
+        with db:
             db.execute("BEGIN")
-            db.executemany(
-                "INSERT INTO events (ts, trace_id, type, schema_version, payload) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            for first in range(0, len(rows), ROWS_PER_STATEMENT):
+                part = rows[first : first + ROWS_PER_STATEMENT]
+                db.execute(_insert_statement(len(part)), [value for row in part for value in row])
 
     async def query(
         self,
