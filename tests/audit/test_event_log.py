@@ -13,7 +13,7 @@ import pytest
 from sluicegate.audit.events import CacheHit, Event, ProviderAttempt, RoutingTransition
 from sluicegate.audit.log import EventLog
 from sluicegate.audit.postgres import PostgresEventLog
-from sluicegate.audit.sqlite import SCHEMA, SqliteEventLog
+from sluicegate.audit.sqlite import ROWS_PER_STATEMENT, SCHEMA, SqliteEventLog
 from sluicegate.sqlite_worker import open_database
 
 
@@ -56,6 +56,14 @@ async def test_transitions_are_found_by_type_and_trace_like_any_event(store: Eve
     assert [e.event.trace_id for e in await store.query(type="provider_attempt")] == ["t0", "t1"]
     by_trace = await store.query(trace_id="t1")
     assert [e.event.type for e in by_trace] == ["routing_transition", "provider_attempt"]
+
+
+async def test_a_batch_larger_than_one_statement_is_written_whole_and_in_order(store: EventLog) -> None:
+    # SQLite inserts ROWS_PER_STATEMENT rows a statement: a batch of two and a half statements.
+    count = ROWS_PER_STATEMENT * 2 + ROWS_PER_STATEMENT // 2
+    await store.append([attempt(f"t{i:04d}") for i in range(count)])
+    written = await store.query(limit=count + 10)
+    assert [e.event.trace_id for e in written] == [f"t{i:04d}" for i in range(count)]
 
 
 def test_sqlite_reads_other_types_through_the_partial_index(tmp_path: Path) -> None:
