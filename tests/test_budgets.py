@@ -108,3 +108,30 @@ async def test_at_least_takes_what_is_left(ledger: BudgetLedger) -> None:
     assert granted.tokens == 300
     with pytest.raises(BudgetExceeded):
         await ledger.reserve("ann", 4096, 1000, hold_s=60, at_least=10)
+
+
+async def test_the_running_total_matches_the_window_over_hours_of_history(clock: Clock) -> None:
+    # Usage committed every few seconds for three hours: what the ledger reports as used is, at
+    # every step, exactly what was committed within the last hour (its five-second buckets).
+    ledger = BudgetLedger(MemoryStateStore(), window_s=3600, clock=clock)
+    committed: list[tuple[float, int]] = []
+    for step in range(3 * 3600 // 7):
+        tokens = 1 + step % 13
+        reservation = await ledger.reserve("ann", tokens, 10**9, hold_s=60)
+        await ledger.commit(reservation, tokens)
+        committed.append((clock.now // 5 * 5, tokens))
+        clock.now += 7
+        if step % 97 == 0:
+            expected = sum(t for start, t in committed if start + 5 > clock.now - 3600)
+            assert (await ledger.usage("ann", None)).used == expected
+
+
+async def test_a_document_written_without_the_running_total_is_counted_whole(clock: Clock) -> None:
+    store = MemoryStateStore()
+    start = str(int(clock.now // 5 * 5))
+    older = str(int(clock.now // 5 * 5) - 4000)  # out of the window already
+    await store.update("budget:ann", lambda _: ({"buckets": {older: 70, start: 30}, "held": {}}, None))
+    ledger = BudgetLedger(store, window_s=3600, clock=clock)
+    assert (await ledger.usage("ann", None)).used == 30
+    await spend(ledger, 20)
+    assert (await ledger.usage("ann", None)).used == 50
