@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import platform
 import signal
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-import yaml
+from compare_report import PERFORMANCE_TARGETS, TARGETS, markdown, ratios
 from gateway_measures import (
     Server,
     added_over,
@@ -55,129 +54,27 @@ from gateway_measures import (
     median_of,
     pin,
     start_upstream,
-    wait_for,
 )
 from harness import RESULTS, write_results
 from load_client import drive
+from peers import (
+    LITELLM_VERSION,
+    MASTER_KEY_ENV,
+    PORTKEY_VERSION,
+    ensure_litellm,
+    ensure_portkey,
+    start_litellm,
+    start_portkey,
+)
 
 from sluicegate.testing.processes import GatewayProcess
-from sluicegate.testing.threads import free_port
 
-LITELLM_VERSION = "1.106.2"
-LITELLM_VENV = Path(__file__).parent / ".cache" / "litellm-venv"
-PORTKEY_VERSION = "1.15.2"
-PORTKEY_DIR = Path(__file__).parent / ".cache" / "portkey"
 GATEWAY_CPUS, LOAD_CPUS = {0}, {1}
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 SETTLE_S = 3.0
 WARM_REQUESTS = 1000
 
 
 # ---------------------------------------------------------------- processes
-
-
-def ensure_litellm() -> Path:
-    """LiteLLM in a virtualenv of its own: the comparison must not make it our dependency."""
-    binary = LITELLM_VENV / "bin" / "litellm"
-    python = LITELLM_VENV / "bin" / "python"
-    if binary.exists():
-        version = subprocess.run(
-            [str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        if version == LITELLM_VERSION:
-            return binary
-    print(f"installing litellm[proxy]=={LITELLM_VERSION} into {LITELLM_VENV} (a few minutes)", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(LITELLM_VENV)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", f"litellm[proxy]=={LITELLM_VERSION}"], check=True
-    )
-    return binary
-
-
-def start_litellm(binary: Path, upstream: str, workdir: Path) -> tuple[Server, str]:
-    config = {
-        "model_list": [
-            {
-                "model_name": "m",
-                "litellm_params": {
-                    "model": "openai/m",
-                    "api_base": upstream + "/v1",
-                    "api_key": "sk-upstream",
-                },
-            }
-        ],
-        "general_settings": {"master_key": f"os.environ/{MASTER_KEY_ENV}"},
-    }
-    path = workdir / "litellm.yaml"
-    path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    env = {
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # offline: no cost map from the network
-        MASTER_KEY_ENV: os.environ.get(MASTER_KEY_ENV, "sk-bench-master"),
-        "LITELLM_LOG": "ERROR",
-    }
-    server = Server(
-        [
-            str(binary),
-            "--config",
-            str(path),
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--num_workers",
-            "1",
-        ],
-        env=env,
-        cwd=workdir,
-        log=workdir / "litellm.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for(url + "/health/liveliness", server, timeout=180)
-    return server, url
-
-
-def ensure_portkey() -> Path:
-    """Portkey's gateway from npm, in a folder of its own: a peer, never our dependency."""
-    package = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway"
-    manifest = package / "package.json"
-    if not manifest.exists() or json.loads(manifest.read_text())["version"] != PORTKEY_VERSION:
-        print(f"installing @portkey-ai/gateway@{PORTKEY_VERSION} into {PORTKEY_DIR}", flush=True)
-        PORTKEY_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                f"@portkey-ai/gateway@{PORTKEY_VERSION}",
-            ],
-            cwd=PORTKEY_DIR,
-            check=True,
-        )
-    return package / "build" / "start-server.js"
-
-
-def start_portkey(script: Path, upstream: str, workdir: Path) -> tuple[Server, str, dict[str, str]]:
-    port = free_port()
-    server = Server(
-        ["node", str(script), f"--port={port}", "--headless"],
-        env={"NODE_ENV": "production"},
-        cwd=workdir,
-        log=workdir / "portkey.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for(url + "/v1/models", server, ok=(200, 400, 401, 404, 500))
-    headers = {
-        "x-portkey-provider": "openai",
-        "x-portkey-custom-host": upstream + "/v1",
-        "authorization": "Bearer sk-upstream",
-    }
-    return server, url, headers
 
 
 def unpack_source(revision: str, into: Path) -> tuple[str, Path]:
@@ -315,181 +212,6 @@ def package_of(frame: str) -> str:
     if not parts:
         return "?"
     return parts[0].removesuffix(".py") if not parts[0].startswith("/") else parts[-1].removesuffix(".py")
-
-
-# ---------------------------------------------------------------- report
-
-
-TARGETS = {
-    "added_latency_ratio_max": 0.2,  # sluicegate's added latency ≤ 1/5 of LiteLLM's
-    "throughput_ratio_min": 3.0,
-    "idle_rss_ratio_max": 1 / 3,
-    "guarded_throughput_ratio_min": 2.0,
-}
-# Issue #20, measured in the same run against Portkey.
-PERFORMANCE_TARGETS = {
-    "added_p50_ms_max": 0.5,  # at c=1, no guardrails, no budgets
-    "guarded_added_p50_ms_max": 0.8,  # with the default guardrails and budgets on
-    "cpu_us_per_request_max": 350.0,  # at c=50, no guardrails, no budgets
-    "throughput_over_portkey_min": 2.0,
-    "guarded_throughput_over_portkey_min": 1.0,  # guarded against Portkey bare
-    "guarded_per_chunk_us_max": 20.0,  # added per streamed chunk, inline guardrails on
-    "c50_p99_ms_max": 88.0,  # no worse than the issue's figure for today
-}
-
-
-def rps(side: dict[str, Any]) -> float:
-    return float(side["c50_nonstream"]["rps"])
-
-
-def ratios(results: dict[str, Any]) -> dict[str, Any]:
-    sg, lite, guarded = results["sluicegate"], results["litellm"], results["sluicegate_guarded"]
-    found: dict[str, Any] = {
-        "added_latency_ratio": sg["added"]["c1_nonstream_p50_ms"] / lite["added"]["c1_nonstream_p50_ms"],
-        "added_ttft_ratio": sg["added"]["c1_stream_ttft_p50_ms"] / lite["added"]["c1_stream_ttft_p50_ms"],
-        "throughput_ratio": rps(sg) / rps(lite),
-        "idle_rss_ratio": sg["memory"]["idle_rss_kib"] / lite["memory"]["idle_rss_kib"],
-        "guarded_throughput_ratio": rps(guarded) / rps(lite),
-        "per_chunk_ratio": sg["added"]["stream_per_chunk_us"]
-        / max(lite["added"]["stream_per_chunk_us"], 1e-9),
-    }
-    if "sluicegate_before" in results:
-        before, guarded_before = results["sluicegate_before"], results["sluicegate_guarded_before"]
-        found["after_over_before"] = {
-            "added_latency": sg["added"]["c1_nonstream_p50_ms"] / before["added"]["c1_nonstream_p50_ms"],
-            "throughput": rps(sg) / rps(before),
-            "guarded_added_latency": guarded["added"]["c1_nonstream_p50_ms"]
-            / guarded_before["added"]["c1_nonstream_p50_ms"],
-            "guarded_throughput": rps(guarded) / rps(guarded_before),
-            "before_added_latency_ratio_to_litellm": before["added"]["c1_nonstream_p50_ms"]
-            / lite["added"]["c1_nonstream_p50_ms"],
-            "before_throughput_ratio_to_litellm": rps(before) / rps(lite),
-        }
-    found["met"] = {
-        "added_latency": found["added_latency_ratio"] <= TARGETS["added_latency_ratio_max"],
-        "throughput": found["throughput_ratio"] >= TARGETS["throughput_ratio_min"],
-        "idle_rss": found["idle_rss_ratio"] <= TARGETS["idle_rss_ratio_max"],
-        "guarded_throughput": found["guarded_throughput_ratio"] >= TARGETS["guarded_throughput_ratio_min"],
-    }
-    if "portkey" in results:
-        found["performance"] = performance(results)
-    return found
-
-
-def performance(results: dict[str, Any]) -> dict[str, Any]:
-    """Issue #20's targets: each figure, its bound, and whether it is met."""
-    sg, guarded, portkey = results["sluicegate"], results["sluicegate_guarded"], results["portkey"]
-    targets = PERFORMANCE_TARGETS
-    figures = {
-        "added_p50_ms": (sg["added"]["c1_nonstream_p50_ms"], targets["added_p50_ms_max"], "max"),
-        "guarded_added_p50_ms": (
-            guarded["added"]["c1_nonstream_p50_ms"],
-            targets["guarded_added_p50_ms_max"],
-            "max",
-        ),
-        "cpu_us_per_request": (
-            sg["c50_nonstream"]["cpu_us_per_request"],
-            targets["cpu_us_per_request_max"],
-            "max",
-        ),
-        "throughput_over_portkey": (rps(sg) / rps(portkey), targets["throughput_over_portkey_min"], "min"),
-        "guarded_throughput_over_portkey": (
-            rps(guarded) / rps(portkey),
-            targets["guarded_throughput_over_portkey_min"],
-            "min",
-        ),
-        "guarded_per_chunk_us": (
-            guarded["added"]["stream_per_chunk_us"],
-            targets["guarded_per_chunk_us_max"],
-            "max",
-        ),
-        "c50_p99_ms": (sg["c50_nonstream"]["p99_ms"], targets["c50_p99_ms_max"], "max"),
-    }
-    return {
-        name: {"value": value, "bound": bound, "met": value <= bound if kind == "max" else value >= bound}
-        for name, (value, bound, kind) in figures.items()
-    }
-
-
-def markdown(results: dict[str, Any]) -> str:
-    names = [
-        ("direct", "mock upstream, direct"),
-        ("sluicegate", "sluicegate"),
-        ("sluicegate_guarded", "sluicegate + guardrails + budgets"),
-        ("portkey", f"Portkey {PORTKEY_VERSION}"),
-        ("litellm", f"LiteLLM {LITELLM_VERSION}"),
-    ]
-    lines = [
-        "| | c=1 p50 ms (added) | c=1 p99 ms | c=1 TTFT p50 ms (added) | c=50 req/s | c=50 p99 ms "
-        "| CPU µs/req | per chunk µs (added) | idle RSS MiB | peak RSS MiB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    base = results.get("settings", {}).get("base")
-    if base:
-        names.insert(2, ("sluicegate_before", f"sluicegate at {base}"))
-        names.insert(4, ("sluicegate_guarded_before", f"sluicegate + guardrails + budgets at {base}"))
-    for key, label in names:
-        if key not in results:
-            continue
-        side = results[key]
-        added = side.get("added", {})
-        memory = side.get("memory", {})
-
-        def with_added(value: float | None, extra: float | None, unit: str = ".2f") -> str:
-            if value is None:
-                return "broken"
-            return f"{value:{unit}}" + (f" (+{extra:{unit}})" if extra is not None else "")
-
-        ttft = side.get("c1_stream_ttft")
-        cpu = side["c50_nonstream"].get("cpu_us_per_request")
-        lines.append(
-            f"| {label} "
-            f"| {with_added(side['c1_nonstream']['p50_ms'], added.get('c1_nonstream_p50_ms'))} "
-            f"| {side['c1_nonstream']['p99_ms']:.2f} "
-            f"| {with_added(ttft and ttft['p50_ms'], added.get('c1_stream_ttft_p50_ms'))} "
-            f"| {side['c50_nonstream']['rps']:.0f} | {side['c50_nonstream']['p99_ms']:.1f} "
-            f"| {'' if cpu is None else f'{cpu:.0f}'} "
-            f"| {with_added(side.get('stream_per_chunk_us'), added.get('stream_per_chunk_us'), '.1f')} "
-            f"| {memory.get('idle_rss_kib', 0) / 1024:.0f} | {memory.get('peak_rss_kib', 0) / 1024:.0f} |"
-        )
-    found = results["ratios"]
-    met = found["met"]
-
-    def mark(ok: bool) -> str:
-        return "met" if ok else "NOT met"
-
-    lines += [
-        "",
-        f"Ratios (same run): added latency {found['added_latency_ratio']:.2f}x LiteLLM's (target ≤ 0.20, "
-        f"{mark(met['added_latency'])}); throughput {found['throughput_ratio']:.1f}x (target ≥ 3, "
-        f"{mark(met['throughput'])}); idle RSS {found['idle_rss_ratio']:.2f}x (target ≤ 0.33, "
-        f"{mark(met['idle_rss'])}); with guardrails and budgets {found['guarded_throughput_ratio']:.1f}x "
-        f"(target ≥ 2, {mark(met['guarded_throughput'])}).",
-    ]
-    if "performance" in found:
-        labels = {
-            "added_p50_ms": "added p50 at c=1, bare (ms)",
-            "guarded_added_p50_ms": "added p50 at c=1, guardrails and budgets (ms)",
-            "cpu_us_per_request": "CPU per request at c=50, bare (µs)",
-            "throughput_over_portkey": "throughput over Portkey's, bare",
-            "guarded_throughput_over_portkey": "throughput with guardrails and budgets over Portkey's bare",
-            "guarded_per_chunk_us": "added per streamed chunk, guardrails on (µs)",
-            "c50_p99_ms": "p99 at c=50, bare (ms)",
-        }
-        lines += ["", "| #20 target | measured | bound | |", "| --- | --- | --- | --- |"]
-        for name, figure in found["performance"].items():
-            lines.append(
-                f"| {labels[name]} | {figure['value']:.2f} | {figure['bound']:g} | {mark(figure['met'])} |"
-            )
-    change = found.get("after_over_before")
-    if change:
-        lines += [
-            "",
-            f"Against {base} in the same run: added latency {change['added_latency']:.2f}x, throughput "
-            f"{change['throughput']:.2f}x; with guardrails and budgets "
-            f"{change['guarded_added_latency']:.2f}x and {change['guarded_throughput']:.2f}x.",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- main
