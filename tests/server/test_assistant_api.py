@@ -10,13 +10,11 @@ import pytest
 
 from sluicegate.demo.placeholders import SYSTEM_PROMPT
 from sluicegate.demo.shop import PERSONA
-from sluicegate.factsources.catalog import bundled_listings
+from sluicegate.testing.shop import two_trusted_listings
 from sluicegate.testing.sse import sse_frames
 from sluicegate.testing.threads import UvicornThread
 
-LISTINGS = bundled_listings()
-GOOD = next(x for x in LISTINGS if (x["listing_trust_score"] or 0) >= 0.8 and x["stock"] > 0)
-OTHER = next(x for x in LISTINGS if x["series"] != GOOD["series"] and (x["listing_trust_score"] or 0) >= 0.8)
+GOOD, OTHER = two_trusted_listings()
 REPLY = (
     f"{GOOD['title']} costs {{{{PRICE:{GOOD['id']}}}}}. {{{{CARD:{GOOD['id']}}}}} "
     f"{OTHER['title']} is only $3.50! Call 415-555-0132. Also {{{{PRICE:B0NOTREAL0}}}}"

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sluicegate.factsources.catalog import bundled_listings
 from sluicegate.testing import MockUpstream
+from sluicegate.testing.shop import two_trusted_listings
 from sluicegate.testing.threads import UvicornThread
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -25,9 +25,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "web"
 
-LISTINGS = bundled_listings()
-GOOD = next(x for x in LISTINGS if (x["listing_trust_score"] or 0) >= 0.8 and x["stock"] > 0)
-OTHER = next(x for x in LISTINGS if x["series"] != GOOD["series"] and (x["listing_trust_score"] or 0) >= 0.8)
+GOOD, OTHER = two_trusted_listings()
 SHOP_REPLY = (
     f"{GOOD['title']} costs {{{{PRICE:{GOOD['id']}}}}}. {{{{CARD:{GOOD['id']}}}}} "
     f"{OTHER['title']} is only $3.50! Questions? Call 415-555-0132."
