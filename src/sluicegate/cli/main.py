@@ -117,7 +117,7 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(runtime),
+        create_app(runtime, settle_gc=True),
         host=bind_host,
         port=bind_port,
         log_level=settings.server.log_level,

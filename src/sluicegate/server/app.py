@@ -39,12 +39,16 @@ log = logging.getLogger("sluicegate.server")
 GC_YOUNG_THRESHOLD = 10_000
 
 
-def create_app(runtime: Runtime, *, warm: bool = True) -> FastAPI:
+def create_app(runtime: Runtime, *, warm: bool = True, settle_gc: bool = False) -> FastAPI:
+    """`settle_gc`: the app is the process's one (`serve` and its workers), so once started the
+    collector is settled for it (`settle_garbage_collector`). Not for apps made and dropped one
+    after another in one process (tests): frozen objects are never collected."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ready = asyncio.Event()
         app.state.warm_error = None
-        task = asyncio.create_task(_warm(app, runtime, enabled=warm))
+        task = asyncio.create_task(_warm(app, runtime, enabled=warm, settle_gc=settle_gc))
         try:
             yield
         finally:
@@ -136,14 +140,15 @@ def _json(body: dict[str, Any], status: int) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-async def _warm(app: FastAPI, runtime: Runtime, *, enabled: bool) -> None:
+async def _warm(app: FastAPI, runtime: Runtime, *, enabled: bool, settle_gc: bool) -> None:
     if enabled:
         try:
             await runtime.warm()
         except Exception as exc:  # noqa: BLE001 - reported by /readyz and the log
             app.state.warm_error = str(exc)
             log.error("warm-up failed: %s", exc)
-    settle_garbage_collector()
+    if settle_gc:
+        settle_garbage_collector()
     app.state.ready.set()
 
 

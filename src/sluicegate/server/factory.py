@@ -17,4 +17,4 @@ def app_from_environment() -> FastAPI:
     config = load_config()
     configure_logging(config.server.log_level)
     uvicorn_options(config.server)  # this process's header deadline
-    return create_app(build_runtime(config))
+    return create_app(build_runtime(config), settle_gc=True)

@@ -94,7 +94,9 @@ async def chat_completions(request: Request) -> Response:
     )
 
 
-chat_route = next(route for route in router.routes if isinstance(route, APIRoute))
+chat_route = next(
+    route for route in router.routes if isinstance(route, APIRoute) and route.endpoint is chat_completions
+)
 
 
 @router.get(
