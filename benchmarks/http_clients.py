@@ -1,10 +1,12 @@
-"""httpx or aiohttp for provider traffic: CPU per request and requests/s of each client against the
-fast mock upstream, at concurrency 1 and 50, alternating (A B A B), on uvloop as the server runs.
+"""Which HTTP client for provider traffic: CPU per request and requests/s of httpx, aiohttp and
+sluicegate's own (`sluicegate.providers.http1`) against the fast mock upstream, at concurrency 1
+and 50, alternating (A B C A B C), on uvloop as the server runs.
 
     python benchmarks/http_clients.py [--requests 3000]
 
-Writes benchmarks/results/http_clients.json. This is the measurement behind sluicegate's choice
-of aiohttp for its provider adapters (src/sluicegate/providers/http.py).
+Writes benchmarks/results/http_clients.json. This is the measurement behind the provider
+adapters' client: httpx first lost to aiohttp (its pool scans every pooled connection on each
+request), then aiohttp to a lean keep-alive client on httptools (#20).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from typing import Any
 
 import aiohttp
 import httpx
+import orjson
 import uvloop
 from harness import write_results
+
+from sluicegate.providers.http1 import Http1Client
 
 PAYLOAD = {"model": "m", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
 Post = Callable[[], Awaitable[None]]
@@ -65,6 +70,23 @@ async def with_aiohttp(url: str, requests: int, concurrency: int) -> dict[str, f
         return await timed(post, requests, concurrency)
 
 
+async def with_sluicegate(url: str, requests: int, concurrency: int) -> dict[str, float]:
+    base, _, path = url.partition("/v1")
+    client = Http1Client(base + "/v1", {"content-type": "application/json"}, 60.0)
+
+    async def post() -> None:
+        async with client.post(path, orjson.dumps(PAYLOAD)) as response:
+            json.loads(await response.read())
+
+    try:
+        return await timed(post, requests, concurrency)
+    finally:
+        await client.aclose()
+
+
+CLIENTS = (("httpx", with_httpx), ("aiohttp", with_aiohttp), ("sluicegate", with_sluicegate))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
@@ -77,7 +99,11 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {}
     try:
         for _ in range(args.rounds):
-            for name, client in (("httpx", with_httpx), ("aiohttp", with_aiohttp)):
+            for name, client in (
+                ("httpx", with_httpx),
+                ("aiohttp", with_aiohttp),
+                ("sluicegate", with_sluicegate),
+            ):
                 for concurrency in (1, 50):
                     key = f"{name}_c{concurrency}"
                     runs.setdefault(key, []).append(uvloop.run(client(url, args.requests, concurrency)))
@@ -90,10 +116,10 @@ def main() -> None:
     }
     results["settings"] = {"requests": args.requests, "rounds": args.rounds}
     path = write_results("http_clients", results)
-    print(f"{'client':<14}{'CPU µs/request':>16}{'requests/s':>12}")
+    print(f"{'client':<16}{'CPU µs/request':>16}{'requests/s':>12}")
     for key, value in results.items():
         if key != "settings":
-            print(f"{key:<14}{value['cpu_us_per_request']:>16.0f}{value['rps']:>12.0f}")
+            print(f"{key:<16}{value['cpu_us_per_request']:>16.0f}{value['rps']:>12.0f}")
     print(f"written to {path}")
 
 

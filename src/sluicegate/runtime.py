@@ -44,7 +44,7 @@ from sluicegate.routing.router import RoutingStage
 from sluicegate.routing.tool_only import RegistryAnswers
 from sluicegate.routing.tool_runner import RegistryRunner
 from sluicegate.routing.validation import AnswerValidator
-from sluicegate.security.egress import EgressPolicy, GuardedConnector, GuardedTransport
+from sluicegate.security.egress import EgressPolicy, GuardedTransport
 from sluicegate.state.base import StateStore
 from sluicegate.webhooks import webhook
 
@@ -175,11 +175,7 @@ def build_runtime(
         on_write=metrics.events_written.inc,
     )
     policy = egress_policy(config, audit)
-    built = (
-        dict(providers)
-        if providers is not None
-        else build_providers(config, connector=lambda: GuardedConnector(policy))
-    )
+    built = dict(providers) if providers is not None else build_providers(config, addresses=policy.addresses)
     telemetry = telemetry or Telemetry.configure(
         config.telemetry.otlp_endpoint, config.telemetry.service_name
     )

@@ -229,3 +229,20 @@ async def test_an_upstream_that_lingers_after_done_costs_at_most_the_grace() -> 
     await asyncio.wait_for(hung_up.wait(), 5)  # the client let the connection go
     server.close()
     await server.wait_closed()
+
+
+async def test_an_answer_that_is_not_http_is_unavailable_and_says_so() -> None:
+    async def not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(not_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = OpenAICompatibleProvider("o", base_url=f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(ProviderUnavailable, match=r"connection failed \(HttpProtocolError: malformed HTTP"):
+        await provider.generate(REQUEST)
+    with pytest.raises(ProviderUnavailable, match="malformed HTTP"):
+        await drain(provider)
+    server.close()

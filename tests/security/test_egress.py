@@ -1,6 +1,6 @@
 """SSRF: the egress guard against metadata addresses, loopback names, numeric tricks, DNS
 rebinding and unconfigured hosts — checked at connect time, refusals audited. Each check runs
-through both guarded clients: aiohttp's (providers) and httpx's (webhooks, fact sources)."""
+through both guarded clients: our own (providers) and httpx's (webhooks, fact sources)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
 import httpx
+import orjson
 import pytest
 
 from sluicegate.config import ConfigError, load_config
 from sluicegate.config.schema import Config
 from sluicegate.errors import AllProvidersFailed, EgressBlocked
+from sluicegate.providers.http1 import Http1Client
 from sluicegate.runtime import build_runtime
 from sluicegate.security.egress import (
     EgressPolicy,
-    GuardedConnector,
     GuardedTransport,
     loopback_names_for_tests,
 )
@@ -45,16 +46,20 @@ def resolver(answers: dict[str, list[list[str]]]) -> Callable[[str, int], Any]:
 Fetch = Callable[..., Awaitable[int]]
 
 
-@pytest.fixture(params=["aiohttp", "httpx"])
+@pytest.fixture(params=["providers", "httpx"])
 def fetch(request: pytest.FixtureRequest) -> Fetch:
     """`await fetch(policy, url, json=None)`: the status of a GET (or a POST with `json`) made
     through one of the guarded clients."""
 
-    async def with_aiohttp(policy: EgressPolicy, url: str, json: Any = None) -> int:
-        async with aiohttp.ClientSession(connector=GuardedConnector(policy)) as session:
-            method = "POST" if json is not None else "GET"
-            async with session.request(method, url, json=json, allow_redirects=False) as response:
+    async def with_provider_client(policy: EgressPolicy, url: str, json: Any = None) -> int:
+        origin = urlsplit(url)
+        client = Http1Client(f"{origin.scheme}://{origin.netloc}", {}, 5.0, addresses=policy.addresses)
+        try:
+            body = None if json is None else orjson.dumps(json)
+            async with client.request(b"GET" if body is None else b"POST", origin.path, body) as response:
                 return response.status
+        finally:
+            await client.aclose()
 
     async def with_httpx(policy: EgressPolicy, url: str, json: Any = None) -> int:
         async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:
@@ -62,7 +67,7 @@ def fetch(request: pytest.FixtureRequest) -> Fetch:
                 return (await client.post(url, json=json)).status_code
             return (await client.get(url)).status_code
 
-    return with_aiohttp if request.param == "aiohttp" else with_httpx
+    return with_provider_client if request.param == "providers" else with_httpx
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,9 @@ every name from here).
     ├── NotAllowed                     a trust-signal checker outside the allowlist
     ├── UnknownSchemaVersion           an audit event newer than this code
     ├── ServerUnavailable              (testing) a server a test needs is not installed
+    ├── TransportError                 the providers' HTTP client could not read an answer (translated)
+    │   ├── HttpProtocolError          the upstream's bytes are not HTTP/1.1 we can read
+    │   └── ConnectionClosed           the upstream closed the connection before its answer was whole
     ├── ProviderError                  raised by adapters; foreign errors are translated at the edge
     │   ├── ProviderTimeout            (retryable)
     │   ├── ProviderUnavailable        connection refused/reset, DNS failure (retryable)
@@ -56,8 +59,10 @@ Business logic catches only these, never an SDK's or an HTTP client's exceptions
 from sluicegate.errors.base import (
     BudgetExhausted,
     ConfigError,
+    ConnectionClosed,
     FactSourceError,
     FenceViolation,
+    HttpProtocolError,
     IllegalTransition,
     NotAllowed,
     OutputNotJson,
@@ -66,6 +71,7 @@ from sluicegate.errors.base import (
     ServerUnavailable,
     SluicegateError,
     StateError,
+    TransportError,
     UnknownSchemaVersion,
 )
 from sluicegate.errors.gateway import (
@@ -120,12 +126,14 @@ __all__ = [
     "CircuitOpen",
     "ClientDisconnected",
     "ConfigError",
+    "ConnectionClosed",
     "EgressBlocked",
     "FactSourceError",
     "FenceViolation",
     "Forbidden",
     "GatewayError",
     "GatewayTimeout",
+    "HttpProtocolError",
     "IllegalTransition",
     "InvalidRequest",
     "MalformedResponse",
@@ -152,6 +160,7 @@ __all__ = [
     "SluicegateError",
     "StateError",
     "StateUnavailable",
+    "TransportError",
     "TruncatedStream",
     "Unauthorized",
     "UnknownSchemaVersion",

@@ -78,3 +78,16 @@ class UnknownSchemaVersion(SluicegateError, ValueError):
 
 class ServerUnavailable(SluicegateError, RuntimeError):
     """A server the tests need (Redis, PostgreSQL) is not installed here."""
+
+
+class TransportError(SluicegateError, ConnectionError):
+    """The providers' HTTP client could not read an answer; the adapters translate it (a
+    ConnectionError, so that it is handled where a reset connection is)."""
+
+
+class HttpProtocolError(TransportError):
+    """The upstream's bytes are not an HTTP/1.1 answer we can read."""
+
+
+class ConnectionClosed(TransportError):
+    """The upstream closed the connection before its answer was whole."""

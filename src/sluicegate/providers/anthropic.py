@@ -11,7 +11,6 @@ from sluicegate.errors import MalformedResponse, TruncatedStream
 from sluicegate.providers.anthropic_wire import answer_tool, prefill, tool_fields, turns
 from sluicegate.providers.base import Capabilities, no_embeddings
 from sluicegate.providers.http import (
-    ConnectorFactory,
     HttpClient,
     drain,
     error_for_status,
@@ -20,6 +19,7 @@ from sluicegate.providers.http import (
     in_band_error,
     translated_errors,
 )
+from sluicegate.providers.http1 import AddressLookup
 from sluicegate.providers.tokens import estimate_message_tokens
 from sluicegate.types import (
     Chunk,
@@ -62,7 +62,7 @@ class AnthropicProvider:
         default_max_tokens: int = 4096,
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 600.0,
-        connector: ConnectorFactory | None = None,
+        addresses: AddressLookup | None = None,
         vision: bool = True,
     ) -> None:
         self._name = name
@@ -71,7 +71,7 @@ class AnthropicProvider:
         all_headers = {"anthropic-version": anthropic_version, **(headers or {})}
         if api_key:
             all_headers["x-api-key"] = api_key
-        self._client = HttpClient(base_url, all_headers, timeout_s, connector)
+        self._client = HttpClient(base_url, all_headers, timeout_s, addresses)
 
     @property
     def name(self) -> str:

@@ -1,9 +1,6 @@
-"""What the HTTP adapters share: one aiohttp session per provider, and the translation of
-transport failures and error statuses into our `ProviderError` tree.
-
-aiohttp rather than httpx for provider traffic: `benchmarks/http_clients.py` measures httpx at
-1.4 ms of CPU per request at concurrency 50 (its pool scans every pooled connection on each
-request) against 0.09 ms for aiohttp, and provider calls are the gateway's hot path.
+"""What the HTTP adapters share: one client per provider (`http1`, a lean keep-alive HTTP/1.1
+client), and the translation of transport failures and error statuses into our `ProviderError`
+tree.
 """
 
 from __future__ import annotations
@@ -13,11 +10,10 @@ import contextlib
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import orjson
 
 from sluicegate.errors import (
@@ -31,62 +27,31 @@ from sluicegate.errors import (
     ProviderUnavailable,
     TruncatedStream,
 )
+from sluicegate.providers.http1 import AddressLookup, Exchange, Http1Client, Response
 from sluicegate.providers.sse import ServerSentEvent, sse_events
-from sluicegate.security.egress import tls_context
 from sluicegate.security.secrets import SECRETS
 
 MAX_ERROR_MESSAGE = 300
 # How long a stream may linger after its last event before it is cut off.
 DRAIN_GRACE_S = 1.0
-MAX_CONNECTIONS = 1000
-
-ConnectorFactory = Callable[[], aiohttp.BaseConnector]
-
-
-def plain_connector() -> aiohttp.BaseConnector:
-    """A connector without the egress guard, for adapters built by hand (tests, scripts)."""
-    return aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=tls_context())
 
 
 class HttpClient:
-    """One provider's HTTP session, made in the event loop that first uses it (an aiohttp session
-    belongs to one loop). Redirects are never followed (a redirect could carry a key to another
-    host) and proxies from the environment are ignored (they would connect out of the egress
-    guard's sight)."""
+    """One provider's JSON-over-HTTP client. Its connections are made to the addresses `addresses`
+    admits (the egress guard); without it, to what the system resolver says."""
 
     def __init__(
         self,
         base_url: str,
         headers: Mapping[str, str],
         timeout_s: float,
-        connector: ConnectorFactory | None = None,
+        addresses: AddressLookup | None = None,
     ) -> None:
-        self._base = base_url.rstrip("/")
-        self._headers = {"content-type": "application/json", **headers}
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=min(10.0, timeout_s), sock_read=timeout_s
-        )
-        self._connector = connector or plain_connector
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        json_headers = {"content-type": "application/json", **headers}
+        self._http = Http1Client(base_url, json_headers, timeout_s, addresses)
 
-    def _current(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(
-                connector=self._connector(),
-                headers=self._headers,
-                timeout=self._timeout,
-                trust_env=False,
-                # Providers set no cookies we want to send back; a real jar is consulted on every
-                # request and response.
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-            self._loop = loop
-        return self._session
-
-    def post(self, path: str, payload: dict[str, Any]) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
-        return self._current().post(self._base + path, data=orjson.dumps(payload), allow_redirects=False)
+    def post(self, path: str, payload: dict[str, Any]) -> Exchange:
+        return self._http.post(path, orjson.dumps(payload))
 
     async def call(self, path: str, payload: dict[str, Any], provider: str) -> bytes:
         """One whole (non-streamed) exchange: the body of a 200, else the error it stands for."""
@@ -97,12 +62,10 @@ class HttpClient:
         return body
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
-            await session.close()
+        await self._http.aclose()
 
 
-class Exchange:
+class ExchangeProgress:
     """Where an HTTP exchange got to; a dropped connection means different things before and after
     the response started."""
 
@@ -110,32 +73,30 @@ class Exchange:
 
 
 @asynccontextmanager
-async def translated_errors(provider: str) -> AsyncIterator[Exchange]:
-    """Map aiohttp's exceptions onto ours; nothing from aiohttp escapes an adapter."""
-    exchange = Exchange()
+async def translated_errors(provider: str) -> AsyncIterator[ExchangeProgress]:
+    """Map transport failures onto ours; no OSError escapes an adapter."""
+    progress = ExchangeProgress()
     try:
-        yield exchange
-    except TimeoutError as exc:  # aiohttp's connect and read timeouts are TimeoutErrors
-        raise ProviderTimeout(f"upstream timed out ({type(exc).__name__})", provider=provider) from None
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-        if exchange.receiving:
-            raise TruncatedStream(
-                f"connection lost mid-stream ({type(exc).__name__})", provider=provider
-            ) from None
-        raise ProviderUnavailable(f"connection failed ({type(exc).__name__})", provider=provider) from None
-    except (aiohttp.ClientError, OSError) as exc:
-        raise ProviderUnavailable(f"connection failed ({type(exc).__name__})", provider=provider) from None
+        yield progress
+    except TimeoutError as exc:
+        detail = str(exc) or type(exc).__name__
+        raise ProviderTimeout(f"upstream timed out ({detail})", provider=provider) from None
+    except OSError as exc:  # ConnectionError included: refused, reset, closed early, not HTTP
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if progress.receiving:
+            raise TruncatedStream(f"connection lost mid-stream ({detail})", provider=provider) from None
+        raise ProviderUnavailable(f"connection failed ({detail})", provider=provider) from None
 
 
-def events(response: aiohttp.ClientResponse) -> AsyncIterator[ServerSentEvent]:
-    return sse_events(response.content.iter_any())
+def events(response: Response) -> AsyncIterator[ServerSentEvent]:
+    return sse_events(response.iter_chunks())
 
 
 async def drain(events: AsyncIterator[object], grace_s: float = DRAIN_GRACE_S) -> None:
     """Read a stream to its end after its last event, so that its connection goes back to the pool:
     a response closed unread is a connection thrown away (and a new one opened for the next call).
     A server that lingers past `grace_s`, or drops the connection now, costs only that connection."""
-    with contextlib.suppress(TimeoutError, aiohttp.ClientError, OSError):
+    with contextlib.suppress(TimeoutError, OSError):
         async with asyncio.timeout(grace_s):
             async for _ in events:
                 pass

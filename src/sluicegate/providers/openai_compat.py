@@ -13,7 +13,6 @@ from sluicegate.errors import MalformedResponse, TruncatedStream
 from sluicegate.present import present
 from sluicegate.providers.base import SAMPLING_PARAMETERS, Capabilities
 from sluicegate.providers.http import (
-    ConnectorFactory,
     HttpClient,
     drain,
     error_for_status,
@@ -22,6 +21,7 @@ from sluicegate.providers.http import (
     in_band_error,
     translated_errors,
 )
+from sluicegate.providers.http1 import AddressLookup
 from sluicegate.providers.tokens import tiktoken_message_tokens, tiktoken_text_tokens
 from sluicegate.types import (
     Chunk,
@@ -77,7 +77,7 @@ class OpenAICompatibleProvider:
         api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 600.0,
-        connector: ConnectorFactory | None = None,
+        addresses: AddressLookup | None = None,
         vision: bool = True,
     ) -> None:
         self._name = name
@@ -85,7 +85,7 @@ class OpenAICompatibleProvider:
         all_headers = dict(headers or {})
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"
-        self._client = HttpClient(base_url, all_headers, timeout_s, connector)
+        self._client = HttpClient(base_url, all_headers, timeout_s, addresses)
 
     @property
     def name(self) -> str:

@@ -15,28 +15,39 @@ from sluicegate.config.providers import (
 from sluicegate.config.schema import Config
 from sluicegate.errors import ProviderSetupError
 from sluicegate.providers.base import Provider
-from sluicegate.providers.http import ConnectorFactory
+from sluicegate.providers.http1 import AddressLookup
 from sluicegate.security.secrets import SECRETS
 
 
 def build_providers(
     config: Config,
     environ: Mapping[str, str] | None = None,
-    connector: ConnectorFactory | None = None,
+    addresses: AddressLookup | None = None,
 ) -> dict[str, Provider]:
-    """Every configured provider; HTTP ones make their connections with `connector` (the egress guard)."""
+    """Every configured provider; HTTP ones connect only to addresses `addresses` admits (egress)."""
     env = os.environ if environ is None else environ
     providers: dict[str, Provider] = {}
     for name, spec in config.providers.items():
-        providers[name] = build_provider(name, spec, env, connector)
+        providers[name] = build_provider(name, spec, env, addresses)
     return providers
 
 
+ProviderSpec = (
+    OpenAIProviderConfig | AnthropicProviderConfig | LlamaCppProviderConfig | ScriptedProviderConfig
+)
+
+
 def build_provider(
-    name: str,
-    spec: OpenAIProviderConfig | AnthropicProviderConfig | LlamaCppProviderConfig | ScriptedProviderConfig,
-    env: Mapping[str, str],
-    connector: ConnectorFactory | None = None,
+    name: str, spec: ProviderSpec, env: Mapping[str, str], addresses: AddressLookup | None = None
+) -> Provider:
+    try:
+        return _built(name, spec, env, addresses)
+    except ValueError as exc:  # a base_url or a header the HTTP client cannot send as it is
+        raise ProviderSetupError(f"providers.{name}: {exc}") from None
+
+
+def _built(
+    name: str, spec: ProviderSpec, env: Mapping[str, str], addresses: AddressLookup | None
 ) -> Provider:
     if isinstance(spec, OpenAIProviderConfig):
         from sluicegate.providers.openai_compat import OpenAICompatibleProvider
@@ -47,7 +58,7 @@ def build_provider(
             api_key=_secret(name, spec, env),
             headers=spec.headers,
             timeout_s=spec.timeout_s,
-            connector=connector,
+            addresses=addresses,
             vision=spec.vision,
         )
     if isinstance(spec, AnthropicProviderConfig):
@@ -61,7 +72,7 @@ def build_provider(
             default_max_tokens=spec.default_max_tokens,
             headers=spec.headers,
             timeout_s=spec.timeout_s,
-            connector=connector,
+            addresses=addresses,
             vision=spec.vision,
         )
     if isinstance(spec, LlamaCppProviderConfig):

@@ -11,9 +11,9 @@ providers, webhooks, fact sources — goes through it.
   rebinds between the check and the connect cannot slip through.
 - Redirects are never followed (the clients are built with follow_redirects=False).
 
-Two clients go through it: providers use aiohttp (`GuardedConnector`: a resolver that returns only
-checked addresses, which aiohttp then connects to), webhooks and fact sources use httpx
-(`GuardedTransport`: a network backend that checks, then connects to the address it checked).
+Two clients go through it: providers use our own (`providers/http1`), which connects only to an
+address `EgressPolicy.addresses` returned; webhooks and fact sources use httpx (`GuardedTransport`:
+a network backend that checks, then connects to the address it checked).
 
 Tests may admit names that resolve to loopback with `loopback_names_for_tests()`, which works
 only inside a pytest run: neither configuration nor the environment can switch it on.
@@ -32,11 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import certifi
 import httpcore
 import httpx
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from sluicegate.errors import EgressBlocked
 from sluicegate.security.addresses import METADATA_NAMES, is_internal, is_metadata, parse_literal
@@ -179,51 +177,3 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=GuardedNetworkBackend(policy),
         )
-
-
-class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver: only the addresses the policy admitted, so those are what it connects to."""
-
-    def __init__(self, policy: EgressPolicy) -> None:
-        self._policy = policy
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in await self._policy.addresses(host, port)
-        ]
-
-    async def close(self) -> None:
-        return None
-
-
-class GuardedConnector(aiohttp.TCPConnector):
-    """aiohttp's TCP connector with every new connection checked by the policy. No DNS cache: each
-    connection is resolved and checked anew, so a name that rebinds is caught."""
-
-    def __init__(self, policy: EgressPolicy, *, limit: int = 1000) -> None:
-        super().__init__(
-            resolver=GuardedResolver(policy), use_dns_cache=False, limit=limit, ssl=tls_context()
-        )
-        self._policy = policy
-
-    async def connect(
-        self,
-        req: aiohttp.ClientRequest,
-        traces: list[Any],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's connector interface
-    ) -> aiohttp.connector.Connection:
-        host = (req.url.raw_host or "").strip("[]")
-        if parse_literal(host) is not None:
-            # aiohttp never asks the resolver about an address written literally: check it here.
-            await self._policy.addresses(host, req.url.port or 0)
-        return await super().connect(req, traces, timeout)
