@@ -1,7 +1,7 @@
 """The provider adapters' HTTP client: keep-alive HTTP/1.1 connections to one origin.
 
 Written for the gateway's hot path (#20). Against the same upstream at concurrency 50, aiohttp
-spent 91 µs of CPU a request and this client spends about 20 (`benchmarks/http_clients.py`);
+spent 97 µs of CPU a request and this client 31 (`benchmarks/http_clients.py`);
 in the served gateway aiohttp was a quarter of the event loop's time. Providers need little of
 a general client: two verbs, one origin per adapter, bodies already in memory, answers read
 whole or as they arrive. What they need is here:
