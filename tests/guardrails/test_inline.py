@@ -131,3 +131,23 @@ def test_a_card_split_at_every_boundary_never_leaks_a_digit() -> None:
         first = scanner.feed(text[:cut]).text
         assert not any(c.isdigit() for c in first)
         assert first + scanner.feed(text[cut:]).text + scanner.finish().text == "pay [CARD] ok"
+
+
+@pytest.mark.parametrize("unit", ["7", "x", "x.", "ab1"])
+def test_a_long_unbroken_run_is_held_back_no_longer_than_any_match_could_be(unit: str) -> None:
+    """A run that could still grow into a match (digits, a word before an `@`) is released once it
+    is longer than anything a rule is meant to catch; before, it was held to the stream's end and
+    rescanned whole on every chunk."""
+    scanner = StreamScanner(RULES, REDACT)
+    released = ""
+    for index in range(1, 2001):
+        released += scanner.feed(unit).text
+        assert index * len(unit) - len(released) <= 400  # the longest e-mail address is 254
+    assert released + scanner.finish().text == unit * 2000
+
+
+def test_pii_after_a_long_run_is_still_caught() -> None:
+    scanner = StreamScanner(RULES, REDACT)
+    text = "9" * 1000 + f" card {CARD} mail ann@example.com end"
+    out = "".join(scanner.feed(char).text for char in text) + scanner.finish().text
+    assert out == "9" * 1000 + " card [CARD] mail [EMAIL] end"

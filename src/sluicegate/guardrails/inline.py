@@ -44,6 +44,10 @@ class _Match:
 
 
 CONTEXT_CHARS = 48
+# The longest text a rule is meant to catch (an e-mail address may have 254 characters). Text that
+# could still become a match is held back no longer than this: a long unbroken run of digits or
+# letters would otherwise be held to the stream's end, and rescanned whole on every chunk.
+MAX_HOLD_CHARS = 320
 
 
 class StreamScanner:
@@ -64,10 +68,12 @@ class StreamScanner:
         self._pending += text
         return self._scan(final=False)
 
-    def finish(self) -> ScanResult:
-        """The stream ended: nothing can grow any more, release (and check) what was held."""
+    def finish(self, text: str = "") -> ScanResult:
+        """The stream ended (with `text`): nothing can grow any more, release (and check) what was
+        held."""
         if self.blocked:
             return ScanResult()
+        self._pending += text
         return self._scan(final=True)
 
     def _scan(self, *, final: bool) -> ScanResult:
@@ -77,6 +83,8 @@ class StreamScanner:
         start = bisect_left(origin, before)  # where the pending text begins in `norm`
         hold, matches = self._find(norm, start, final)
         release_at = len(pending) if hold >= len(norm) else origin[hold] - before
+        if not final:
+            release_at = max(release_at, len(pending) - MAX_HOLD_CHARS)
         # Map the matches to original coordinates; drop overlaps (the earlier, then the longer, then
         # the higher priority wins).
         chosen: list[_Match] = []
@@ -156,9 +164,4 @@ def _action(name: str) -> Action:
 
 def scan_text(text: str, rules: Sequence[Rule], actions: Mapping[str, str]) -> ScanResult:
     """A whole text at once (a non-streamed answer)."""
-    scanner = StreamScanner(rules, actions)
-    first = scanner.feed(text)
-    if first.blocked is not None:
-        return first
-    rest = scanner.finish()
-    return ScanResult(first.text + rest.text, first.hits + rest.hits, rest.blocked)
+    return StreamScanner(rules, actions).finish(text)
