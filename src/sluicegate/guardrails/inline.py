@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sluicegate.guardrails.normalize import normalized
-from sluicegate.guardrails.rules import Action, Rule
+from sluicegate.guardrails.rules import Action, Finder, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,7 @@ class _Match:
     action: Action
 
 
+_Found = tuple[int, int, Rule, Action]  # a complete match: start, end (normalised), rule, action
 CONTEXT_CHARS = 48
 # The longest text a rule is meant to catch (an e-mail address may have 254 characters). Text that
 # could still become a match is held back no longer than this: a long unbroken run of digits or
@@ -52,11 +53,15 @@ MAX_HOLD_CHARS = 320
 
 class StreamScanner:
     def __init__(self, rules: Sequence[Rule], actions: Mapping[str, str]) -> None:
-        self._rules: list[tuple[Rule, Action]] = [
-            (rule, _action(actions.get(rule.category, "off")))
-            for rule in rules
-            if actions.get(rule.category, "off") != "off"
-        ]
+        # The rules that are on, grouped by trigger: one search per distinct trigger and scan (six
+        # PII rules share `\d`); rules without one form groups of their own.
+        groups: dict[int, tuple[Finder | None, list[tuple[Rule, Action]]]] = {}
+        for rule in rules:
+            action = actions.get(rule.category, "off")
+            if action != "off":
+                key = id(rule.trigger) if rule.trigger is not None else id(rule)
+                groups.setdefault(key, (rule.trigger, []))[1].append((rule, _action(action)))
+        self._groups = list(groups.values())
         self._pending = ""
         self._before = ""  # the released text's last CONTEXT_CHARS, for look-behinds
         self._delivered = 0
@@ -96,30 +101,19 @@ class StreamScanner:
         self._before = (self._before + pending[:release_at])[-CONTEXT_CHARS:]
         return self._release(pending, release_at, chosen)
 
-    def _find(self, norm: str, pos: int, final: bool) -> tuple[int, list[tuple[int, int, Rule, Action]]]:
+    def _find(self, norm: str, pos: int, final: bool) -> tuple[int, list[_Found]]:
         """The hold point (in normalised coordinates) and the complete matches before it."""
         hold = len(norm)
-        matches: list[tuple[int, int, Rule, Action]] = []
-        triggered: dict[int, bool] = {}  # one search per distinct trigger (six PII rules share `\d`)
-        for rule, action in self._rules:
-            trigger = rule.trigger
-            if trigger is not None and not triggered.setdefault(
-                id(trigger), trigger.search(norm, pos) is not None
-            ):
-                if rule.tail is not None and not final and (tail := rule.tail.search(norm, pos)) is not None:
-                    hold = min(hold, tail.start())
+        matches: list[_Found] = []
+        for trigger, members in self._groups:
+            if trigger is not None and trigger.search(norm, pos) is None:
+                if not final:
+                    for rule, _ in members:
+                        if rule.tail is not None and (tail := rule.tail.search(norm, pos)) is not None:
+                            hold = min(hold, tail.start())
                 continue
-            for found in rule.pattern.finditer(norm, pos, partial=not final):
-                start, end = found.span()
-                if found.partial:
-                    if start < end or start < len(norm):
-                        hold = min(hold, start)
-                elif not final and rule.pattern.fullmatch(norm, pos=start, partial=True) is not None:
-                    # Complete, but what follows it could still grow it into a longer match
-                    # ("4111 1111 1111 " may yet become a 16-digit card): decide with more text.
-                    hold = min(hold, start)
-                else:
-                    matches.extend((start + a, start + b, rule, action) for a, b in rule.locate(found))
+            for rule, action in members:
+                hold = self._match(rule, action, norm, pos, final, hold, matches)
         # A complete match that reaches into the held tail is decided later, with the tail.
         while True:
             spanning = [m for m in matches if m[1] > hold]
@@ -127,6 +121,25 @@ class StreamScanner:
                 return hold, matches
             hold = min(hold, *(m[0] for m in spanning))
             matches = [m for m in matches if m[1] <= hold]
+
+    @staticmethod
+    def _match(
+        rule: Rule, action: Action, norm: str, pos: int, final: bool, hold: int, matches: list[_Found]
+    ) -> int:
+        """One rule's complete matches added to `matches`; the hold point, moved back to where a
+        partial one starts."""
+        for found in rule.pattern.finditer(norm, pos, partial=not final):
+            start, end = found.span()
+            if found.partial:
+                if start < end or start < len(norm):
+                    hold = min(hold, start)
+            elif not final and rule.pattern.fullmatch(norm, pos=start, partial=True) is not None:
+                # Complete, but what follows it could still grow it into a longer match
+                # ("4111 1111 1111 " may yet become a 16-digit card): decide with more text.
+                hold = min(hold, start)
+            else:
+                matches.extend((start + a, start + b, rule, action) for a, b in rule.locate(found))
+        return hold
 
     def _release(self, pending: str, release_at: int, chosen: list[_Match]) -> ScanResult:
         result = ScanResult()

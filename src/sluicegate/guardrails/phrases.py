@@ -41,6 +41,18 @@ def _words_of(text: str, pos: int) -> list[str]:
     return _last[2]
 
 
+_last_word: tuple[str, int, tuple[int, str] | None] = ("", -1, None)
+
+
+def _last_word_of(text: str, pos: int) -> tuple[int, str] | None:
+    """Where the text's last word starts, and the word in lowercase; once per scan, as above."""
+    global _last_word
+    if _last_word[0] is not text or _last_word[1] != pos:
+        found = _LAST_WORD.search(text, pos)
+        _last_word = (text, pos, None if found is None else (int(found.start()), found.group().lower()))
+    return _last_word[2]
+
+
 class PhraseGate:
     def __init__(self, phrases: Iterable[str]) -> None:
         firsts: set[str] = set()
@@ -58,10 +70,10 @@ class PhraseGate:
 
     def growing(self, text: str, pos: int) -> Found | None:
         """Where an unfinished last word starts that may still become a first word."""
-        last = _LAST_WORD.search(text, pos)
-        if last is None or last.group().lower() not in self._prefixes:
+        last = _last_word_of(text, pos)
+        if last is None or last[1] not in self._prefixes:
             return None
-        return Found(int(last.start()))
+        return Found(last[0])
 
 
 @dataclass(frozen=True, slots=True)

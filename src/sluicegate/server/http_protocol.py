@@ -1,5 +1,5 @@
-"""uvicorn's HTTP protocol with a deadline on request headers, and the server options built from
-`server.*`.
+"""uvicorn's HTTP protocol with a deadline on request headers and corked writes
+(`corked_transport.py`), and the server options built from `server.*`.
 
 uvicorn closes a connection that sits idle between requests (keep-alive timeout) but never one
 whose request headers never finish: a client that sends `GET / HTTP/1.1\\r\\nHost: x` and then
@@ -17,6 +17,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sluicegate.config.schema import ServerConfig
+from sluicegate.server.corked_transport import CorkedTransport
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
@@ -28,7 +29,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
         self._arm_header_deadline()
 
     def on_headers_complete(self) -> None:

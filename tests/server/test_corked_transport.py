@@ -1,0 +1,73 @@
+"""What is written in one pass of the event loop leaves as one write; nothing waits longer, and
+closing sends what is held first."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sluicegate.server.corked_transport import CorkedTransport
+
+
+class RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+        self.aborted = False
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 5) if name == "peername" else default
+
+
+async def one_pass() -> None:
+    await asyncio.sleep(0)
+
+
+async def test_writes_of_one_pass_leave_together_and_the_next_pass_separately() -> None:
+    inner = RecordingTransport()
+    corked = CorkedTransport(inner, asyncio.get_running_loop())
+    corked.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    corked.write(b"body")
+    assert inner.writes == []
+    await one_pass()
+    assert inner.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
+    corked.writelines([b"data: 1\n\n", b"data: 2\n\n"])
+    await one_pass()
+    corked.write(b"data: 3\n\n")
+    await one_pass()
+    assert inner.writes[1:] == [b"data: 1\n\ndata: 2\n\n", b"data: 3\n\n"]
+
+
+async def test_close_sends_what_is_held_first() -> None:
+    inner = RecordingTransport()
+    corked = CorkedTransport(inner, asyncio.get_running_loop())
+    corked.write(b"last words")
+    corked.close()
+    assert (inner.writes, inner.closed) == ([b"last words"], True)
+    corked.write(b"too late")
+    await one_pass()
+    assert inner.writes == [b"last words"]
+
+
+async def test_abort_drops_what_is_held_and_the_rest_is_the_transports() -> None:
+    inner = RecordingTransport()
+    corked = CorkedTransport(inner, asyncio.get_running_loop())
+    corked.write(b"never sent")
+    corked.abort()
+    await one_pass()
+    assert (inner.writes, inner.aborted) == ([], True)
+    assert corked.get_extra_info("peername") == ("127.0.0.1", 5)
+    assert corked.is_closing()
