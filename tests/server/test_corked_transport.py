@@ -38,7 +38,7 @@ async def one_pass() -> None:
 
 async def test_writes_of_one_pass_leave_together_and_the_next_pass_separately() -> None:
     inner = RecordingTransport()
-    corked = CorkedTransport(inner, asyncio.get_running_loop())
+    corked = CorkedTransport(inner, asyncio.get_running_loop(), hold_s=60)
     corked.write(b"HTTP/1.1 200 OK\r\n\r\n")
     corked.write(b"body")
     assert inner.writes == []
@@ -53,7 +53,7 @@ async def test_writes_of_one_pass_leave_together_and_the_next_pass_separately() 
 
 async def test_close_sends_what_is_held_first() -> None:
     inner = RecordingTransport()
-    corked = CorkedTransport(inner, asyncio.get_running_loop())
+    corked = CorkedTransport(inner, asyncio.get_running_loop(), hold_s=60)
     corked.write(b"last words")
     corked.close()
     assert (inner.writes, inner.closed) == ([b"last words"], True)
@@ -64,10 +64,49 @@ async def test_close_sends_what_is_held_first() -> None:
 
 async def test_abort_drops_what_is_held_and_the_rest_is_the_transports() -> None:
     inner = RecordingTransport()
-    corked = CorkedTransport(inner, asyncio.get_running_loop())
+    corked = CorkedTransport(inner, asyncio.get_running_loop(), hold_s=60)
     corked.write(b"never sent")
     corked.abort()
     await one_pass()
     assert (inner.writes, inner.aborted) == ([], True)
     assert corked.get_extra_info("peername") == ("127.0.0.1", 5)
     assert corked.is_closing()
+
+
+async def test_a_long_burst_leaves_in_groups_without_waiting_for_its_end() -> None:
+    """Once the first held write is older than the hold, the next write takes everything out."""
+    inner = RecordingTransport()
+    corked = CorkedTransport(inner, asyncio.get_running_loop(), hold_s=0)
+    corked.write(b"head")
+    assert inner.writes == []  # the first write of a pass is always held
+    corked.write(b"first")
+    assert inner.writes == [b"headfirst"]
+    corked.write(b"second")
+    await one_pass()
+    assert inner.writes == [b"headfirst", b"second"]
+
+
+async def test_a_response_head_leaves_with_the_next_write_at_once() -> None:
+    inner = RecordingTransport()
+    corked = CorkedTransport(inner, asyncio.get_running_loop(), hold_s=60)
+    corked.expect_response()
+    corked.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    corked.write(b"whole answer")
+    assert inner.writes == [b"HTTP/1.1 200 OK\r\n\r\nwhole answer"]
+    corked.write(b"next")  # no response head before it: held as usual
+    assert inner.writes == [b"HTTP/1.1 200 OK\r\n\r\nwhole answer"]
+    await one_pass()
+    assert inner.writes[1:] == [b"next"]
+
+
+async def test_a_head_released_alone_does_not_make_a_later_write_leave_early() -> None:
+    inner = RecordingTransport()
+    corked = CorkedTransport(inner, asyncio.get_running_loop(), hold_s=60)
+    corked.expect_response()
+    corked.write(b"head")
+    await one_pass()  # a stream's head, its first event not yet there
+    corked.write(b"event 1")
+    corked.write(b"event 2")
+    assert inner.writes == [b"head"]
+    await one_pass()
+    assert inner.writes == [b"head", b"event 1event 2"]

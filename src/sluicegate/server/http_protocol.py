@@ -29,11 +29,13 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
+        self._corked = CorkedTransport(transport, self.loop)
+        super().connection_made(self._corked)  # type: ignore[arg-type]
         self._arm_header_deadline()
 
     def on_headers_complete(self) -> None:
         self._disarm_header_deadline()
+        self._corked.expect_response()
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
