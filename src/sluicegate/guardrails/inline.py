@@ -85,7 +85,8 @@ class StreamScanner:
         pending = self._pending
         before = len(self._before)
         norm, origin = normalized(self._before + pending)
-        start = bisect_left(origin, before)  # where the pending text begins in `norm`
+        # Where the pending text begins in `norm` (where it began in the text, if nothing folded).
+        start = before if isinstance(origin, range) else bisect_left(origin, before)
         hold, matches = self._find(norm, start, final)
         release_at = len(pending) if hold >= len(norm) else origin[hold] - before
         if not final:
@@ -142,6 +143,10 @@ class StreamScanner:
         return hold
 
     def _release(self, pending: str, release_at: int, chosen: list[_Match]) -> ScanResult:
+        if not chosen:  # most chunks: the text as it came
+            self._pending = pending[release_at:]
+            self._delivered += release_at
+            return ScanResult(pending[:release_at])
         result = ScanResult()
         out: list[str] = []
         cursor = 0

@@ -144,11 +144,16 @@ class OpenAICompatibleProvider:
                 for choice in data.get("choices") or ():
                     delta = choice.get("delta") or {}
                     text = delta.get("content") or ""
-                    calls = _call_deltas(delta.get("tool_calls"), self._name)
-                    logprobs = _stream_logprobs(choice.get("logprobs"), self._name)
-                    if text or calls or logprobs:
+                    # Most events carry text only: no call made to read what is absent.
+                    raw_calls, raw_logprobs = delta.get("tool_calls"), choice.get("logprobs")
+                    calls = _call_deltas(raw_calls, self._name) if raw_calls else ()
+                    logprobs = _stream_logprobs(raw_logprobs, self._name) if raw_logprobs else ()
+                    if calls or logprobs:
                         parts.append(text)
                         yield Chunk(text=text, tool_calls=calls, logprobs=logprobs)
+                    elif text:
+                        parts.append(text)
+                        yield Chunk(text)
                     if choice.get("finish_reason"):
                         finish = _FINISH.get(choice["finish_reason"], "stop")
             if last is not None:

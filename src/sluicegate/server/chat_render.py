@@ -70,6 +70,7 @@ class ChatAnswer:
         self.calls: dict[int, list[str]] = {}
         self.complete: CompleteFrame | None = None
         self.created = int(time.time())
+        self._text_event: tuple[bytes, bytes] | None = None
 
     async def until_first_token(
         self, frames: AsyncIterator[Frame]
@@ -163,6 +164,17 @@ class ChatAnswer:
         }
         return self._event({**self._base(), "choices": [choice]})
 
+    def text_chunk(self, text: str) -> bytes:
+        """`chunk({"content": text})` without log probabilities, from bytes made once per answer:
+        the event around the text never changes, and a stream has one per token."""
+        if self._text_event is None:
+            whole = self.chunk({"content": ""})
+            # Quotes inside JSON strings are escaped: this run of bytes is the delta's, only.
+            before, _, after = whole.partition(b'"content":""')
+            self._text_event = (before + b'"content":', after)
+        before, after = self._text_event
+        return before + orjson.dumps(text) + after
+
     def _logprobs(self, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
         """OpenAI's `logprobs` of a choice: null unless the request asked for them."""
         return {"content": entries, "refusal": None} if self.body.logprobs else None
@@ -174,7 +186,9 @@ class ChatAnswer:
     def shown(self, frame: Frame) -> bytes | None:
         """A frame as the chunk a client sees as it comes, if it is one."""
         if isinstance(frame, TokenFrame):
-            return self.chunk({"content": frame.text}, frame.logprobs)
+            if self.body.logprobs:
+                return self.chunk({"content": frame.text}, frame.logprobs)
+            return self.text_chunk(frame.text)
         if isinstance(frame, ToolCallFrame):
             return self.chunk(self.call_delta(frame))
         if isinstance(frame, CompleteFrame):
