@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sluicegate.audit.events import (
@@ -10,7 +12,12 @@ from sluicegate.audit.events import (
     AlertEvent,
     BreakerTransition,
     Event,
+    Payload,
+    ProviderAttempt,
+    Record,
     RequestCompleted,
+    RequestReceived,
+    record_of,
 )
 from sluicegate.errors import UnknownSchemaVersion
 
@@ -106,3 +113,33 @@ def test_version_1_events_stay_readable() -> None:
 def test_payloads_are_checked() -> None:
     with pytest.raises(ValueError, match="outcome"):
         RequestCompleted.model_validate({"model": "m"})
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (RequestReceived, {"endpoint": "/v1/chat/completions", "model": "m", "stream": True, "user": "ann"}),
+        (
+            RequestReceived,
+            {"endpoint": "/v1/x", "model": "m", "stream": False,
+             "messages": [{"role": "user", "content": "hi"}], "tools": ["lookup"]},
+        ),
+        (ProviderAttempt, {"target": "up/m", "outcome": "ok"}),
+        (
+            RequestCompleted,
+            {"model": "m", "route": "explicit/m", "outcome": "ok", "served_by": "up/m", "prompt_tokens": 3,
+             "completion_tokens": 5, "elapsed_ms": 1.25, "completion": None, "tool_calls": ["f"]},
+        ),
+    ],
+)  # fmt: skip
+def test_a_record_of_values_is_the_record_of_the_model(model: type[Payload], values: dict[str, Any]) -> None:
+    fast = record_of("t1", model, **values)
+    built = Record.of("t1", model(**values))
+    assert (fast.type, fast.trace_id, fast.payload) == (built.type, built.trace_id, built.payload)
+
+
+def test_a_record_of_unknown_or_missing_fields_is_refused() -> None:
+    with pytest.raises(TypeError, match="required"):
+        record_of("t1", ProviderAttempt, target="up/m")
+    with pytest.raises(TypeError, match="ProviderAttempt takes"):
+        record_of("t1", ProviderAttempt, target="up/m", outcome="ok", typo=1)

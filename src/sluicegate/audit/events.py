@@ -6,6 +6,7 @@ version ever written stays parseable.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
@@ -289,3 +290,29 @@ class Record:
     @classmethod
     def of(cls, trace_id: str, payload: Payload) -> Record:
         return cls(_TYPE_OF[type(payload)], trace_id, payload.model_dump(mode="json"))
+
+
+@functools.cache
+def _shape(model: type[Payload]) -> tuple[dict[str, Any], frozenset[str], frozenset[str]]:
+    """A payload model's defaults, its required fields and all its fields."""
+    defaults: dict[str, Any] = {}
+    required = set()
+    for name, info in model.model_fields.items():
+        if info.is_required():
+            required.add(name)
+        elif info.default_factory is not None:
+            raise TypeError(f"{model.__name__}.{name} has a default factory: build the model instead")
+        else:
+            defaults[name] = info.default
+    return defaults, frozenset(required), frozenset(model.model_fields)
+
+
+def record_of(trace_id: str, model: type[Payload], /, **values: Any) -> Record:
+    """`Record.of(trace_id, model(**values))` without building and dumping a model (a few µs each,
+    three times a request): for values of our own making that are JSON already (str, int, float,
+    bool, None, lists and dicts of those). The fields are still checked: all required ones given,
+    none unknown."""
+    defaults, required, known = _shape(model)
+    if not (required <= values.keys() <= known):
+        raise TypeError(f"{model.__name__} takes {sorted(known)} (required: {sorted(required)})")
+    return Record(_TYPE_OF[model], trace_id, {**defaults, **values})

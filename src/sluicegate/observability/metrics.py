@@ -4,8 +4,11 @@ configuration and the code, never from request content."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics import MetricWrapperBase
 
 from sluicegate.resilience.breaker import CircuitState, Transition
 
@@ -18,6 +21,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.requests = Counter(
             "sluicegate_requests", "HTTP requests answered.", ["route", "role", "status"], registry=r
@@ -86,6 +90,15 @@ class Metrics:
             "Audit events dropped (queue full or store failing).",
             registry=r,
         )
+
+    def child(self, metric: MetricWrapperBase, *values: str) -> Any:
+        """`metric.labels(*values)`, remembered: prometheus-client checks and locks on every call,
+        and the request path asks a few times a request for the same few children."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def breaker_transition(self, transition: Transition) -> None:
         self.circuit_state.labels(transition.target).set(STATE_VALUE[transition.to_state])

@@ -14,6 +14,7 @@ from sluicegate.audit.events import (
     ProviderAttempt,
     RequestCompleted,
     RequestReceived,
+    record_of,
 )
 from sluicegate.audit.log import AuditTrail
 from sluicegate.config.schema import Config
@@ -47,7 +48,9 @@ class Recorder:
         content = None
         if self.config.audit.store_content:
             content = [{"role": m.role, "content": SECRETS.scrub(redact(m.content))} for m in messages]
-        received = RequestReceived(
+        received = record_of(
+            trace.trace_id,
+            RequestReceived,
             endpoint=endpoint,
             model=model,
             stream=stream,
@@ -55,7 +58,7 @@ class Recorder:
             messages=content,
             tools=list(tools) or None,
         )
-        self.audit.emit(trace.trace_id, received)
+        self.audit.emit_event(received)
 
     def transition(self, trace: RequestContext, move: Transition) -> None:
         # The `routing_transition` payload (RoutingTransition), from typed values: several per request.
@@ -96,7 +99,8 @@ class Recorder:
             self.metrics.provider_errors.labels(target, attempt.error).inc()
             self.telemetry.event(trace.span, "provider_attempt", {"target": target, "outcome": attempt.error})
         if call.served_by:
-            self.audit.emit(trace.trace_id, ProviderAttempt(target=call.served_by, outcome="ok"))
+            served = record_of(trace.trace_id, ProviderAttempt, target=call.served_by, outcome="ok")
+            self.audit.emit_event(served)
         for failover in call.failovers:
             self.audit.emit(
                 trace.trace_id,
@@ -111,11 +115,12 @@ class Recorder:
             self.telemetry.event(
                 trace.span, "failover", {"from": failover.from_target, "to": failover.to_target}
             )
-        self.metrics.tokens.labels(trace.user, role, "prompt").inc(usage.prompt_tokens)
-        self.metrics.tokens.labels(trace.user, role, "completion").inc(usage.completion_tokens)
+        metrics = self.metrics
+        metrics.child(metrics.tokens, trace.user, role, "prompt").inc(usage.prompt_tokens)
+        metrics.child(metrics.tokens, trace.user, role, "completion").inc(usage.completion_tokens)
         cost = self._cost(call.served_by, usage)
         if cost:
-            self.metrics.cost.labels(trace.user, role).inc(cost)
+            metrics.child(metrics.cost, trace.user, role).inc(cost)
         elapsed_ms = round((time.monotonic() - trace.started) * 1000, 3)
         log.info(
             "request_completed",
@@ -132,9 +137,10 @@ class Recorder:
         calls = [
             f"{name}({SECRETS.scrub(redact(arguments))})" if store else name for name, arguments in tool_calls
         ]
-        self.audit.emit(
-            trace.trace_id,
-            RequestCompleted(
+        self.audit.emit_event(
+            record_of(
+                trace.trace_id,
+                RequestCompleted,
                 model=role,
                 route=trace.route_label or f"explicit/{role}",
                 outcome=outcome,

@@ -62,8 +62,9 @@ class ObservedRequestMiddleware:
             unbind(token)
             route = _route_label(scope)
             role = str(scope.get("state", {}).get("role", "-"))
-            runtime.metrics.requests.labels(route, role, str(status)).inc()
-            runtime.metrics.latency.labels(route, role).observe(time.perf_counter() - started)
+            metrics = runtime.metrics
+            metrics.child(metrics.requests, route, role, str(status)).inc()
+            metrics.child(metrics.latency, route, role).observe(time.perf_counter() - started)
             runtime.telemetry.end(trace.span, {"http.status_code": status, "sluicegate.role": role})
 
 
