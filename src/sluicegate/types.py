@@ -6,7 +6,7 @@ rest of the system never sees a provider's JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -159,11 +159,20 @@ class CompletionRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_model(self, model: str) -> CompletionRequest:
-        return replace(self, model=model)
+        # Not `dataclasses.replace`, which calls the generated __init__ with every field by keyword
+        # (about 10 µs, on every attempt): the same slots, copied, with the model changed.
+        copy = object.__new__(type(self))
+        for name in _REQUEST_FIELDS:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "model", model)
+        return copy
 
     @property
     def deterministic(self) -> bool:
         return self.temperature == 0
+
+
+_REQUEST_FIELDS = tuple(f.name for f in fields(CompletionRequest))
 
 
 EmbeddingInput = str | tuple[int, ...]

@@ -12,12 +12,12 @@ from sluicegate.providers.anthropic_wire import answer_tool, prefill, tool_field
 from sluicegate.providers.base import Capabilities, no_embeddings
 from sluicegate.providers.http import (
     HttpClient,
+    TranslatedErrors,
     drain,
     error_for_status,
     event_json,
     events,
     in_band_error,
-    translated_errors,
 )
 from sluicegate.providers.http1 import AddressLookup
 from sluicegate.providers.tokens import estimate_message_tokens
@@ -114,7 +114,7 @@ class AnthropicProvider:
         payload = self._payload(request, stream=True)
         last: Chunk | None = None
         async with (
-            translated_errors(self._name) as exchange,
+            TranslatedErrors(self._name) as exchange,
             self._client.post("/v1/messages", payload) as response,
         ):
             if response.status != 200:

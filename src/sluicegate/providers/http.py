@@ -11,7 +11,7 @@ import email.utils
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -55,7 +55,7 @@ class HttpClient:
 
     async def call(self, path: str, payload: dict[str, Any], provider: str) -> bytes:
         """One whole (non-streamed) exchange: the body of a 200, else the error it stands for."""
-        async with translated_errors(provider), self.post(path, payload) as response:
+        async with TranslatedErrors(provider), self.post(path, payload) as response:
             body = await response.read()
         if response.status != 200:
             raise error_for_status(response.status, body, response.headers, provider)
@@ -65,27 +65,33 @@ class HttpClient:
         await self._http.aclose()
 
 
-class ExchangeProgress:
-    """Where an HTTP exchange got to; a dropped connection means different things before and after
-    the response started."""
+class TranslatedErrors:
+    """`async with TranslatedErrors(provider) as exchange`: transport failures mapped onto ours, so
+    that no OSError escapes an adapter. `exchange.receiving` says where the exchange got to: a
+    dropped connection means different things before and after the response started. (A class,
+    not a generator-based context manager: it is entered on every provider call.)"""
 
-    receiving: bool = False
+    __slots__ = ("provider", "receiving")
 
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.receiving = False
 
-@asynccontextmanager
-async def translated_errors(provider: str) -> AsyncIterator[ExchangeProgress]:
-    """Map transport failures onto ours; no OSError escapes an adapter."""
-    progress = ExchangeProgress()
-    try:
-        yield progress
-    except TimeoutError as exc:
-        detail = str(exc) or type(exc).__name__
-        raise ProviderTimeout(f"upstream timed out ({detail})", provider=provider) from None
-    except OSError as exc:  # ConnectionError included: refused, reset, closed early, not HTTP
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if progress.receiving:
-            raise TruncatedStream(f"connection lost mid-stream ({detail})", provider=provider) from None
-        raise ProviderUnavailable(f"connection failed ({detail})", provider=provider) from None
+    async def __aenter__(self) -> TranslatedErrors:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if isinstance(error, TimeoutError):
+            detail = str(error) or type(error).__name__
+            raise ProviderTimeout(f"upstream timed out ({detail})", provider=self.provider) from None
+        if isinstance(error, OSError):  # ConnectionError included: refused, reset, closed early, not HTTP
+            detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            if self.receiving:
+                message = f"connection lost mid-stream ({detail})"
+                raise TruncatedStream(message, provider=self.provider) from None
+            raise ProviderUnavailable(f"connection failed ({detail})", provider=self.provider) from None
 
 
 def events(response: Response) -> AsyncIterator[ServerSentEvent]:

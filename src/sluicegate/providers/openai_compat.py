@@ -14,12 +14,12 @@ from sluicegate.present import present
 from sluicegate.providers.base import SAMPLING_PARAMETERS, Capabilities
 from sluicegate.providers.http import (
     HttpClient,
+    TranslatedErrors,
     drain,
     error_for_status,
     event_json,
     events,
     in_band_error,
-    translated_errors,
 )
 from sluicegate.providers.http1 import AddressLookup
 from sluicegate.providers.tokens import tiktoken_message_tokens, tiktoken_text_tokens
@@ -116,7 +116,7 @@ class OpenAICompatibleProvider:
         payload = self._payload(request, stream=True)
         last: Chunk | None = None
         async with (
-            translated_errors(self._name) as exchange,
+            TranslatedErrors(self._name) as exchange,
             self._client.post("/chat/completions", payload) as response,
         ):
             if response.status != 200:
