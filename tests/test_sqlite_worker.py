@@ -3,6 +3,7 @@ schema, none may answer "database is locked" (the switch to WAL skips SQLite's b
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sluicegate.sqlite_worker import open_database
+from sluicegate.sqlite_worker import SqliteWorker, open_database
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY);"
 
@@ -48,3 +49,34 @@ def test_connections_opening_one_new_file_together_all_succeed(
             thread.join()
     assert failures == []
     assert set(modes) == {"wal"}
+
+
+async def test_the_worker_hands_back_results_and_errors_and_skips_what_was_cancelled(tmp_path: Path) -> None:
+    worker = SqliteWorker(tmp_path / "w.db", SCHEMA, "test-worker")
+    assert await worker.run(lambda a, b: a + b, 2, 3) == 5
+    with pytest.raises(ZeroDivisionError):
+        await worker.run(lambda: 1 / 0)
+    assert await worker.run(lambda: worker.db().execute("SELECT count(*) FROM kv").fetchone()[0]) == 0
+
+    busy, ran = threading.Event(), []
+    blocking = asyncio.ensure_future(worker.run(busy.wait, 5))
+    skipped = asyncio.ensure_future(worker.run(ran.append, "should not run"))
+    await asyncio.sleep(0.05)
+    skipped.cancel()
+    busy.set()
+    assert await blocking is True
+    with pytest.raises(asyncio.CancelledError):
+        await skipped
+    assert await worker.run(ran.append, "runs") is None
+    assert ran == ["runs"]
+
+    await worker.aclose()
+    assert await worker.run(lambda: "a new thread after closing") == "a new thread after closing"
+    await worker.aclose()
+
+
+def test_the_worker_serves_one_event_loop_after_another(tmp_path: Path) -> None:
+    worker = SqliteWorker(tmp_path / "w.db", SCHEMA, "test-worker")
+    assert asyncio.run(worker.run(lambda: 1)) == 1
+    assert asyncio.run(worker.run(lambda: 2)) == 2
+    asyncio.run(worker.aclose())
