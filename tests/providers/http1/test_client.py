@@ -208,6 +208,22 @@ async def test_a_second_unasked_answer_is_not_read_as_this_ones_body(serve: Serv
     assert server.connections == 2  # the connection that carried the stray answer was dropped
 
 
+async def test_headers_without_end_are_cut_off(serve: Serve) -> None:
+    async def endless(request: HttpRequest, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nx-pad: ")
+        for _ in range(100):
+            writer.write(b"a" * 1024)
+            await writer.drain()
+        await asyncio.sleep(1)
+        return False
+
+    server = await serve(endless)
+    client = Http1Client(server.url, {}, 5.0)
+    with pytest.raises(HttpProtocolError, match="headers exceed 65536 bytes"):
+        await post(client)
+    await client.aclose()
+
+
 async def test_a_body_cut_short_delivers_what_came_then_fails(serve: Serve) -> None:
     async def answer(request: HttpRequest, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")

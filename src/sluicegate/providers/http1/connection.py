@@ -21,6 +21,9 @@ from sluicegate.errors import ConnectionClosed, HttpProtocolError
 # Above this much unread body the socket stops being read, until the reader catches up.
 READ_PAUSE_BYTES = 256 * 1024
 _NO_BODY_STATUSES = frozenset({204, 304})
+# An answer's status line and headers may take this much; an upstream that sends more (or never
+# ends its headers) is cut off rather than buffered without end.
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class Http1Connection(asyncio.Protocol):
@@ -40,6 +43,7 @@ class Http1Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self.status = 0
         self._received = False
+        self._head_bytes = 0
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self._head_done = False
         self._complete = False
@@ -124,12 +128,16 @@ class Http1Connection(asyncio.Protocol):
         if not self._active:
             self._fail(HttpProtocolError("the upstream sent bytes nobody asked for"))
             return
+        if not self._head_done:
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(HttpProtocolError("the upstream switched protocols"))
         except httptools.HttpParserError as exc:
             self._fail(HttpProtocolError(f"malformed HTTP from the upstream ({exc})"))
+        if not self._head_done and self._head_bytes > MAX_HEAD_BYTES:
+            self._fail(HttpProtocolError(f"the upstream's headers exceed {MAX_HEAD_BYTES} bytes"))
 
     def eof_received(self) -> bool | None:
         self._ended()
