@@ -151,3 +151,23 @@ def test_pii_after_a_long_run_is_still_caught() -> None:
     text = "9" * 1000 + f" card {CARD} mail ann@example.com end"
     out = "".join(scanner.feed(char).text for char in text) + scanner.finish().text
     assert out == "9" * 1000 + " card [CARD] mail [EMAIL] end"
+
+
+PIECES = ["Barnes", " & ", "Noble", "Books", "-A-", "Million", "ann", ".lee", "@", "example", ".co.uk",
+          "4111", " 1111", "-", "damn", "(415) ", "555-0132", "+44 ", "20 7946 0958", "word", " ", ". ",
+          "SSN ", "123-45-6789", "\uff44\uff41\uff4d\uff4e", "\u200b", "café ", "x"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=30), st.data())
+def test_a_stream_in_any_pieces_releases_what_the_whole_text_would(
+    words: list[str], data: st.DataObject
+) -> None:
+    """Plain chunks take a quicker way out (`_plain_release`); whatever the text and however it is
+    cut, the stream's output is the whole text's."""
+    text = "".join(words)
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(text) - 1)), max_size=12))) if text else []
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    scanner = StreamScanner(RULES, REDACT)
+    released = "".join(scanner.feed(piece).text for piece in pieces) + scanner.finish().text
+    assert released == scan_text(text, RULES, REDACT).text

@@ -71,7 +71,25 @@ class StreamScanner:
         if self.blocked:
             return ScanResult()
         self._pending += text
-        return self._scan(final=False)
+        return self._plain_release() or self._scan(final=False)
+
+    def _plain_release(self) -> ScanResult | None:
+        """What `_scan` gives most chunks of a stream, plain words, without building what it needs:
+        when the held text is ASCII (normalising changes nothing), no rule's trigger stands in it
+        and nothing at its end could still grow into a match, it all goes out. Else None."""
+        pending = self._pending
+        if not pending.isascii() or len(pending) > MAX_HOLD_CHARS:
+            return None
+        for trigger, members in self._groups:
+            if trigger is None or trigger.search(pending) is not None:
+                return None
+            for rule, _ in members:
+                if rule.tail is not None and rule.tail.search(pending) is not None:
+                    return None
+        self._before = (self._before + pending)[-CONTEXT_CHARS:]
+        self._pending = ""
+        self._delivered += len(pending)
+        return ScanResult(pending)
 
     def finish(self, text: str = "") -> ScanResult:
         """The stream ended (with `text`): nothing can grow any more, release (and check) what was
