@@ -115,7 +115,7 @@ class AnthropicProvider:
         last: Chunk | None = None
         async with (
             TranslatedErrors(self._name) as exchange,
-            self._client.post("/v1/messages", payload) as response,
+            self._client.post_json("/v1/messages", payload) as response,
         ):
             if response.status != 200:
                 body = await response.read()

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -27,7 +27,7 @@ from sluicegate.errors import (
     ProviderUnavailable,
     TruncatedStream,
 )
-from sluicegate.providers.http1 import AddressLookup, Exchange, Http1Client, Response
+from sluicegate.providers.http1 import Exchange, Http1Client, Response
 from sluicegate.providers.sse import ServerSentEvent, sse_events
 from sluicegate.security.secrets import SECRETS
 
@@ -36,33 +36,23 @@ MAX_ERROR_MESSAGE = 300
 DRAIN_GRACE_S = 1.0
 
 
-class HttpClient:
-    """One provider's JSON-over-HTTP client. Its connections are made to the addresses `addresses`
-    admits (the egress guard); without it, to what the system resolver says."""
+class HttpClient(Http1Client):
+    """A provider's client speaking JSON: payloads are dicts, sent as application/json. Its
+    connections are made to the addresses `addresses` admits (the egress guard); without it, to
+    what the system resolver says."""
 
-    def __init__(
-        self,
-        base_url: str,
-        headers: Mapping[str, str],
-        timeout_s: float,
-        addresses: AddressLookup | None = None,
-    ) -> None:
-        json_headers = {"content-type": "application/json", **headers}
-        self._http = Http1Client(base_url, json_headers, timeout_s, addresses)
+    default_headers: ClassVar[Mapping[str, str]] = {"content-type": "application/json"}
 
-    def post(self, path: str, payload: dict[str, Any]) -> Exchange:
-        return self._http.post(path, orjson.dumps(payload))
+    def post_json(self, path: str, payload: dict[str, Any]) -> Exchange:
+        return self.post(path, orjson.dumps(payload))
 
     async def call(self, path: str, payload: dict[str, Any], provider: str) -> bytes:
         """One whole (non-streamed) exchange: the body of a 200, else the error it stands for."""
-        async with TranslatedErrors(provider), self.post(path, payload) as response:
+        async with TranslatedErrors(provider), self.post_json(path, payload) as response:
             body = await response.read()
         if response.status != 200:
             raise error_for_status(response.status, body, response.headers, provider)
         return body
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
 
 class TranslatedErrors:

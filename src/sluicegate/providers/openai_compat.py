@@ -117,7 +117,7 @@ class OpenAICompatibleProvider:
         last: Chunk | None = None
         async with (
             TranslatedErrors(self._name) as exchange,
-            self._client.post("/chat/completions", payload) as response,
+            self._client.post_json("/chat/completions", payload) as response,
         ):
             if response.status != 200:
                 body = await response.read()

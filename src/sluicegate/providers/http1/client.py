@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
+from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
 from sluicegate.errors import ConnectionClosed, HttpProtocolError
@@ -215,6 +216,8 @@ class Exchange:
 class Http1Client:
     """One provider's client. Its pool is made in the event loop that first uses it."""
 
+    default_headers: ClassVar[Mapping[str, str]] = {}  # under the configured ones
+
     def __init__(
         self,
         base_url: str,
@@ -228,7 +231,8 @@ class Http1Client:
         self._origin = Origin.parse(base_url)
         self._settings = PoolSettings(min(10.0, timeout_s), timeout_s, addresses, limit, tls)
         fixed = {"host": self._origin.authority, "user-agent": USER_AGENT.decode(), "accept": "*/*"}
-        self._head = header_block({**fixed, **{k.lower(): v for k, v in headers.items()}})
+        configured = {k.lower(): v for k, v in {**self.default_headers, **headers}.items()}
+        self._head = header_block({**fixed, **configured})
         self._pool: ConnectionPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
