@@ -1,5 +1,5 @@
 """A loopback server that answers each request with whatever bytes a test writes, counting the
-connections it was given."""
+connections it was given; an answer's bytes, and one exchange read whole."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from sluicegate.providers.http1 import Http1Client
 from sluicegate.testing.http11 import HttpRequest, read_request
 
 # Writes the answer to one request; returns False to close the connection afterwards.
@@ -62,3 +63,14 @@ async def serve() -> AsyncIterator[Serve]:
         server.close()
         for writer in state.writers:
             writer.transport.abort()
+
+
+def ok(body: bytes = b"{}", **extra: str) -> bytes:
+    head = {"content-type": "application/json", "content-length": str(len(body)), **extra}
+    lines = "".join(f"{k}: {v}\r\n" for k, v in head.items())
+    return f"HTTP/1.1 200 OK\r\n{lines}\r\n".encode() + body
+
+
+async def post(client: Http1Client, body: bytes = b"{}") -> tuple[int, dict[str, str], bytes]:
+    async with client.post("/chat/completions", body) as response:
+        return response.status, response.headers, await response.read()
