@@ -4,7 +4,6 @@ the user's budget (reserve the worst case, settle the real usage)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from sluicegate.audit.events import BudgetDecision, CacheHit
 from sluicegate.budgets import BudgetLedger, Reservation
@@ -111,7 +110,7 @@ class CostControls:
                 "max_tokens."
             )
         reservation = await self._hold(trace, worst, limit, at_least)
-        return reservation, replace(request, max_tokens=reservation.tokens - prompt_tokens)
+        return reservation, request.but(max_tokens=reservation.tokens - prompt_tokens)
 
     async def reserve_prompt(self, trace: RequestContext, prompt_tokens: int) -> Reservation | None:
         """Reserve a request that has a prompt and no completion (embeddings)."""

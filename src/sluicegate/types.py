@@ -159,12 +159,18 @@ class CompletionRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_model(self, model: str) -> CompletionRequest:
-        # Not `dataclasses.replace`, which calls the generated __init__ with every field by keyword
-        # (about 10 µs, on every attempt): the same slots, copied, with the model changed.
+        return self.but(model=model)
+
+    def but(self, **changes: Any) -> CompletionRequest:
+        """`dataclasses.replace(self, **changes)`, which calls the generated __init__ with every
+        field by keyword (about 10 µs; the request path changes a request a few times): the same
+        slots, copied, with `changes` made."""
+        unknown = changes.keys() - _REQUEST_FIELD_SET
+        if unknown:
+            raise TypeError(f"CompletionRequest has no field {', '.join(sorted(unknown))}")
         copy = object.__new__(type(self))
         for name in _REQUEST_FIELDS:
-            object.__setattr__(copy, name, getattr(self, name))
-        object.__setattr__(copy, "model", model)
+            object.__setattr__(copy, name, changes[name] if name in changes else getattr(self, name))
         return copy
 
     @property
@@ -173,6 +179,7 @@ class CompletionRequest:
 
 
 _REQUEST_FIELDS = tuple(f.name for f in fields(CompletionRequest))
+_REQUEST_FIELD_SET = frozenset(_REQUEST_FIELDS)
 
 
 EmbeddingInput = str | tuple[int, ...]

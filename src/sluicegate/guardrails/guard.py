@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from sluicegate.config.schema import GuardrailsConfig
 from sluicegate.guardrails.echo import remembered
-from sluicegate.guardrails.inline import ScanResult, StreamScanner, scan_text
+from sluicegate.guardrails.inline import ScanResult, StreamScanner, grouped, scan_text
 from sluicegate.guardrails.rules import Rule, default_rules
 
 
@@ -16,6 +16,7 @@ class InlineGuard:
         self.rules: list[Rule] = default_rules(settings.competitors)
         self._pii = [rule for rule in self.rules if rule.category == "pii"]
         self.actions = settings.inline.model_dump()
+        self._groups = grouped(self.rules, self.actions)
 
     @property
     def enabled(self) -> bool:
@@ -28,7 +29,8 @@ class InlineGuard:
         return remembered(request_texts, self._pii)
 
     def scanner(self, echoes: Sequence[Rule] = ()) -> StreamScanner:
-        return StreamScanner([*self.rules, *echoes], self.actions)
+        groups = [*self._groups, *grouped(echoes, self.actions)] if echoes else self._groups
+        return StreamScanner((), self.actions, groups)
 
     def scan(self, text: str, echoes: Sequence[Rule] = ()) -> ScanResult:
         return scan_text(text, [*self.rules, *echoes], self.actions)

@@ -51,17 +51,28 @@ CONTEXT_CHARS = 48
 MAX_HOLD_CHARS = 320
 
 
+RuleGroup = tuple[Finder | None, list[tuple[Rule, Action]]]
+
+
+def grouped(rules: Sequence[Rule], actions: Mapping[str, str]) -> list[RuleGroup]:
+    r"""The rules that are on, grouped by trigger: one search per distinct trigger and scan (six PII
+    rules share `\d`); rules without one form groups of their own."""
+    groups: dict[int, RuleGroup] = {}
+    for rule in rules:
+        action = actions.get(rule.category, "off")
+        if action != "off":
+            key = id(rule.trigger) if rule.trigger is not None else id(rule)
+            groups.setdefault(key, (rule.trigger, []))[1].append((rule, _action(action)))
+    return list(groups.values())
+
+
 class StreamScanner:
-    def __init__(self, rules: Sequence[Rule], actions: Mapping[str, str]) -> None:
-        # The rules that are on, grouped by trigger: one search per distinct trigger and scan (six
-        # PII rules share `\d`); rules without one form groups of their own.
-        groups: dict[int, tuple[Finder | None, list[tuple[Rule, Action]]]] = {}
-        for rule in rules:
-            action = actions.get(rule.category, "off")
-            if action != "off":
-                key = id(rule.trigger) if rule.trigger is not None else id(rule)
-                groups.setdefault(key, (rule.trigger, []))[1].append((rule, _action(action)))
-        self._groups = list(groups.values())
+    def __init__(
+        self, rules: Sequence[Rule], actions: Mapping[str, str], groups: list[RuleGroup] | None = None
+    ) -> None:
+        """`groups`: the rules already grouped (`grouped`), for a guard that makes a scanner per
+        answer from the same rules."""
+        self._groups = groups if groups is not None else grouped(rules, actions)
         self._pending = ""
         self._before = ""  # the released text's last CONTEXT_CHARS, for look-behinds
         self._delivered = 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -268,5 +268,5 @@ class RoleStacks:
     def limited(route: RouteSpec, request: CompletionRequest) -> CompletionRequest:
         cap = route.limits.max_tokens
         if cap is not None and (request.max_tokens is None or request.max_tokens > cap):
-            return replace(request, max_tokens=cap)
+            return request.but(max_tokens=cap)
         return request

@@ -227,7 +227,7 @@ class Orchestrator:
         job.ctx.route, job.ctx.route_label = route, f"{how}/{route.name}"
         job.call = self.stacks.limited(route, job.call)
         if job.call.model != route.name:
-            job.call = replace(job.call, model=route.name)
+            job.call = job.call.but(model=route.name)
         pack_name = (
             self._config.assistant.pack if job.request.session_id is not None else self._role_pack(route.name)
         )
