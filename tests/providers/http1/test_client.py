@@ -314,6 +314,27 @@ async def test_an_answer_left_unread_is_not_reused(serve: Serve) -> None:
     assert server.connections == 2
 
 
+async def test_connections_idle_past_the_keepalive_are_closed(serve: Serve) -> None:
+    async def slow(request: HttpRequest, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(0.02)
+        writer.write(ok())
+        return True
+
+    server = await serve(slow)
+    client = Http1Client(server.url, {}, 5.0, keepalive_s=0.1)
+    await asyncio.gather(*(post(client) for _ in range(3)))  # a burst: three connections
+    assert server.open_connections == 3
+    for _ in range(5):  # steady traffic on one of them; the other two stay idle past the keepalive
+        await asyncio.sleep(0.04)
+        await post(client)
+    for _ in range(50):
+        if server.open_connections == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert server.open_connections == 1
+    await client.aclose()
+
+
 async def test_closing_the_client_closes_its_idle_connections(serve: Serve) -> None:
     server = await serve(answering(ok()))
     client = Http1Client(server.url, {}, 5.0)

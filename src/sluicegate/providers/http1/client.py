@@ -113,6 +113,7 @@ class PoolSettings:
     addresses: AddressLookup | None = None
     limit: int = MAX_CONNECTIONS
     tls: ssl.SSLContext | None = None  # None: the certifi roots (tests bring their own)
+    keepalive_s: float = KEEPALIVE_S
 
 
 class ConnectionPool:
@@ -131,7 +132,7 @@ class ConnectionPool:
             now = time.monotonic()
             while self._idle:
                 connection = self._idle.pop()
-                if connection.usable(now, KEEPALIVE_S):
+                if connection.usable(now, self._settings.keepalive_s):
                     connection.reused = True
                     return connection
                 connection.close()
@@ -143,6 +144,11 @@ class ConnectionPool:
     def release(self, connection: Http1Connection) -> None:
         if connection.finish() and not self._closed:
             self._idle.append(connection)
+            # The least recently used wait at the front: those idle too long are closed, or a
+            # burst's extra connections would stay open as long as the upstream allows.
+            idle = self._idle
+            while idle and connection.idle_since - idle[0].idle_since > self._settings.keepalive_s:
+                idle.popleft().close()
         else:
             connection.close()
         self._slots.release()
@@ -227,9 +233,10 @@ class Http1Client:
         *,
         limit: int = MAX_CONNECTIONS,
         tls: ssl.SSLContext | None = None,
+        keepalive_s: float = KEEPALIVE_S,
     ) -> None:
         self._origin = Origin.parse(base_url)
-        self._settings = PoolSettings(min(10.0, timeout_s), timeout_s, addresses, limit, tls)
+        self._settings = PoolSettings(min(10.0, timeout_s), timeout_s, addresses, limit, tls, keepalive_s)
         fixed = {"host": self._origin.authority, "user-agent": USER_AGENT.decode(), "accept": "*/*"}
         configured = {k.lower(): v for k, v in {**self.default_headers, **headers}.items()}
         self._head = header_block({**fixed, **configured})
