@@ -156,6 +156,27 @@ async def test_compressed_bodies_are_decoded(serve: Serve, encoding: str, compre
     await client.aclose()
 
 
+async def test_a_compressed_body_in_small_pieces_is_read_whole(serve: Serve) -> None:
+    """Pieces that decode to nothing yet (a gzip header alone) do not end the body."""
+    text = b'{"answer": "' + b"y" * 3000 + b'"}'
+    packed = gzip.compress(text)
+
+    async def trickle(request: HttpRequest, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n")
+        for start in range(0, len(packed), 5):
+            piece = packed[start : start + 5]
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        writer.write(b"0\r\n\r\n")
+        return True
+
+    server = await serve(trickle)
+    client = Http1Client(server.url, {}, 5.0)
+    assert (await post(client))[2] == text
+    await client.aclose()
+
+
 async def test_an_encoding_it_cannot_decode_is_named(serve: Serve) -> None:
     server = await serve(answering(ok(b"\x0b\x01\x80", **{"content-encoding": "br"})))
     client = Http1Client(server.url, {}, 5.0)

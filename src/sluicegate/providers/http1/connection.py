@@ -77,21 +77,24 @@ class Http1Connection(asyncio.Protocol):
 
     async def read_some(self) -> bytes:
         """The body that has arrived since the last call (waiting for some); b"" at its end."""
-        while not self._body:
-            if self._complete:
-                return self._flushed()
-            if self._error is not None:
-                raise self._error
-            await self._wait()
-        data = self._body.popleft() if len(self._body) == 1 else b"".join(self._body)
-        self._body.clear()
-        self._buffered = 0
-        if self._paused and self._transport is not None:
-            self._paused = False
-            self._transport.resume_reading()
-        if self._decoder is not None:
-            data = self._decoded(data)
-        return data
+        while True:
+            while not self._body:
+                if self._complete:
+                    return self._flushed()
+                if self._error is not None:
+                    raise self._error
+                await self._wait()
+            data = self._body.popleft() if len(self._body) == 1 else b"".join(self._body)
+            self._body.clear()
+            self._buffered = 0
+            if self._paused and self._transport is not None:
+                self._paused = False
+                self._transport.resume_reading()
+            if self._decoder is None:
+                return data
+            # Compressed bytes may decode to nothing yet (a gzip header alone): b"" means the end.
+            if decoded := self._decoded(data):
+                return decoded
 
     def finish(self) -> bool:
         """End the exchange; whether the connection can carry another one."""
