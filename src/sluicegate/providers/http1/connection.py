@@ -197,7 +197,8 @@ class Http1Connection(asyncio.Protocol):
             self._keep_alive = False
             self._wake()
         elif self._active and not self._complete:
-            self._fail(ConnectionClosed("the upstream closed the connection mid-answer"))
+            when = "mid-answer" if self._received else "without answering"
+            self._fail(ConnectionClosed(f"the upstream closed the connection {when}"))
         self._closed = True
 
     def _fail(self, error: ConnectionError | TimeoutError) -> None:
