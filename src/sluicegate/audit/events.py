@@ -278,8 +278,8 @@ class Writable(Protocol):
 @dataclass(frozen=True, slots=True)
 class Record:
     """An event as a request emits it, on the way to the log. Built on every request's path, several
-    times each, so without a second validation: its payload was validated as it was built (or, for
-    the orchestrator's moves, made from typed values); readers get `Event`s, validated."""
+    times each, so without a second validation: its payload was validated as it was built (or made
+    by `record_of` from values of our own, its fields checked); readers get `Event`s, validated."""
 
     type: EventType
     trace_id: str

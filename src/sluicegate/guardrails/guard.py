@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from sluicegate.config.schema import GuardrailsConfig
 from sluicegate.guardrails.echo import remembered
-from sluicegate.guardrails.inline import ScanResult, StreamScanner, grouped, scan_text
+from sluicegate.guardrails.inline import ScanResult, StreamScanner, grouped
 from sluicegate.guardrails.rules import Rule, default_rules
 
 
@@ -33,4 +33,4 @@ class InlineGuard:
         return StreamScanner((), self.actions, groups)
 
     def scan(self, text: str, echoes: Sequence[Rule] = ()) -> ScanResult:
-        return scan_text(text, [*self.rules, *echoes], self.actions)
+        return self.scanner(echoes).finish(text)

@@ -14,6 +14,7 @@ from sluicegate.audit.events import (
     ProviderAttempt,
     RequestCompleted,
     RequestReceived,
+    RoutingTransition,
     record_of,
 )
 from sluicegate.audit.log import AuditTrail
@@ -61,14 +62,15 @@ class Recorder:
         self.audit.emit_event(received)
 
     def transition(self, trace: RequestContext, move: Transition) -> None:
-        # The `routing_transition` payload (RoutingTransition), from typed values: several per request.
-        fields = {
-            "from_state": move.from_state.value,
-            "to_state": move.to_state.value,
-            "detail": move.reason,
-            "elapsed_ms": move.elapsed_ms,
-        }
-        self.audit.emit_fields(trace.trace_id, "routing_transition", fields)
+        moved = record_of(
+            trace.trace_id,
+            RoutingTransition,
+            from_state=move.from_state.value,
+            to_state=move.to_state.value,
+            detail=move.reason,
+            elapsed_ms=move.elapsed_ms,
+        )
+        self.audit.emit_event(moved)
 
     def guardrail(
         self, trace: RequestContext, stage: str, rule: str, action: str, span: tuple[int, int]

@@ -148,12 +148,9 @@ class OpenAICompatibleProvider:
                     raw_calls, raw_logprobs = delta.get("tool_calls"), choice.get("logprobs")
                     calls = _call_deltas(raw_calls, self._name) if raw_calls else ()
                     logprobs = _stream_logprobs(raw_logprobs, self._name) if raw_logprobs else ()
-                    if calls or logprobs:
+                    if text or calls or logprobs:
                         parts.append(text)
                         yield Chunk(text=text, tool_calls=calls, logprobs=logprobs)
-                    elif text:
-                        parts.append(text)
-                        yield Chunk(text)
                     if choice.get("finish_reason"):
                         finish = _FINISH.get(choice["finish_reason"], "stop")
             if last is not None:
