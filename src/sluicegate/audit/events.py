@@ -279,7 +279,8 @@ class Writable(Protocol):
 class Record:
     """An event as a request emits it, on the way to the log. Built on every request's path, several
     times each, so without a second validation: its payload was validated as it was built (or made
-    by `record_of` from values of our own, its fields checked); readers get `Event`s, validated."""
+    from values of our own: by `record_of`, its fields checked, or for the orchestrator's moves
+    by `AuditTrail.emit_fields`); readers get `Event`s, validated."""
 
     type: EventType
     trace_id: str

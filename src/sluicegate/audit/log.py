@@ -14,9 +14,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sluicegate.audit.events import Event, Payload, Record, Writable
+from sluicegate.audit.events import Event, EventType, Payload, Record, Writable
 
 log = logging.getLogger("sluicegate.audit")
 
@@ -79,6 +79,12 @@ class AuditTrail:
     def emit(self, trace_id: str, payload: Payload) -> None:
         if self.store is not None:
             self.emit_event(Record.of(trace_id, payload))
+
+    def emit_fields(self, trace_id: str, kind: EventType, fields: dict[str, Any]) -> None:
+        """An event made from typed values of our own (the orchestrator's moves, several per
+        request): no payload model built and dumped on the request's path."""
+        if self.store is not None:
+            self.emit_event(Record(kind, trace_id, fields))
 
     def emit_event(self, event: Writable) -> None:
         if self.store is None:

@@ -14,7 +14,6 @@ from sluicegate.audit.events import (
     ProviderAttempt,
     RequestCompleted,
     RequestReceived,
-    RoutingTransition,
     record_of,
 )
 from sluicegate.audit.log import AuditTrail
@@ -62,15 +61,15 @@ class Recorder:
         self.audit.emit_event(received)
 
     def transition(self, trace: RequestContext, move: Transition) -> None:
-        moved = record_of(
-            trace.trace_id,
-            RoutingTransition,
-            from_state=move.from_state.value,
-            to_state=move.to_state.value,
-            detail=move.reason,
-            elapsed_ms=move.elapsed_ms,
-        )
-        self.audit.emit_event(moved)
+        # The `routing_transition` payload (RoutingTransition), from typed values, unchecked: nine a
+        # request, and `record_of`'s field check would cost them about 2 % of a plain request.
+        fields = {
+            "from_state": move.from_state.value,
+            "to_state": move.to_state.value,
+            "detail": move.reason,
+            "elapsed_ms": move.elapsed_ms,
+        }
+        self.audit.emit_fields(trace.trace_id, "routing_transition", fields)
 
     def guardrail(
         self, trace: RequestContext, stage: str, rule: str, action: str, span: tuple[int, int]
