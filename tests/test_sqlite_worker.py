@@ -80,3 +80,21 @@ def test_the_worker_serves_one_event_loop_after_another(tmp_path: Path) -> None:
     assert asyncio.run(worker.run(lambda: 1)) == 1
     assert asyncio.run(worker.run(lambda: 2)) == 2
     asyncio.run(worker.aclose())
+
+
+async def test_posted_work_runs_in_turn_and_a_failure_is_logged_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = SqliteWorker(tmp_path / "w.db", SCHEMA, "test-worker")
+    done: list[str] = []
+
+    def fails() -> None:
+        raise OSError("disk full")
+
+    worker.post(done.append, "first")
+    worker.post(fails)
+    worker.post(done.append, "after the failure")
+    with caplog.at_level("WARNING", logger="sluicegate.sqlite"):
+        assert await worker.run(lambda: list(done)) == ["first", "after the failure"]
+    assert "test-worker: fails failed: disk full" in caplog.text
+    await worker.aclose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -47,7 +48,11 @@ def open_database(path: Path, schema: str) -> sqlite3.Connection:
     return connection
 
 
-Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+# No future and no loop: posted housekeeping that nobody waits for.
+Job = tuple[
+    Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any] | None", asyncio.AbstractEventLoop | None
+]
+log = logging.getLogger("sluicegate.sqlite")
 
 
 class SqliteWorker:
@@ -76,15 +81,30 @@ class SqliteWorker:
         reached it is skipped, as an executor skips a cancelled job."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        self._start()
+        self._jobs.put((work, args, future, loop))
+        return await future
+
+    def post(self, work: Callable[..., Any], *args: Any) -> None:
+        """`work(*args)` on the worker thread, in turn, with nobody waiting for it (a checkpoint, a
+        sweep): a failure is logged."""
+        self._start()
+        self._jobs.put((work, args, None, None))
+
+    def _start(self) -> None:
         if self._thread is None:  # first use, or used again after aclose (a restarted app)
             self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
             self._thread.start()
-        self._jobs.put((work, args, future, loop))
-        return await future
 
     def _serve(self) -> None:
         while (job := self._jobs.get()) is not None:
             work, args, future, loop = job
+            if future is None or loop is None:
+                try:
+                    work(*args)
+                except Exception as exc:  # noqa: BLE001 - housekeeping; the next one may succeed
+                    log.warning("%s: %s failed: %s", self._name, getattr(work, "__name__", "work"), exc)
+                continue
             if future.cancelled():
                 continue
             try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 
 from sluicegate.state.base import Document, StateStore
 from sluicegate.state.redis import KeyedLocks
-from sluicegate.state.sqlite import SqliteStateStore
+from sluicegate.state.sqlite import CHECKPOINT_EVERY, SqliteStateStore
 
 
 @pytest.fixture
@@ -101,6 +103,68 @@ async def test_two_sqlite_stores_on_one_file_do_not_lose_updates(tmp_path: Path)
     assert await stores[0].read("n") == {"n": 60}
     for store in stores:
         await store.aclose()
+
+
+def increment_n(doc: Document | None) -> tuple[Document, int]:
+    count = (doc or {}).get("n", 0) + 1
+    return {"n": count}, count
+
+
+async def test_sqlite_update_waits_for_another_writer_without_holding_up_the_loop(tmp_path: Path) -> None:
+    """The loop's connection never waits for SQLite's write lock: while another connection (here,
+    another process's) holds it, the update waits on the worker thread and the loop runs on."""
+    store = SqliteStateStore(tmp_path / "state.db")
+    await store.update("n", increment_n)
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE docs SET doc = '{\"n\": 10}' WHERE key = 'n'")
+    waiting = asyncio.ensure_future(store.update("n", increment_n))
+    slept = time.monotonic()
+    await asyncio.sleep(0.2)
+    assert time.monotonic() - slept < 0.5
+    assert not waiting.done()
+    other.execute("COMMIT")
+    assert await waiting == 11
+    assert await store.read("n") == {"n": 11}
+    assert await store.update("n", increment_n) == 12
+    other.close()
+    await store.aclose()
+
+
+async def test_sqlite_update_whose_change_fails_leaves_the_document_and_the_connection_as_they_were(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    await store.update("n", increment_n)
+
+    def refuse(doc: Document | None) -> tuple[Document, None]:
+        raise ValueError("over budget")
+
+    with pytest.raises(ValueError, match="over budget"):
+        await store.update("n", refuse)
+    assert await store.update("n", increment_n) == 2
+    await store.aclose()
+
+
+async def test_sqlite_wal_is_checkpointed_while_the_loop_commits(tmp_path: Path) -> None:
+    """The loop's connection never checkpoints; the worker does, every `CHECKPOINT_EVERY` commits,
+    so the WAL is reused instead of growing with every update."""
+    store = SqliteStateStore(tmp_path / "state.db")
+    for count in range(4 * CHECKPOINT_EVERY):
+        await store.update("n", increment_n)
+        if count % 32 == 0:
+            # The loop waits for the network now and then, as a served one does: only then does
+            # the worker thread get the GIL for long enough to checkpoint.
+            await asyncio.sleep(0.001)
+    await store.scan("n")  # after the worker's last checkpoint
+    probe = sqlite3.connect(tmp_path / "state.db")
+    _, frames_in_wal, _ = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    probe.close()
+    # Each update appends a frame or more: unchecked, the WAL would hold every one of them (1,030
+    # frames, when the checkpoints ran beside the writes and so never let the WAL start over).
+    assert 0 < frames_in_wal < 3 * CHECKPOINT_EVERY
+    assert await store.read("n") == {"n": 4 * CHECKPOINT_EVERY}
+    await store.aclose()
 
 
 async def test_keyed_locks_serialize_one_key_and_forget_it_afterwards() -> None:
