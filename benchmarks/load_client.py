@@ -37,6 +37,8 @@ class _ResponseState:
         self.tail = b""
         self.first_content = 0.0
         self.done = False
+        self.keep_alive = False
+        self.parser: httptools.HttpResponseParser | None = None
 
     def on_body(self, data: bytes) -> None:
         self.body.append(data)
@@ -47,6 +49,10 @@ class _ResponseState:
             self.tail = window[-32:]
 
     def on_message_complete(self) -> None:
+        # Asked here: once `feed_data` has returned, the parser has reset for the next message and
+        # answers False (every request then came on a new connection).
+        assert self.parser is not None
+        self.keep_alive = self.parser.should_keep_alive()
         self.done = True
 
 
@@ -77,7 +83,7 @@ class Connection:
         ).encode() + body
         started = time.perf_counter()
         state = _ResponseState(started)
-        parser = httptools.HttpResponseParser(state)
+        parser = state.parser = httptools.HttpResponseParser(state)
         self._writer.write(request)
         while not state.done:
             data = await self._reader.read(262144)
@@ -86,7 +92,7 @@ class Connection:
                 self._writer = None
                 raise ConnectionError("the server closed the connection mid-response")
             parser.feed_data(data)
-        if not parser.should_keep_alive():
+        if not state.keep_alive:
             self._writer.close()
             self._writer = None
         return Reply(
