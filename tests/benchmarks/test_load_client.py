@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 
-from load_client import Connection, drive  # noqa: E402
+from load_client import Connection, drive
 
 ANSWER = b'{"choices":[{"message":{"content":"hi"}}]}'
 
@@ -42,12 +42,14 @@ async def test_requests_share_their_connections_and_a_close_is_honoured() -> Non
 
     async def call(connection: Connection) -> float:
         reply = await connection.post("/chat/completions", b"{}")
-        assert reply.status == 200 and reply.body == ANSWER
+        assert reply.status == 200
+        assert reply.body == ANSWER
         return reply.total_s * 1000
 
     result = await drive(f"http://127.0.0.1:{port}/v1", call, 100, 2)
     server.close()
     await server.wait_closed()
-    assert result["n"] == 100 and result["errors"] == 0
+    assert result["n"] == 100
+    assert result["errors"] == 0
     # Two connections to start with, and one more after each of the server's ten closes.
     assert connections <= 12
