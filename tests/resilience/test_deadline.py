@@ -1,5 +1,6 @@
 """The stream deadline: each wait bounded, one timer for the stream, and a cancellation that is
-not its own (the caller going away) never turned into a timeout."""
+not its own (the caller going away) never turned into a timeout. The one-block deadline behaves
+as `asyncio.timeout` does."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 
 import pytest
 
-from sluicegate.resilience.deadline import StreamDeadline
+from sluicegate.resilience.deadline import Deadline, StreamDeadline
 
 
 async def test_waits_that_finish_in_time_return_their_results() -> None:
@@ -60,3 +61,45 @@ async def test_closed_it_leaves_no_timer_behind() -> None:
     assert deadline.armed
     deadline.close()
     assert not deadline.armed
+
+
+async def test_a_block_that_finishes_in_time_leaves_no_timer_and_no_cancellation() -> None:
+    async with Deadline(0.03):
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # past the deadline: its timer is gone, nothing cancels the task
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+
+
+async def test_a_block_past_its_time_raises_timeout_and_the_task_runs_on() -> None:
+    with pytest.raises(TimeoutError):
+        async with Deadline(0.02):
+            await asyncio.sleep(1)
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    await asyncio.sleep(0)  # not cancelled again
+
+
+async def test_nested_the_inner_deadline_that_expires_is_the_one_that_raises() -> None:
+    async with Deadline(1):
+        with pytest.raises(TimeoutError):
+            async with Deadline(0.02):
+                await asyncio.sleep(1)
+        assert await asyncio.sleep(0.01, result="the outer block goes on") == "the outer block goes on"
+
+
+async def test_a_block_cancelled_by_someone_else_stays_cancelled() -> None:
+    started = asyncio.Event()
+
+    async def block() -> None:
+        async with Deadline(0.05):
+            started.set()
+            await asyncio.sleep(1)
+
+    task = asyncio.create_task(block())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -14,7 +14,6 @@ Each route's stack, outside in (every layer is a provider):
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from sluicegate.errors import (
 from sluicegate.providers.base import Provider, close_stream
 from sluicegate.resilience.breaker import BreakerProvider, BreakerRegistry
 from sluicegate.resilience.coalesce import CoalescingProvider
-from sluicegate.resilience.deadline import StreamDeadline
+from sluicegate.resilience.deadline import Deadline, StreamDeadline
 from sluicegate.resilience.failover import EMBEDDINGS_LACK, FailoverChain, lacks
 from sluicegate.resilience.limiter import ConcurrencyLimiter
 from sluicegate.resilience.retry import RetryingProvider
@@ -211,7 +210,7 @@ class RoleStacks:
         timeout = route.limits.default_timeout
         call.deadline = time.monotonic() + timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with Deadline(timeout):
                 result = await answer()
         except TimeoutError:
             raise GatewayTimeout(f"No answer within the {route.name} timeout of {timeout:g} s.") from None

@@ -72,3 +72,42 @@ class StreamDeadline:
         if self._waiting is not None and not self._waiting.done():
             self._fired = True
             self._waiting.cancel()
+
+
+class Deadline:
+    """`async with Deadline(seconds)`: `asyncio.timeout` for one block, without its states and
+    rescheduling (a whole request arms three: the body's, the role's and the attempt's). The
+    block's task is cancelled when the time is up, and that cancellation becomes a `TimeoutError`
+    on the way out only when no other one (the caller going away) is pending, as with
+    `asyncio.timeout`."""
+
+    __slots__ = ("_cancelling", "_fired", "_seconds", "_task", "_timer")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._fired = False
+        self._cancelling = 0
+        self._task: asyncio.Task[object] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def __aenter__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task(loop)
+        if self._task is None:
+            raise RuntimeError("Deadline should be used inside a task")
+        self._cancelling = self._task.cancelling()  # already pending when the block began
+        self._timer = loop.call_at(loop.time() + self._seconds, self._fire)
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: object
+    ) -> None:
+        assert self._timer is not None
+        assert self._task is not None
+        self._timer.cancel()
+        if self._fired and self._task.uncancel() <= self._cancelling and kind is asyncio.CancelledError:
+            raise TimeoutError from error
+
+    def _fire(self) -> None:
+        assert self._task is not None
+        self._fired = True
+        self._task.cancel()

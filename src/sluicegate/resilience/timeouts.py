@@ -3,14 +3,13 @@ for the chain to fail over, well before the request's own deadline."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
 from sluicegate.errors import ProviderTimeout
 from sluicegate.providers.base import Provider, close_stream
-from sluicegate.resilience.deadline import StreamDeadline
+from sluicegate.resilience.deadline import Deadline, StreamDeadline
 from sluicegate.resilience.wrapper import WrapperProvider
 from sluicegate.types import Chunk, Completion, CompletionRequest, EmbeddingRequest, Embeddings
 
@@ -30,7 +29,7 @@ class AttemptTimeout(WrapperProvider):
 
     async def _bounded(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
-            async with asyncio.timeout(self.seconds):
+            async with Deadline(self.seconds):
                 return await call()
         except TimeoutError:
             raise ProviderTimeout(f"no answer within {self.seconds:g} s", provider=self.name) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, TypeVar
 
 import orjson
@@ -17,6 +16,7 @@ from sluicegate.errors import (
     RequestTimeout,
     UnsupportedMediaType,
 )
+from sluicegate.resilience.deadline import Deadline
 from sluicegate.server.wire import validation_error
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -52,7 +52,7 @@ async def read_json(request: Request, settings: ServerConfig) -> Any:
     received = bytearray()
     try:
         # A body that trickles in (or never ends) must not hold a connection for ever.
-        async with asyncio.timeout(settings.body_timeout_s):
+        async with Deadline(settings.body_timeout_s):
             async for piece in request.stream():
                 received += piece
                 if len(received) > limit:
