@@ -4,6 +4,7 @@ schema, none may answer "database is locked" (the switch to WAL skips SQLite's b
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -97,4 +98,15 @@ async def test_posted_work_runs_in_turn_and_a_failure_is_logged_not_fatal(
     with caplog.at_level("WARNING", logger="sluicegate.sqlite"):
         assert await worker.run(lambda: list(done)) == ["first", "after the failure"]
     assert "test-worker: fails failed: disk full" in caplog.text
+    await worker.aclose()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own priority is Linux's")
+async def test_a_nice_worker_runs_below_the_event_loop(tmp_path: Path) -> None:
+    """The audit trail's writer yields the CPU to requests where the two share a core."""
+    worker = SqliteWorker(tmp_path / "w.db", SCHEMA, "test-worker", niceness=10)
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    worker_priority = await worker.run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert worker_priority == min(19, loop_priority + 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_priority
     await worker.aclose()

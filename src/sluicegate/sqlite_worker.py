@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -62,10 +64,13 @@ class SqliteWorker:
     Here a call is a queue put and, when done, a callback the loop is woken for (uvloop folds
     the wake-ups of a burst into one)."""
 
-    def __init__(self, path: Path, schema: str, name: str) -> None:
+    def __init__(self, path: Path, schema: str, name: str, *, niceness: int = 0) -> None:
+        """`niceness`: how much lower than the process the thread runs (Linux), for work that may
+        lag behind the requests (the audit trail's batches)."""
         self.path = path
         self._schema = schema
         self._name = name
+        self._niceness = niceness
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._connection: sqlite3.Connection | None = None
@@ -97,6 +102,12 @@ class SqliteWorker:
             self._thread.start()
 
     def _serve(self) -> None:
+        if self._niceness and sys.platform == "linux":
+            # On Linux a thread has a priority of its own (its id is a task id); raising it is
+            # refused without privileges, lowering never is. Elsewhere it would be the process's.
+            me = threading.get_native_id()
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + self._niceness)
         while (job := self._jobs.get()) is not None:
             work, args, future, loop = job
             if future is None or loop is None:
