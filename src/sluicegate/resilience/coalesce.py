@@ -111,11 +111,14 @@ class CoalescingProvider(WrapperProvider):
         # Shielded: a caller that goes away stops waiting, the shared call goes on for the others.
         return await self._wait(task, shared)
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+    def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         if not coalescible(request):
-            async for chunk in self.inner.stream(request):
-                yield chunk
-            return
+            # The inner stream itself, not a generator passing each chunk through: one hop less
+            # a chunk, and whoever closes the stream closes the inner one at once.
+            return self.inner.stream(request)
+        return self._shared_stream(request)
+
+    async def _shared_stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         key = request_key(self.scope, request, streaming=True)
         flight = self._streams.get(key)
         if flight is None:

@@ -30,7 +30,7 @@ class StreamDeadline:
 
     async def wait(self, awaitable: Awaitable[T]) -> T:
         """`awaitable`'s result, or TimeoutError if it takes longer than `seconds`."""
-        self._waiting = asyncio.current_task()
+        self._waiting = asyncio.current_task(self._loop)
         self._expires = self._loop.time() + self.seconds
         if self._timer is None:
             self._timer = self._loop.call_at(self._expires, self._fire)
