@@ -51,6 +51,41 @@ def test_headers_that_never_finish_lose_their_connection(gateway: Callable[..., 
         assert client.post("/v1/chat/completions", json=body).status_code == 200
 
 
+def read_response(conn: socket.socket) -> bytes:
+    """One whole response (its Content-Length) from a kept connection."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += conn.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head
+
+
+def test_each_request_on_a_kept_connection_has_its_own_header_deadline(
+    gateway: Callable[..., UvicornThread],
+) -> None:
+    """The deadline runs from the end of the previous response (one timer a connection, moved
+    along): requests that keep coming in time are served on one connection for longer than the
+    deadline, and headers left unfinished after them still lose the connection."""
+    server = serve(gateway, header_timeout_s=0.5, keep_alive_timeout_s=30)
+    payload = b'{"model": "r", "messages": [{"role": "user", "content": "hi"}]}'
+    request = (HEADERS + f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+    with connect(server) as conn:
+        started = time.monotonic()
+        for _ in range(5):
+            conn.sendall(request)
+            assert read_response(conn).startswith(b"HTTP/1.1 200")
+            answered = time.monotonic()
+            time.sleep(0.3)
+        assert time.monotonic() - started > 1.0  # twice the deadline, on one connection
+        conn.sendall(HEADERS.encode())  # and never the blank line
+        assert read_all(conn) == b""
+        # Closed when the deadline that began with the last answer ran out.
+        assert 0.4 < time.monotonic() - answered < 5
+
+
 def test_a_body_that_trickles_is_answered_408(gateway: Callable[..., UvicornThread]) -> None:
     server = serve(gateway, body_timeout_s=0.5)
     for framing, start in [
