@@ -263,6 +263,34 @@ async def test_a_silent_upstream_times_out(serve: Serve) -> None:
     await client.aclose()
 
 
+async def test_the_read_timeout_counts_from_each_wait_on_a_kept_connection(serve: Serve) -> None:
+    """One timer a connection, moved along: a body that drips with gaps under the limit is read
+    whole however long it takes, the next request on the connection gets the full limit again,
+    and a gap over the limit still times out."""
+    answers = iter([(0.15, 4), (0.15, 1), (0.6, 2)])  # (gap before each piece, pieces)
+
+    async def dripping(request: HttpRequest, writer: asyncio.StreamWriter) -> bool:
+        gap, pieces = next(answers)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % pieces)
+        for _ in range(pieces):
+            await asyncio.sleep(gap)
+            writer.write(b"x")
+            await writer.drain()
+        return True
+
+    server = await serve(dripping)
+    client = Http1Client(server.url, {}, 0.3)
+    started = asyncio.get_running_loop().time()
+    assert (await post(client))[2] == b"xxxx"
+    assert asyncio.get_running_loop().time() - started > 0.5  # longer than the limit, in all
+    await asyncio.sleep(0.2)
+    assert (await post(client))[2] == b"x"  # the earlier wait's moment has passed: no matter
+    with pytest.raises(TimeoutError, match=r"no data from the upstream for 0\.3 s"):
+        await post(client)
+    await client.aclose()
+    assert server.connections == 1
+
+
 async def test_a_refused_connection_is_an_os_error() -> None:
     client = Http1Client(f"http://127.0.0.1:{free_port()}", {}, 5.0)
     with pytest.raises(ConnectionRefusedError):
