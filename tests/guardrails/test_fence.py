@@ -48,7 +48,9 @@ def test_the_output_watch_holds_what_could_become_a_marker_and_never_shows_one()
     with pytest.raises(FenceViolation):
         watch.feed(FENCE_OPEN[2:] + " source=catalog")
     fine = OutputWatch(fence)
-    assert fine.feed("a << b") == "a << b"
+    # Ends in "z", which no needle starts with (it failed one run in sixteen ending in "b": the
+    # canary is hex, so "b" could begin it and was rightly held).
+    assert fine.feed("a << z") == "a << z"
     assert fine.feed(f"and {fence.canary[:5]}") == "and "
     assert fine.feed("xyz") == fence.canary[:5] + "xyz"
     assert fine.finish() == ""
