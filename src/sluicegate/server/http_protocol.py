@@ -12,13 +12,13 @@ their own deadline where they are read (`server/body.py`: 408).
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sluicegate.config.schema import ServerConfig
 from sluicegate.server.corked_transport import CorkedTransport
+from sluicegate.timers import MovableTimer
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
@@ -27,49 +27,30 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_deadline: asyncio.TimerHandle | None = None
-        self._headers_due = math.inf  # while a request is being served
+        # One timer a connection, moved along: armed from the connection's opening and from the
+        # end of each response, disarmed when a request's headers are complete.
+        self._header_deadline = MovableTimer(self.loop, self._headers_too_slow)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._corked = CorkedTransport(transport, self.loop)
         super().connection_made(self._corked)  # type: ignore[arg-type]
-        self._arm_header_deadline()
+        self._header_deadline.arm(self.header_timeout_s)
 
     def on_headers_complete(self) -> None:
-        self._disarm_header_deadline()
+        self._header_deadline.disarm()
         self._corked.expect_response()
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.transport.is_closing():
-            self._arm_header_deadline()
+            self._header_deadline.arm(self.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_deadline()
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
+        self._header_deadline.close()
         super().connection_lost(exc)
 
-    def _arm_header_deadline(self) -> None:
-        """The next request's headers are due within `header_timeout_s` from now. One timer a
-        connection, moved lazily: a request moves a float, and the timer, when it fires before
-        the moment due, sleeps on until it (a timer armed and cancelled a request cost 2.7 µs)."""
-        self._headers_due = self.loop.time() + self.header_timeout_s
-        if self._header_deadline is None:
-            self._header_deadline = self.loop.call_at(self._headers_due, self._check_headers)
-
-    def _disarm_header_deadline(self) -> None:
-        self._headers_due = math.inf
-
-    def _check_headers(self) -> None:
-        self._header_deadline = None
-        if self._headers_due == math.inf:
-            return  # a request is being served; the end of its response arms the timer again
-        if self.loop.time() < self._headers_due:
-            self._header_deadline = self.loop.call_at(self._headers_due, self._check_headers)
-            return
+    def _headers_too_slow(self) -> None:
         if not self.transport.is_closing():
             self.transport.close()
 
