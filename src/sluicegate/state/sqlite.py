@@ -34,7 +34,6 @@ SWEEP_EVERY = 500  # value writes between sweeps of the expired ones
 SQLITE_BUSY = 5
 
 T = TypeVar("T")
-Work = Callable[..., T]
 
 
 def _busy(exc: sqlite3.Error) -> bool:
@@ -55,6 +54,7 @@ class SqliteStateStore:
         if self._on_loop is None:
             # The worker creates the file, its WAL mode and the schema (those may wait for a lock).
             await self._run(self._db)
+        if self._on_loop is None:  # (not opened meanwhile by another first caller)
             connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=0)
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA wal_autocheckpoint=0")
