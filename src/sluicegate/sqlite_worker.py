@@ -64,13 +64,15 @@ class SqliteWorker:
     Here a call is a queue put and, when done, a callback the loop is woken for (uvloop folds
     the wake-ups of a burst into one)."""
 
-    def __init__(self, path: Path, schema: str, name: str, *, niceness: int = 0) -> None:
-        """`niceness`: how much lower than the process the thread runs (Linux), for work that may
-        lag behind the requests (the audit trail's batches)."""
+    def __init__(self, path: Path, schema: str, name: str, *, background: bool = False) -> None:
+        """`background`: the thread's work may lag behind the requests (the audit trail's
+        batches). On Linux it is then scheduled as a batch thread (SCHED_BATCH): its fair share of
+        the CPU, but it never preempts the event loop when it wakes, so where the two share a core
+        a request is not held up by a batch of rows."""
         self.path = path
         self._schema = schema
         self._name = name
-        self._niceness = niceness
+        self._background = background
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._connection: sqlite3.Connection | None = None
@@ -102,12 +104,13 @@ class SqliteWorker:
             self._thread.start()
 
     def _serve(self) -> None:
-        if self._niceness and sys.platform == "linux":
-            # On Linux a thread has a priority of its own (its id is a task id); raising it is
-            # refused without privileges, lowering never is. Elsewhere it would be the process's.
-            me = threading.get_native_id()
+        if self._background and sys.platform == "linux":
+            # A thread's own policy on Linux (its id is a task id); any user may choose it.
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + self._niceness)
+                os.sched_setscheduler(threading.get_native_id(), os.SCHED_BATCH, os.sched_param(0))
+        self._serve_jobs()
+
+    def _serve_jobs(self) -> None:
         while (job := self._jobs.get()) is not None:
             work, args, future, loop = job
             if future is None or loop is None:

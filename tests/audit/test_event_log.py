@@ -4,6 +4,7 @@ fixture)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from sluicegate.audit.events import CacheHit, Event, ProviderAttempt, RoutingTransition
 from sluicegate.audit.log import EventLog
 from sluicegate.audit.postgres import PostgresEventLog
-from sluicegate.audit.sqlite import ROWS_PER_STATEMENT, SCHEMA, SqliteEventLog
+from sluicegate.audit.sqlite import MAX_ROWS_PER_STATEMENT, SCHEMA, SqliteEventLog, rows_per_statement
 from sluicegate.sqlite_worker import open_database
 
 
@@ -59,11 +60,31 @@ async def test_transitions_are_found_by_type_and_trace_like_any_event(store: Eve
 
 
 async def test_a_batch_larger_than_one_statement_is_written_whole_and_in_order(store: EventLog) -> None:
-    # SQLite inserts ROWS_PER_STATEMENT rows a statement: a batch of two and a half statements.
-    count = ROWS_PER_STATEMENT * 2 + ROWS_PER_STATEMENT // 2
+    # SQLite inserts up to MAX_ROWS_PER_STATEMENT rows a statement: two and a half statements.
+    count = MAX_ROWS_PER_STATEMENT * 2 + MAX_ROWS_PER_STATEMENT // 2
     await store.append([attempt(f"t{i:04d}") for i in range(count)])
     written = await store.query(limit=count + 10)
     assert [e.event.trace_id for e in written] == [f"t{i:04d}" for i in range(count)]
+
+
+def test_sqlite_rows_a_statement_follow_the_connections_parameter_limit(tmp_path: Path) -> None:
+    """Few statements a batch (the writer gets the GIL back from a busy loop only now and then),
+    within any SQLite's limit on parameters (999 before 3.32)."""
+    db = open_database(tmp_path / "audit.db", SCHEMA)
+    assert rows_per_statement(db) == MAX_ROWS_PER_STATEMENT
+    db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    assert rows_per_statement(db) == 199
+
+
+async def test_sqlite_writes_a_batch_in_a_few_statements(tmp_path: Path) -> None:
+    store = SqliteEventLog(tmp_path / "audit.db")
+    statements: list[str] = []
+    await store._worker.run(lambda: store._db().set_trace_callback(statements.append))
+    await store.append([attempt(f"t{i:04d}") for i in range(2048)])
+    inserts = [sql for sql in statements if sql.startswith("INSERT")]
+    assert len(inserts) == 2
+    assert len(await store.query(limit=3000)) == 2048
+    await store.aclose()
 
 
 def test_sqlite_reads_other_types_through_the_partial_index(tmp_path: Path) -> None:

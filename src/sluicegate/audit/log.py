@@ -53,7 +53,7 @@ class AuditTrail:
         store: EventLog | None,
         *,
         capacity: int = 10_000,
-        batch_size: int = 256,
+        batch_size: int = 2048,
         retention_s: float | None = None,
         linger_s: float = 0.05,
         on_drop: Callable[[int], None] | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,25 +39,29 @@ DROP INDEX IF EXISTS events_ts;
 """
 
 
-# The writer's batches may lag behind the requests (they linger, and the queue holds 10,000
-# events), requests may not wait behind them: where the writer and the event loop share a core, the
-# writer runs ten steps lower (about a tenth of the core against the loop, when both want it). A
-# plain request's rows take about 7 % of its CPU. Served on one core: 0.57-0.59 -> 0.47-0.52 ms p50
-# at c=1, none dropped at c=50.
-WRITER_NICENESS = 10
-ROWS_PER_STATEMENT = 64  # 320 parameters: under SQLite's oldest limit (999) as well
+# Rows an INSERT: as many as the connection's parameter limit allows (SQLite's oldest default is
+# 999 parameters, 199 rows; since 3.32 it is 32,766), up to this many. Python's sqlite3 lets go of
+# the GIL around every statement step, and the writer, a background thread, gets it back from a
+# busy event loop only at the interpreter's switch interval (5 ms): with 64 rows an INSERT, a
+# saturated core dropped 42 % of a guarded load's events; with 1,024, none.
+MAX_ROWS_PER_STATEMENT = 1024
+COLUMNS = 5
 
 
-@functools.lru_cache(maxsize=ROWS_PER_STATEMENT)
+@functools.lru_cache(maxsize=64)
 def _insert_statement(rows: int) -> str:
     values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)
     return f"INSERT INTO events (ts, trace_id, type, schema_version, payload) VALUES {values}"
 
 
+def rows_per_statement(db: sqlite3.Connection) -> int:
+    return max(1, min(MAX_ROWS_PER_STATEMENT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // COLUMNS))
+
+
 class SqliteEventLog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._worker = SqliteWorker(path, SCHEMA, "audit-sqlite", niceness=WRITER_NICENESS)
+        self._worker = SqliteWorker(path, SCHEMA, "audit-sqlite", background=True)
         self._db = self._worker.db
         self._run = self._worker.run
 
@@ -67,15 +72,14 @@ class SqliteEventLog:
         await self._run(self._insert, rows)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        """One transaction per batch, `ROWS_PER_STATEMENT` rows an INSERT. Python's sqlite3 lets go
-        of the GIL around every statement step: with a step a row (`executemany`), the writer
-        thread and the event loop passed the GIL back and forth twice an event; now they do so a
-        few times a batch."""
+        """One transaction per batch, as many rows an INSERT as the connection takes: the GIL
+        changes hands a few times a batch, not twice a row (`executemany`)."""
         db = self._db()
+        size = rows_per_statement(db)
         with db:
             db.execute("BEGIN")
-            for first in range(0, len(rows), ROWS_PER_STATEMENT):
-                part = rows[first : first + ROWS_PER_STATEMENT]
+            for first in range(0, len(rows), size):
+                part = rows[first : first + size]
                 db.execute(_insert_statement(len(part)), [value for row in part for value in row])
 
     async def query(
