@@ -14,7 +14,7 @@ import pytest
 from sluicegate.audit.events import CacheHit, Event, ProviderAttempt, RoutingTransition
 from sluicegate.audit.log import EventLog
 from sluicegate.audit.postgres import PostgresEventLog
-from sluicegate.audit.sqlite import MAX_ROWS_PER_STATEMENT, SCHEMA, SqliteEventLog, rows_per_statement
+from sluicegate.audit.sqlite import SCHEMA, STATEMENT_ROWS, SqliteEventLog, statement_rows
 from sluicegate.sqlite_worker import open_database
 
 
@@ -60,30 +60,36 @@ async def test_transitions_are_found_by_type_and_trace_like_any_event(store: Eve
 
 
 async def test_a_batch_larger_than_one_statement_is_written_whole_and_in_order(store: EventLog) -> None:
-    # SQLite inserts up to MAX_ROWS_PER_STATEMENT rows a statement: two and a half statements.
-    count = MAX_ROWS_PER_STATEMENT * 2 + MAX_ROWS_PER_STATEMENT // 2
+    # Two and a half of the largest statements, and the rest in every smaller size.
+    count = STATEMENT_ROWS[0] * 2 + STATEMENT_ROWS[0] // 2 + 3
     await store.append([attempt(f"t{i:04d}") for i in range(count)])
     written = await store.query(limit=count + 10)
     assert [e.event.trace_id for e in written] == [f"t{i:04d}" for i in range(count)]
 
 
-def test_sqlite_rows_a_statement_follow_the_connections_parameter_limit(tmp_path: Path) -> None:
+def test_sqlite_statement_sizes_fit_the_connections_parameter_limit(tmp_path: Path) -> None:
     """Few statements a batch (the writer gets the GIL back from a busy loop only now and then),
     within any SQLite's limit on parameters (999 before 3.32)."""
     db = open_database(tmp_path / "audit.db", SCHEMA)
-    assert rows_per_statement(db) == MAX_ROWS_PER_STATEMENT
+    assert statement_rows(db) == STATEMENT_ROWS
     db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
-    assert rows_per_statement(db) == 199
+    assert statement_rows(db) == (64, 16, 4, 1)
 
 
-async def test_sqlite_writes_a_batch_in_a_few_statements(tmp_path: Path) -> None:
+async def test_sqlite_writes_batches_in_few_statements_of_few_sizes(tmp_path: Path) -> None:
+    """A full batch takes eight statements; and however the batches come, the connection prepares
+    five statements at most (one for every batch size seen cost a guarded load 30 MiB)."""
     store = SqliteEventLog(tmp_path / "audit.db")
     statements: list[str] = []
     await store._worker.run(lambda: store._db().set_trace_callback(statements.append))
     await store.append([attempt(f"t{i:04d}") for i in range(2048)])
-    inserts = [sql for sql in statements if sql.startswith("INSERT")]
-    assert len(inserts) == 2
-    assert len(await store.query(limit=3000)) == 2048
+    assert len([sql for sql in statements if sql.startswith("INSERT")]) == 8
+    for size in (1, 7, 100, 255, 300, 1000):
+        await store.append([attempt(f"s{size}-{i}") for i in range(size)])
+    # The trace shows each INSERT with its values: its rows, counted, are one of the five sizes.
+    sizes = {sql.count("), (") + 1 for sql in statements if sql.startswith("INSERT")}
+    assert sizes <= set(STATEMENT_ROWS)
+    assert len(await store.query(limit=5000)) == 2048 + 1 + 7 + 100 + 255 + 300 + 1000
     await store.aclose()
 
 

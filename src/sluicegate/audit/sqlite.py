@@ -39,23 +39,27 @@ DROP INDEX IF EXISTS events_ts;
 """
 
 
-# Rows an INSERT: as many as the connection's parameter limit allows (SQLite's oldest default is
-# 999 parameters, 199 rows; since 3.32 it is 32,766), up to this many. Python's sqlite3 lets go of
-# the GIL around every statement step, and the writer, a background thread, gets it back from a
-# busy event loop only at the interpreter's switch interval (5 ms): with 64 rows an INSERT, a
-# saturated core dropped 42 % of a guarded load's events; with 1,024, none.
-MAX_ROWS_PER_STATEMENT = 1024
+# Rows an INSERT, from the largest: a batch is cut into statements of these sizes only, so the
+# connection's cache holds five prepared statements, not one for every batch size seen (with the
+# remainder's size free, a guarded load's peak RSS grew by 30 MiB). Few statements a batch: Python's
+# sqlite3 lets go of the GIL around every statement step, and the writer, a background thread,
+# gets it back from a busy event loop only at the interpreter's switch interval (5 ms). With 64
+# rows an INSERT, a saturated core dropped 42 % of a guarded load's events; with 256, none.
+STATEMENT_ROWS = (256, 64, 16, 4, 1)
 COLUMNS = 5
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=len(STATEMENT_ROWS))
 def _insert_statement(rows: int) -> str:
     values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)
     return f"INSERT INTO events (ts, trace_id, type, schema_version, payload) VALUES {values}"
 
 
-def rows_per_statement(db: sqlite3.Connection) -> int:
-    return max(1, min(MAX_ROWS_PER_STATEMENT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // COLUMNS))
+def statement_rows(db: sqlite3.Connection) -> tuple[int, ...]:
+    """The sizes this connection takes (SQLite's oldest default limit is 999 parameters: up to 64
+    rows; since 3.32 it is 32,766)."""
+    limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // COLUMNS
+    return tuple(rows for rows in STATEMENT_ROWS if rows <= limit)
 
 
 class SqliteEventLog:
@@ -72,15 +76,17 @@ class SqliteEventLog:
         await self._run(self._insert, rows)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        """One transaction per batch, as many rows an INSERT as the connection takes: the GIL
-        changes hands a few times a batch, not twice a row (`executemany`)."""
+        """One transaction per batch, in statements of `STATEMENT_ROWS` rows: the GIL changes hands
+        a few times a batch, not twice a row (`executemany`)."""
         db = self._db()
-        size = rows_per_statement(db)
+        first = 0
         with db:
             db.execute("BEGIN")
-            for first in range(0, len(rows), size):
-                part = rows[first : first + size]
-                db.execute(_insert_statement(len(part)), [value for row in part for value in row])
+            for size in statement_rows(db):
+                while len(rows) - first >= size:
+                    part = rows[first : first + size]
+                    db.execute(_insert_statement(size), [value for row in part for value in row])
+                    first += size
 
     async def query(
         self,
