@@ -108,9 +108,6 @@ class SqliteWorker:
             # A thread's own policy on Linux (its id is a task id); any user may choose it.
             with contextlib.suppress(OSError):
                 os.sched_setscheduler(threading.get_native_id(), os.SCHED_BATCH, os.sched_param(0))
-        self._serve_jobs()
-
-    def _serve_jobs(self) -> None:
         while (job := self._jobs.get()) is not None:
             work, args, future, loop = job
             if future is None or loop is None:

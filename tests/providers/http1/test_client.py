@@ -28,6 +28,17 @@ def answering(*raw: bytes, keep_open: bool = True):  # type: ignore[no-untyped-d
     return answer
 
 
+def answering_after(delay_s: float):  # type: ignore[no-untyped-def]
+    """Answer every request with `ok()`, `delay_s` after it came."""
+
+    async def answer(request: HttpRequest, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(delay_s)
+        writer.write(ok())
+        return True
+
+    return answer
+
+
 async def test_the_request_carries_path_headers_and_body(serve: Serve) -> None:
     server = await serve(answering(ok(b'{"a": 1}')))
     client = Http1Client(server.url + "/v1/", {"Authorization": "Bearer sk-x"}, 5.0)
@@ -322,12 +333,7 @@ async def test_a_slow_reader_makes_the_server_wait(serve: Serve) -> None:
 
 
 async def test_at_most_limit_connections_and_the_rest_wait(serve: Serve) -> None:
-    async def slow(request: HttpRequest, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(0.05)
-        writer.write(ok())
-        return True
-
-    server = await serve(slow)
+    server = await serve(answering_after(0.05))
     client = Http1Client(server.url, {}, 5.0, limit=2)
     results = await asyncio.gather(*(post(client) for _ in range(6)))
     await client.aclose()
@@ -364,12 +370,7 @@ async def test_an_answer_left_unread_is_not_reused(serve: Serve) -> None:
 
 
 async def test_connections_idle_past_the_keepalive_are_closed(serve: Serve) -> None:
-    async def slow(request: HttpRequest, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(0.02)
-        writer.write(ok())
-        return True
-
-    server = await serve(slow)
+    server = await serve(answering_after(0.02))
     client = Http1Client(server.url, {}, 5.0, keepalive_s=0.1)
     await asyncio.gather(*(post(client) for _ in range(3)))  # a burst: three connections
     assert server.open_connections == 3
