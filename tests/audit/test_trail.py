@@ -60,6 +60,47 @@ async def test_a_failing_store_is_counted_not_raised() -> None:
     await trail.aclose()
 
 
+class SlowStore(StuckStore):
+    """A store whose every write takes a while (a disk), counting the writes."""
+
+    def __init__(self, write_s: float) -> None:
+        super().__init__()
+        self.write_s = write_s
+        self.batches: list[int] = []
+
+    async def append(self, events: Sequence[Event]) -> None:
+        await asyncio.sleep(self.write_s)
+        self.batches.append(len(events))
+
+
+async def test_a_steady_trickle_of_events_is_written_once_a_linger_not_once_a_write() -> None:
+    """Events that arrive while a batch is written wait out a linger of their own. They used to be
+    written as soon as the write before them ended, so under a steady load the writer never
+    rested: a write of a few rows during nearly every request's wait for its upstream."""
+    store = SlowStore(write_s=0.005)
+    trail = AuditTrail(store, linger_s=0.1)
+    started = time.monotonic()
+    while time.monotonic() - started < 0.5:
+        trail.emit("t", CacheHit(key="k"))
+        await asyncio.sleep(0.001)
+    await trail.flush()
+    assert sum(store.batches) == trail.written > 200
+    assert len(store.batches) <= 7  # 0.5 s of events, a write every 0.1 s (and the last one)
+    await trail.aclose()
+
+
+async def test_a_full_batch_is_written_without_lingering() -> None:
+    store = SlowStore(write_s=0)
+    trail = AuditTrail(store, batch_size=10, linger_s=60)
+    for _ in range(25):
+        trail.emit("t", CacheHit(key="k"))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert store.batches == [10, 10]  # the five left over wait for the linger
+    await trail.aclose(grace_s=0.05)
+    assert trail.dropped == 5
+
+
 def test_a_trail_used_by_one_event_loop_after_another_keeps_writing() -> None:
     """Its writer's wake-up belonged to the first loop: the second loop's writer died on it, and
     every event after that started another writer that died too."""
