@@ -29,7 +29,7 @@ from sluicegate.routing.validation import Validation
 from sluicegate.runtime import Runtime, build_runtime
 from sluicegate.state.memory import MemoryStateStore
 from sluicegate.testing.event_log import MemoryEventLog
-from sluicegate.types import CompletionRequest, Message, ToolCall, ToolSpec
+from sluicegate.types import CompleteFrame, CompletionRequest, Message, ToolCall, ToolSpec
 
 TAKEN: set[tuple[State, State]] = set()
 
@@ -556,6 +556,48 @@ async def test_a_tool_call_the_model_cannot_write_is_asked_again_without_tools(
     states = await run(made(plugged=picky, stages=Stages(router=RouterPort(picky), tools=picky)))
     assert states[states.index(State.LLM_CALL) + 1] == State.LLM_CALL
     assert states[-1] == State.COMPLETED
+
+
+@pytest.mark.parametrize("door_stops_at_the_answer", [False, True])
+async def test_an_answer_is_settled_before_its_complete_frame_and_recorded_after_it(
+    made: Callable[..., Harness], door_stops_at_the_answer: bool
+) -> None:
+    """What a next request may read (the budget) is settled before the answer is shown; the
+    request's record (COMPLETED, request_completed) follows it, also when the door closes the frames
+    at the complete frame instead of running them to their end."""
+    h = made(budget=True)
+    ctx = RequestContext()
+    request = PipelineRequest(
+        CompletionRequest("ok", (Message("user", "hi"),)), endpoint="test", caller=Caller(local=True)
+    )
+    frames = h.runtime.pipeline.run(request, ctx)
+    async for frame in frames:
+        if isinstance(frame, CompleteFrame):
+            break
+    (user,) = await h.runtime.ledger.users()
+    usage = await h.runtime.ledger.usage(user, None)
+    assert usage.used > 0
+    assert usage.reserved == 0
+    await h.runtime.audit.flush()
+
+    def trail() -> tuple[list[str], list[str]]:
+        mine = [e for e in h.log.events if e.trace_id == ctx.trace_id]
+        states = [str(e.payload["to_state"]) for e in mine if e.type == "routing_transition"]
+        return states, [e.type for e in mine]
+
+    states, kinds = trail()
+    assert states[-1] == "BUDGET_SETTLE"
+    assert "request_completed" not in kinds
+    if door_stops_at_the_answer:
+        await frames.aclose()
+    else:
+        assert [frame async for frame in frames] == []
+    await h.runtime.audit.flush()
+    states, kinds = trail()
+    assert states[-2:] == ["BUDGET_SETTLE", "COMPLETED"]
+    completed = [e for e in h.log.events if e.trace_id == ctx.trace_id and e.type == "request_completed"]
+    assert len(completed) == 1
+    assert completed[0].payload["outcome"] == "ok"
 
 
 def test_every_declared_move_was_taken() -> None:

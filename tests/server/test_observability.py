@@ -106,6 +106,24 @@ def test_admin_events_tell_a_requests_story(
     assert "ann@example.com" not in json.dumps(events)
 
 
+def test_a_whole_answer_is_recorded_once_it_has_been_sent(
+    threaded_upstream: Callable[..., MockUpstream], gateway: Callable[..., UvicornThread]
+) -> None:
+    """The chat door sends a whole answer before the request's record (COMPLETED, request_completed,
+    the token counts) is made: each record is there, once, by the time the next request is read."""
+    server = gateway(config(threaded_upstream(SCRIPT)))
+    traces = [chat(server.url).headers["x-sluicegate-trace-id"] for _ in range(3)]
+    for trace_id in traces:
+        events = httpx.get(server.url + "/admin/events", params={"trace_id": trace_id}).json()["events"]
+        moves = [e["payload"]["to_state"] for e in events if e["type"] == "routing_transition"]
+        assert moves == ["AUTHORIZE", "MODEL_SELECTION", "LLM_CALL", "COMPLETED"]
+        assert [e["type"] for e in events if e["type"] == "request_completed"] == ["request_completed"]
+    found = samples(server.url)
+    route = "/v1/chat/completions"
+    assert value(found, "sluicegate_requests_total", route=route, role="reasoning", status="200") == 3
+    assert value(found, "sluicegate_tokens_total", user="anonymous", role="reasoning", kind="completion") > 0
+
+
 def test_stored_content_is_redacted(
     threaded_upstream: Callable[..., MockUpstream], gateway: Callable[..., UvicornThread]
 ) -> None:

@@ -36,6 +36,7 @@ class Job:
     facts: list[tuple[int, int]] = field(default_factory=list)  # spans the pack wrote itself
     final: str = ""
     concluded: bool = False
+    answered: bool = False  # concluded "ok": COMPLETED and its record follow the answer
     cache_key_request: CompletionRequest | None = None  # the request as the cache was asked
     called: dict[int, list[str]] = field(default_factory=dict)  # the model's calls: [name, arguments]
     # How the request ends when nothing is raised: "ok", or "validation_failed" (a safe answer

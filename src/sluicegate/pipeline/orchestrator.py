@@ -10,7 +10,8 @@ ROUTING_DECISION, the gateway's own tools and VALIDATION act on `model: auto` re
 that is off (no session, no tier-0 rule, no cache or budget for the request, no domain pack) is
 not entered. Failures raise; the door decides whether one is a status code or an `error` frame
 (`AcceptedFrame` marks the point after which its clients expect frames). Whatever ends the
-request settles the budget and records the outcome once (`ending.py`).
+request settles the budget and records the outcome once (`ending.py`). An answer's record comes
+after its `CompleteFrame`: a door sends the answer, then lets the frames run to their end.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class Orchestrator:
         finally:
             if not job.concluded:
                 await self._conclude(job, outcome_of(failure))
+            # After the complete frame (the door has sent the answer), or a door that stopped there.
+            self._ending.record_answered(job)
 
     # -- before the model ----------------------------------------------------------------------------
 

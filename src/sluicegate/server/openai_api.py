@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from sluicegate.errors import ModelNotFound
 from sluicegate.pipeline.choices import choices
@@ -24,6 +26,8 @@ from sluicegate.server.context import request_context, route_headers
 from sluicegate.server.schemas import CHAT_RESPONSES, Open, error_responses
 from sluicegate.server.wire import ChatCompletionRequest
 from sluicegate.types import (
+    CompleteFrame,
+    Frame,
     TokenFrame,
     Usage,
 )
@@ -83,15 +87,32 @@ async def chat_completions(request: Request) -> Response:
     if not body.stream:
         async for frame in frames:
             answer.take(frame)
-        return Response(
-            orjson.dumps(answer.completion_body()), media_type="application/json", headers=headers
-        )
+            if isinstance(frame, CompleteFrame):
+                break
+        return AnswerFirst(orjson.dumps(answer.completion_body()), frames, headers)
     if isinstance(first, TokenFrame):
         runtime.metrics.ttft.labels(ctx.role or body.model).observe(time.monotonic() - ctx.started)
     headers["cache-control"] = "no-cache"
     return StreamingResponse(
         stream_one(answer, first, frames), media_type="text/event-stream", headers=headers
     )
+
+
+class AnswerFirst(Response):
+    """A whole answer, sent before its frames run to their end: what follows the complete frame is
+    the request's record (`pipeline/ending.py`), the trail's and the metrics' business, not the
+    client's."""
+
+    def __init__(self, content: bytes, rest: AsyncGenerator[Frame, None], headers: dict[str, str]) -> None:
+        super().__init__(content, media_type="application/json", headers=headers)
+        self._rest = rest
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            async for _ in self._rest:  # no frame follows a complete frame
+                pass
 
 
 chat_route = next(
