@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sluicegate.guardrails.inline import StreamScanner, scan_text
+from sluicegate.guardrails.echo import remembered
+from sluicegate.guardrails.inline import QuickCheck, RuleGroup, StreamScanner, grouped, scan_text
 from sluicegate.guardrails.rules import default_rules
 
 RULES = default_rules(["Barnes & Noble", "Books-A-Million"])
@@ -171,3 +172,45 @@ def test_a_stream_in_any_pieces_releases_what_the_whole_text_would(
     scanner = StreamScanner(RULES, REDACT)
     released = "".join(scanner.feed(piece).text for piece in pieces) + scanner.finish().text
     assert released == scan_text(text, RULES, REDACT).text
+
+
+def held_by_a_group(groups: list[RuleGroup], text: str) -> bool:
+    """Each group asked in turn, as the plain release did before `QuickCheck` asked them at once."""
+    for trigger, members in groups:
+        if trigger is None or trigger.search(text) is not None:
+            return True
+        if any(rule.tail is not None and rule.tail.search(text) is not None for rule, _ in members):
+            return True
+    return False
+
+
+ASKED = "Card 4111 1111 1111 1111, mail ann.lee@example.co.uk, call (415) 555-0132"
+
+
+# The word lists' words and their beginnings, and what may stand between them (triggers among it).
+WORDS = ["Barnes", "Noble", "Books", "Million", "www", "https", "damn", "Bar", "Mill", "dam", "ww", "Bo",
+         "word", "dog", "ann", "example", "x", "café"]  # fmt: skip
+BETWEEN = ["", " ", ". ", " & ", "-", "-A-", ".", "\u200b", "@", "41", "(415) ", "+44 "]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(BETWEEN)), max_size=6), st.booleans())
+@example(pairs=[("damn", " ")], echoes=False)
+@example(pairs=[("www", ".")], echoes=False)
+@example(pairs=[("Noble", " ")], echoes=False)
+def test_the_quick_check_holds_exactly_what_each_group_would(
+    pairs: list[tuple[str, str]], echoes: bool
+) -> None:
+    """One alternation of the triggers, one gate for the word lists: the same answer as asking
+    every group (with a request's echo rules too, which are asked one by one)."""
+    text = "".join(word + between for word, between in pairs)
+    groups = grouped(RULES, REDACT)
+    quick = QuickCheck.of(groups)
+    assert quick.trigger is not None
+    assert quick.gate is not None
+    assert quick.rest == ()  # the default rules all fold
+    if echoes:
+        extra = grouped(remembered([ASKED], [r for r in RULES if r.category == "pii"]), REDACT)
+        assert extra
+        groups, quick = [*groups, *extra], quick.joined(extra)
+    assert quick.holds(text) == held_by_a_group(groups, text)

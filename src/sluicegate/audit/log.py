@@ -119,8 +119,8 @@ class AuditTrail:
                 # Linger a moment before every batch that is not full, not only after an idle
                 # spell: under a steady load a write always finds a few events that came while it
                 # ran, and writing them at once kept the writer busy during almost every request's
-                # wait for its upstream (at c=1, 35 µs more on the median request, see
-                # benchmarks/results/compare.json). One write a linger, whatever the load.
+                # wait for its upstream (at c=1, 35 µs more on the median request: README, "What
+                # moved the numbers, fourth round"). One write a linger, whatever the load.
                 await asyncio.sleep(self.linger_s)
             count = min(len(self._pending), self.batch_size)
             batch = [self._pending.popleft() for _ in range(count)]

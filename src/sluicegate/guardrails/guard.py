@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from sluicegate.config.schema import GuardrailsConfig
 from sluicegate.guardrails.echo import remembered
-from sluicegate.guardrails.inline import ScanResult, StreamScanner, grouped
+from sluicegate.guardrails.inline import QuickCheck, ScanResult, StreamScanner, grouped
 from sluicegate.guardrails.rules import Rule, default_rules
 
 
@@ -17,6 +17,7 @@ class InlineGuard:
         self._pii = [rule for rule in self.rules if rule.category == "pii"]
         self.actions = settings.inline.model_dump()
         self._groups = grouped(self.rules, self.actions)
+        self._quick = QuickCheck.of(self._groups)
 
     @property
     def enabled(self) -> bool:
@@ -29,8 +30,10 @@ class InlineGuard:
         return remembered(request_texts, self._pii)
 
     def scanner(self, echoes: Sequence[Rule] = ()) -> StreamScanner:
-        groups = [*self._groups, *grouped(echoes, self.actions)] if echoes else self._groups
-        return StreamScanner((), self.actions, groups)
+        if not echoes:
+            return StreamScanner((), self.actions, self._groups, self._quick)
+        extra = grouped(echoes, self.actions)
+        return StreamScanner((), self.actions, [*self._groups, *extra], self._quick.joined(extra))
 
     def scan(self, text: str, echoes: Sequence[Rule] = ()) -> ScanResult:
         return self.scanner(echoes).finish(text)

@@ -64,6 +64,16 @@ class PhraseGate:
         self._prefixes = frozenset(word[:j] for word in firsts for j in range(1, len(word) + 1))
         self.tail = _Tail(self)
 
+    @classmethod
+    def union(cls, gates: Iterable[PhraseGate]) -> PhraseGate:
+        """One gate that opens where any of `gates` would, and whose tail grows where any of theirs
+        would (a stream's plain words are tested against all the word lists at once)."""
+        joined = cls(())
+        for gate in gates:
+            joined._firsts |= gate._firsts
+            joined._prefixes |= gate._prefixes
+        return joined
+
     def search(self, text: str, pos: int = 0) -> Found | None:
         """Whether the pattern must run: one of its first words stands in the text."""
         return None if self._firsts.isdisjoint(_words_of(text, pos)) else Found(pos)

@@ -4,10 +4,11 @@ of its own when it has anything to wait for: a caller that goes away must not st
 being committed nor the outcome being recorded.
 
 An answer's ending comes in two parts. What a next request may read (the budget settled, the
-answer cached, the turn saved) is done before the answer is shown (`conclude`); COMPLETED and the
-request's record, which only the trail and the metrics read, follow it (`record_answered`), once
-the door has sent the answer. At one request at a time, that record (about 30 µs) is made while
-the client reads its answer instead of before it. A failure is recorded at once."""
+answer cached, the turn saved) is done before the complete frame (`conclude`); COMPLETED and the
+request's record, which only the trail and the metrics read, come after it (`record_answered`),
+when the frames run on to their end. The chat door sends a whole answer first and then lets them
+end: at one request at a time, that record (about 30 µs) is made while the client reads its
+answer instead of before it. A failure is recorded at once."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ that is off (no session, no tier-0 rule, no cache or budget for the request, no 
 not entered. Failures raise; the door decides whether one is a status code or an `error` frame
 (`AcceptedFrame` marks the point after which its clients expect frames). Whatever ends the
 request settles the budget and records the outcome once (`ending.py`). An answer's record comes
-after its `CompleteFrame`: a door sends the answer, then lets the frames run to their end.
+after its `CompleteFrame`, so a door may send the answer before letting the frames run to their end.
 """
 
 from __future__ import annotations
