@@ -137,9 +137,10 @@ class StreamScanner:
         quick: QuickCheck | None = None,
     ) -> None:
         """`groups`: the rules already grouped (`grouped`), and `quick` their `QuickCheck`, for a
-        guard that makes a scanner per answer from the same rules."""
+        guard that makes a scanner per answer from the same rules. Without it, the check is built
+        when a chunk first asks for it: a whole text (`finish` alone) never does."""
         self._groups = groups if groups is not None else grouped(rules, actions)
-        self._quick = quick if quick is not None else QuickCheck.of(self._groups)
+        self._quick = quick
         self._pending = ""
         self._before = ""  # the released text's last CONTEXT_CHARS, for look-behinds
         self._delivered = 0
@@ -156,7 +157,11 @@ class StreamScanner:
         when the held text is ASCII (normalising changes nothing), no rule's trigger stands in it
         and nothing at its end could still grow into a match, it all goes out. Else None."""
         pending = self._pending
-        if not pending.isascii() or len(pending) > MAX_HOLD_CHARS or self._quick.holds(pending):
+        if not pending.isascii() or len(pending) > MAX_HOLD_CHARS:
+            return None
+        if self._quick is None:
+            self._quick = QuickCheck.of(self._groups)
+        if self._quick.holds(pending):
             return None
         self._before = (self._before + pending)[-CONTEXT_CHARS:]
         self._pending = ""
